@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class ConfigurationsConfig(AppConfig):
+    name = "configurations"
+    verbose_name = "Configurations"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import installation
+
+        post_migrate.connect(installation.reinstall_sqlite_triggers, sender=self)

@@ -1,0 +1,293 @@
+"""Models that mirror docs/../shared/spec/configuration-schema.md table for table.
+
+Column names, types, CHECK and UNIQUE constraints, database defaults and index
+definitions follow the spec so that its SQL runs unchanged; docs/schema.md lists
+every place where this differs from the spec and why.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+from simple_history.models import HistoricalRecords
+
+ENVIRONMENTS = ("development", "staging", "production", "test")
+
+
+class ValueType(models.TextChoices):
+    STRING = "string"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    JSON = "json"
+
+
+class Environment(models.TextChoices):
+    DEVELOPMENT = "development"
+    STAGING = "staging"
+    PRODUCTION = "production"
+    TEST = "test"
+
+
+class InputType(models.TextChoices):
+    TEXT = "text"
+    PASSWORD = "password"
+    NUMBER = "number"
+    SELECT = "select"
+    TEXTAREA = "textarea"
+    CHECKBOX = "checkbox"
+    RADIO = "radio"
+
+
+class HistoryAction(models.TextChoices):
+    CREATE = "create"
+    UPDATE = "update"
+    DEACTIVATE = "deactivate"
+    REACTIVATE = "reactivate"
+    DELETE = "delete"
+
+
+def _in_choices(field: str, choices: type[models.TextChoices]) -> Q:
+    return Q(**{f"{field}__in": choices.values})
+
+
+class PostgresGinIndex(GinIndex):
+    """A GIN index on PostgreSQL; a no-op statement on other databases."""
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor != "postgresql":
+            return "SELECT 1"
+        return super().create_sql(model, schema_editor, using=using, **kwargs)
+
+    def remove_sql(self, model, schema_editor, **kwargs):
+        if schema_editor.connection.vendor != "postgresql":
+            return "SELECT 1"
+        return super().remove_sql(model, schema_editor, **kwargs)
+
+
+class User(AbstractUser):
+    """The spec's ``users`` table: UUID primary key, email and username."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+
+    class Meta(AbstractUser.Meta):
+        db_table = "users"
+        swappable = "AUTH_USER_MODEL"
+
+
+class SystemConfigurationQuerySet(models.QuerySet):
+    def active(self) -> SystemConfigurationQuerySet:
+        return self.filter(is_active=True)
+
+    def for_category(self, category: str, environment: str) -> SystemConfigurationQuerySet:
+        return self.filter(category=category, environment=environment)
+
+
+class SystemConfiguration(models.Model):
+    category = models.CharField(max_length=50)
+    config_key = models.CharField(max_length=100)
+    config_value = models.TextField(null=True, blank=True)
+    value_type = models.CharField(
+        max_length=20, choices=ValueType.choices, default=ValueType.STRING, db_default=ValueType.STRING
+    )
+    is_encrypted = models.BooleanField(default=False, db_default=False)
+    is_active = models.BooleanField(default=True, db_default=True)
+    environment = models.CharField(
+        max_length=20,
+        choices=Environment.choices,
+        default=Environment.DEVELOPMENT,
+        db_default=Environment.DEVELOPMENT,
+    )
+    updated_by = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_column="updated_by",
+        db_index=False,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    objects = SystemConfigurationQuerySet.as_manager()
+
+    class Meta:
+        db_table = "system_configurations"
+        verbose_name = "configuration"
+        ordering = ("category", "environment", "config_key")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("category", "config_key", "environment"),
+                name="unique_config_key_per_category_env",
+                violation_error_message="A configuration with this category, key and environment already exists.",
+            ),
+            models.CheckConstraint(
+                condition=_in_choices("value_type", ValueType), name="system_configurations_value_type_check"
+            ),
+            models.CheckConstraint(
+                condition=_in_choices("environment", Environment), name="system_configurations_environment_check"
+            ),
+        ]
+        indexes = [
+            # Spec names shortened to Django's 30-character limit (docs/schema.md).
+            models.Index(fields=["category"], name="idx_sysconf_category"),
+            models.Index(fields=["environment"], name="idx_sysconf_env"),
+            models.Index(fields=["is_active"], name="idx_sysconf_active"),
+            models.Index(fields=["category", "environment"], name="idx_sysconf_category_env"),
+            models.Index(fields=["updated_at"], name="idx_sysconf_updated_at"),
+            models.Index(fields=["category", "environment", "is_active"], name="idx_config_category_env_active"),
+            models.Index(fields=["-updated_at"], name="idx_config_updated_at_desc"),
+            models.Index(fields=["category", "config_key"], condition=Q(is_active=True), name="idx_config_active_only"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category}.{self.config_key} [{self.environment}]"
+
+
+class ConfigurationMetadata(models.Model):
+    category = models.CharField(max_length=50)
+    config_key = models.CharField(max_length=100)
+    display_name = models.CharField(max_length=200)
+    description = models.TextField(null=True, blank=True)
+    input_type = models.CharField(
+        max_length=20, choices=InputType.choices, default=InputType.TEXT, db_default=InputType.TEXT
+    )
+    validation_rules = models.JSONField(null=True, blank=True)
+    default_value = models.TextField(null=True, blank=True)
+    is_required = models.BooleanField(default=False, db_default=False)
+    sort_order = models.IntegerField(default=0, db_default=0)
+    group_name = models.CharField(max_length=100, null=True, blank=True)
+    help_text = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    history = HistoricalRecords(table_name="configuration_metadata_changes")
+
+    class Meta:
+        db_table = "configuration_metadata"
+        verbose_name = "configuration metadata"
+        verbose_name_plural = "configuration metadata"
+        ordering = ("category", "sort_order", "config_key")
+        constraints = [
+            models.UniqueConstraint(fields=("category", "config_key"), name="unique_metadata_key_per_category"),
+            models.CheckConstraint(
+                condition=_in_choices("input_type", InputType), name="configuration_metadata_input_type_check"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["category"], name="idx_confmeta_category"),
+            models.Index(fields=["group_name"], name="idx_confmeta_group"),
+            models.Index(fields=["category", "sort_order"], name="idx_confmeta_sort"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category}.{self.config_key}"
+
+
+class HistoryColumns(models.Model):
+    """The columns of configuration_history, shared with its archive.
+
+    Both tables get the same columns in the same order, so the spec's
+    ``INSERT INTO configuration_history_archive SELECT * ...`` works as written.
+    """
+
+    # No database constraint: the row outlives a hard-deleted configuration.
+    config = models.ForeignKey(
+        SystemConfiguration,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_column="config_id",
+        db_index=False,
+        related_name="+",
+    )
+    old_value = models.TextField(null=True, blank=True)
+    new_value = models.TextField(null=True, blank=True)
+    changed_by = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_column="changed_by",
+        db_index=False,
+        related_name="+",
+    )
+    change_reason = models.TextField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+    # Additions to the spec (docs/schema.md): the row's identity, so history of a
+    # deleted configuration stays readable, and what kind of change it was.
+    category = models.CharField(max_length=50, null=True, blank=True)
+    config_key = models.CharField(max_length=100, null=True, blank=True)
+    environment = models.CharField(max_length=20, null=True, blank=True)
+    action = models.CharField(
+        max_length=20, choices=HistoryAction.choices, default=HistoryAction.UPDATE, db_default=HistoryAction.UPDATE
+    )
+    old_value_type = models.CharField(max_length=20, null=True, blank=True)
+    new_value_type = models.CharField(max_length=20, null=True, blank=True)
+    old_is_encrypted = models.BooleanField(null=True, blank=True)
+    new_is_encrypted = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.category}.{self.config_key} [{self.environment}] #{self.pk}"
+
+
+class ConfigurationHistory(HistoryColumns):
+    class Meta(HistoryColumns.Meta):
+        db_table = "configuration_history"
+        verbose_name = "configuration history entry"
+        verbose_name_plural = "configuration history"
+        indexes = [
+            models.Index(fields=["config"], name="idx_confhist_config_id"),
+            models.Index(fields=["changed_by"], name="idx_confhist_changed_by"),
+            models.Index(fields=["created_at"], name="idx_confhist_created_at"),
+            models.Index(fields=["config", "-created_at"], name="idx_confhist_config_created"),
+        ]
+
+
+class ConfigurationHistoryArchive(HistoryColumns):
+    class Meta(HistoryColumns.Meta):
+        db_table = "configuration_history_archive"
+        verbose_name = "archived history entry"
+        verbose_name_plural = "configuration history archive"
+        indexes = [
+            models.Index(fields=["config", "-created_at"], name="idx_confarch_config_created"),
+            models.Index(fields=["created_at"], name="idx_confarch_created_at"),
+        ]
+
+
+class ConfigurationTemplate(models.Model):
+    provider_name = models.CharField(max_length=50)
+    category = models.CharField(max_length=50)
+    template_data = models.JSONField()
+    description = models.TextField(null=True, blank=True)
+    is_active = models.BooleanField(default=True, db_default=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
+
+    history = HistoricalRecords(table_name="configuration_templates_changes")
+
+    class Meta:
+        db_table = "configuration_templates"
+        verbose_name = "configuration template"
+        ordering = ("category", "provider_name")
+        constraints = [
+            models.UniqueConstraint(fields=("provider_name", "category"), name="unique_provider_category"),
+        ]
+        indexes = [
+            models.Index(fields=["provider_name"], name="idx_conftmpl_provider"),
+            models.Index(fields=["category"], name="idx_conftmpl_category"),
+            models.Index(fields=["is_active"], name="idx_conftmpl_active"),
+            PostgresGinIndex(fields=["template_data"], name="idx_template_data_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_name} ({self.category})"

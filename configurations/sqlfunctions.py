@@ -1,0 +1,57 @@
+"""SQL functions registered on SQLite connections for the history triggers.
+
+``set_config`` / ``current_setting`` mirror PostgreSQL's functions of the same
+names for transaction-local settings; ``config_history_value`` is the Python
+twin of the PL/pgSQL function that keeps secrets out of configuration_history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+SECRET_PREFIX = "encrypted:"
+
+
+class TransactionSettings:
+    """Settings that live until the current transaction ends."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+        self._values: dict[str, str] = {}
+
+    def set(self, name: str, value: str | None, is_local) -> str:
+        value = "" if value is None else str(value)
+        if self._connection.in_transaction or not is_local:
+            self._values[name] = value
+        # Outside a transaction a local setting dies with its statement, as on PostgreSQL.
+        return value
+
+    def get(self, name: str, missing_ok=False) -> str | None:
+        if not self._connection.in_transaction:
+            return None
+        return self._values.get(name)
+
+    def clear(self) -> None:
+        self._values.clear()
+
+
+def history_value(value: str | None, secret) -> str | None:
+    """What configuration_history keeps of a value (twin of the PL/pgSQL function)."""
+    if value is None:
+        return None
+    if value.startswith(SECRET_PREFIX):
+        parts = value.split(":")
+        key_id = parts[3] if len(parts) > 3 and parts[3] else "?"
+        digest = hashlib.sha256(value.encode()).hexdigest()[:16]
+        return f"[secret key={key_id} sha256={digest}]"
+    if secret:
+        # A secret stored in the clear: a digest of it would be guessable, so show only that it is one.
+        return "[secret]"
+    return value
+
+
+def register(connection: sqlite3.Connection, settings: TransactionSettings) -> None:
+    connection.create_function("set_config", 3, settings.set)
+    connection.create_function("current_setting", 2, settings.get)
+    connection.create_function("config_history_value", 2, history_value, deterministic=True)
