@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_migrate
 
 
 class ConfigurationsConfig(AppConfig):
@@ -10,4 +10,5 @@ class ConfigurationsConfig(AppConfig):
     def ready(self) -> None:
         from . import installation
 
+        pre_migrate.connect(installation.drop_sqlite_triggers, sender=self)
         post_migrate.connect(installation.reinstall_sqlite_triggers, sender=self)

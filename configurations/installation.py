@@ -1,9 +1,12 @@
-"""Keeps the SQLite history triggers installed after every migrate.
+"""Keeps the SQLite history triggers in step with migrations.
 
 SQLite drops a table's triggers whenever a migration rebuilds the table (its
-way of altering columns). After each ``migrate`` this re-runs the trigger SQL of
-the newest applied migration that ships SQLite triggers, so the audit trail can
-never be silently switched off by a schema change.
+way of altering columns), and refuses to rebuild a table that another table's
+trigger refers to. So on SQLite the triggers are taken down before ``migrate``
+runs and put back after it, from the newest applied migration that ships
+SQLite trigger SQL. The audit trail can never be silently switched off by a
+schema change. PostgreSQL keeps its triggers across ALTER TABLE and needs none
+of this.
 """
 
 from __future__ import annotations
@@ -14,15 +17,25 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.loader import MigrationLoader
 
 APP_LABEL = "configurations"
-TRIGGER_SQL_ATTRIBUTE = "SQLITE_INSTALL"
+INSTALL_ATTRIBUTE = "SQLITE_INSTALL"
+UNINSTALL_ATTRIBUTE = "SQLITE_UNINSTALL"
 
 
 def reinstall_sqlite_triggers(using: str = DEFAULT_DB_ALIAS, **kwargs) -> bool:
     """Re-create the SQLite triggers if their migration is applied; return whether it did."""
+    return _run_latest(using, INSTALL_ATTRIBUTE)
+
+
+def drop_sqlite_triggers(using: str = DEFAULT_DB_ALIAS, **kwargs) -> bool:
+    """Drop the SQLite triggers so that migrations may rebuild tables; return whether it did."""
+    return _run_latest(using, UNINSTALL_ATTRIBUTE)
+
+
+def _run_latest(using: str, attribute: str) -> bool:
     connection = connections[using]
     if connection.vendor != "sqlite":
         return False
-    statements = _latest_applied_trigger_sql(connection)
+    statements = _latest_applied(connection, attribute)
     if not statements:
         return False
     with connection.cursor() as cursor:
@@ -31,13 +44,13 @@ def reinstall_sqlite_triggers(using: str = DEFAULT_DB_ALIAS, **kwargs) -> bool:
     return True
 
 
-def _latest_applied_trigger_sql(connection) -> list[str] | None:
+def _latest_applied(connection, attribute: str) -> list[str] | None:
     loader = MigrationLoader(connection, ignore_no_migrations=True)
     applied = sorted(name for app, name in loader.applied_migrations if app == APP_LABEL)
     for name in reversed(applied):
         migration = loader.disk_migrations.get((APP_LABEL, name))
         module = sys.modules.get(type(migration).__module__) if migration else None
-        statements = getattr(module, TRIGGER_SQL_ATTRIBUTE, None)
+        statements = getattr(module, attribute, None)
         if statements:
             return list(statements)
     return None

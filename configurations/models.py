@@ -12,7 +12,7 @@ import uuid
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Now
 from simple_history.models import HistoricalRecords
 
@@ -85,6 +85,13 @@ class SystemConfigurationQuerySet(models.QuerySet):
 
     def for_category(self, category: str, environment: str) -> SystemConfigurationQuerySet:
         return self.filter(category=category, environment=environment)
+
+    def with_secret_flag(self) -> SystemConfigurationQuerySet:
+        """Annotate ``is_secret``: encrypted, or a key whose metadata input type is password."""
+        password_metadata = ConfigurationMetadata.objects.filter(
+            category=OuterRef("category"), config_key=OuterRef("config_key"), input_type=InputType.PASSWORD
+        )
+        return self.annotate(is_secret=Q(is_encrypted=True) | Exists(password_metadata))
 
 
 class SystemConfiguration(models.Model):

@@ -7,6 +7,7 @@ twin of the PL/pgSQL function that keeps secrets out of configuration_history.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import sqlite3
 
@@ -51,7 +52,21 @@ def history_value(value: str | None, secret) -> str | None:
     return value
 
 
+def next_timestamp(previous: str | None) -> str:
+    """Now, or a microsecond after ``previous`` if the clock has not moved past it.
+
+    Twin of the PL/pgSQL ``GREATEST(clock_timestamp(), OLD.updated_at + 1 µs)``, in the
+    text format Django stores datetimes in on SQLite.
+    """
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    if previous:
+        floor = datetime.datetime.fromisoformat(previous) + datetime.timedelta(microseconds=1)
+        now = max(now, floor.replace(tzinfo=None))
+    return now.isoformat(sep=" ", timespec="microseconds")
+
+
 def register(connection: sqlite3.Connection, settings: TransactionSettings) -> None:
     connection.create_function("set_config", 3, settings.set)
     connection.create_function("current_setting", 2, settings.get)
     connection.create_function("config_history_value", 2, history_value, deterministic=True)
+    connection.create_function("config_next_timestamp", 1, next_timestamp)

@@ -59,7 +59,8 @@ BEGIN
       NEW.updated_at := OLD.updated_at;
       RETURN NEW;
     END IF;
-    NEW.updated_at := clock_timestamp();
+    -- Strictly later than before, even if the clock stands still or steps back.
+    NEW.updated_at := GREATEST(clock_timestamp(), OLD.updated_at + interval '1 microsecond');
   END IF;
   IF v_actor IS NOT NULL THEN
     NEW.updated_by := v_actor;
@@ -261,7 +262,7 @@ PG_UNINSTALL = [
 
 # ------------------------------------------------------------------------------- SQLite
 
-_SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+_SQLITE_NOW = "config_next_timestamp(NULL)"
 _SQLITE_ACTOR = "NULLIF(current_setting('app.actor', 1), '')"
 _SQLITE_CONTEXT = (
     "NULLIF(current_setting('app.reason', 1), ''), "
@@ -302,14 +303,14 @@ WHEN OLD.category IS NOT NEW.category OR OLD.config_key IS NOT NEW.config_key
   OR OLD.is_active IS NOT NEW.is_active
 BEGIN
   UPDATE system_configurations
-     SET updated_at = {_SQLITE_NOW}, updated_by = COALESCE({_SQLITE_ACTOR}, NEW.updated_by)
+     SET updated_at = config_next_timestamp(OLD.updated_at), updated_by = COALESCE({_SQLITE_ACTOR}, NEW.updated_by)
    WHERE id = NEW.id;
   INSERT INTO configuration_history ({HISTORY_COLUMNS})
   SELECT NEW.id,
          config_history_value(OLD.config_value, OLD.is_encrypted OR NEW.is_encrypted OR {_sqlite_password_key("NEW")}),
          config_history_value(NEW.config_value, OLD.is_encrypted OR NEW.is_encrypted OR {_sqlite_password_key("NEW")}),
          COALESCE({_SQLITE_ACTOR}, CASE WHEN NEW.updated_by IS NOT OLD.updated_by THEN NEW.updated_by END),
-         {_SQLITE_CONTEXT}, {_SQLITE_NOW},
+         {_SQLITE_CONTEXT}, (SELECT c.updated_at FROM system_configurations c WHERE c.id = NEW.id),
          NEW.category, NEW.config_key, NEW.environment,
          CASE WHEN OLD.is_active AND NOT NEW.is_active THEN 'deactivate'
               WHEN NOT OLD.is_active AND NEW.is_active THEN 'reactivate'
