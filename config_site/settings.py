@@ -19,11 +19,13 @@ if (BASE_DIR / ".env").is_file():
 
 DEBUG = env.bool("DEBUG", default=False)
 
+# Only ever used with DEBUG on, on a developer's machine.
+_DEVELOPMENT_ONLY_KEY = "django-insecure-development-only-key-never-use-in-production"
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"
+    SECRET_KEY = _DEVELOPMENT_ONLY_KEY
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 

@@ -40,7 +40,8 @@ class AuditContext:
         return dataclasses.replace(self, **given)
 
 
-_current: ContextVar[AuditContext] = ContextVar("configurations_audit_context", default=AuditContext())
+# AuditContext is frozen, so sharing one default instance is safe.
+_current: ContextVar[AuditContext] = ContextVar("configurations_audit_context", default=AuditContext())  # noqa: B039
 
 
 def current() -> AuditContext:

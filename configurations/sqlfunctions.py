@@ -56,13 +56,13 @@ def next_timestamp(previous: str | None) -> str:
     """Now, or a microsecond after ``previous`` if the clock has not moved past it.
 
     Twin of the PL/pgSQL ``GREATEST(clock_timestamp(), OLD.updated_at + 1 µs)``, in the
-    text format Django stores datetimes in on SQLite.
+    text format Django stores datetimes in on SQLite (which sorts as text).
     """
-    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-    if previous:
-        floor = datetime.datetime.fromisoformat(previous) + datetime.timedelta(microseconds=1)
-        now = max(now, floor.replace(tzinfo=None))
-    return now.isoformat(sep=" ", timespec="microseconds")
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    if not previous or now > previous:
+        return now
+    floor = datetime.datetime.fromisoformat(previous).replace(tzinfo=None) + datetime.timedelta(microseconds=1)
+    return floor.isoformat(sep=" ", timespec="microseconds")
 
 
 def register(connection: sqlite3.Connection, settings: TransactionSettings) -> None:

@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 
-from config_site.settings import *  # noqa: E402,F403
+from config_site.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CONFIG_TRUSTED_PROXIES = ["10.0.0.1"]

@@ -165,7 +165,8 @@ def test_history_is_read_only(admin_client):
         reverse("admin:configurations_configurationhistory_change", args=[entry.pk]), {"old_value": "forged"}
     )
     assert post.status_code == 403
-    delete = admin_client.post(reverse("admin:configurations_configurationhistory_delete", args=[entry.pk]), {"post": "yes"})
+    delete_url = reverse("admin:configurations_configurationhistory_delete", args=[entry.pk])
+    delete = admin_client.post(delete_url, {"post": "yes"})
     assert delete.status_code == 403
     entry.refresh_from_db()
     assert entry.old_value is None

@@ -156,9 +156,7 @@ def test_history_and_archive_have_the_same_columns_in_the_same_order():
 def test_database_defaults_apply_to_raw_inserts():
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO system_configurations (category, config_key) VALUES ('a', 'b')")
-        cursor.execute(
-            "INSERT INTO configuration_metadata (category, config_key, display_name) VALUES ('a', 'b', 'B')"
-        )
+        cursor.execute("INSERT INTO configuration_metadata (category, config_key, display_name) VALUES ('a', 'b', 'B')")
         cursor.execute(
             "INSERT INTO configuration_templates (provider_name, category, template_data) VALUES ('p', 'a', '{}')"
         )
@@ -186,9 +184,12 @@ def test_check_constraints_refuse_raw_sql(table, column, value):
     extra = ", display_name" if table == "configuration_metadata" else ""
     extra_value = ", 'X'" if extra else ""
     sql = f"INSERT INTO {table} (category, config_key, {column}{extra}) VALUES ('c', 'k', %s{extra_value})"
-    with pytest.raises(IntegrityError, match=f"{table}_{column}_check"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [value])
+    with (
+        pytest.raises(IntegrityError, match=f"{table}_{column}_check"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [value])
 
 
 @pytest.mark.parametrize(("table", "column", "value"), BAD_VALUES)
@@ -209,9 +210,11 @@ def test_duplicate_key_is_refused_through_orm_and_raw_sql():
     duplicate = SystemConfiguration(category="smtp", config_key="host", environment="staging")
     with pytest.raises(ValidationError, match="category, key and environment already exists"):
         duplicate.full_clean()
-    with pytest.raises(IntegrityError, match="unique_config_key_per_category_env|UNIQUE constraint failed"):
-        with transaction.atomic():
-            duplicate.save()
+    with (
+        pytest.raises(IntegrityError, match=r"unique_config_key_per_category_env|UNIQUE constraint failed"),
+        transaction.atomic(),
+    ):
+        duplicate.save()
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO system_configurations (category, config_key, environment) VALUES ('smtp', 'host', 'staging')"

@@ -119,7 +119,7 @@ def test_migration_from_environment_variables(db):
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('app.smtp_host', 'mail.example.org', false)")
         try:
-            _run(statement("INSERT INTO system_configurations (category, config_key, config_value, environment) \nSELECT"))
+            _run(statement("-- Migrate existing environment-based SMTP config"))
         finally:
             cursor.execute("RESET app.smtp_host")
     assert SystemConfiguration.objects.get(category="smtp", config_key="host").config_value == "mail.example.org"

@@ -15,9 +15,7 @@ def validate(category, key, value, environment=None) -> bool:
         if environment is None:
             cursor.execute("SELECT validate_configuration_value(%s, %s, %s)", [category, key, value])
         else:
-            cursor.execute(
-                "SELECT validate_configuration_value(%s, %s, %s, %s)", [category, key, value, environment]
-            )
+            cursor.execute("SELECT validate_configuration_value(%s, %s, %s, %s)", [category, key, value, environment])
         return cursor.fetchone()[0]
 
 

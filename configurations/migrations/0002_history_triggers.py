@@ -51,9 +51,11 @@ DECLARE
   v_actor uuid := config_audit_setting('actor')::uuid;
 BEGIN
   IF TG_OP = 'UPDATE' THEN
-    IF (NEW.category, NEW.config_key, NEW.environment, NEW.config_value, NEW.value_type, NEW.is_encrypted, NEW.is_active)
+    IF (NEW.category, NEW.config_key, NEW.environment, NEW.config_value,
+        NEW.value_type, NEW.is_encrypted, NEW.is_active)
        IS NOT DISTINCT FROM
-       (OLD.category, OLD.config_key, OLD.environment, OLD.config_value, OLD.value_type, OLD.is_encrypted, OLD.is_active)
+       (OLD.category, OLD.config_key, OLD.environment, OLD.config_value,
+        OLD.value_type, OLD.is_encrypted, OLD.is_active)
     THEN
       -- Nothing changed: the row keeps its timestamp and no history is written.
       NEW.updated_at := OLD.updated_at;

@@ -1,0 +1,55 @@
+# The two set-up commands of the README:
+#   make run   - serve the admin at http://127.0.0.1:8000/admin/ (SQLite unless DATABASE_URL says otherwise)
+#   make test  - lint, migration check, and the whole test suite on PostgreSQL and on SQLite
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The PostgreSQL the tests use; pytest-django creates and drops a test_<name> database there.
+TEST_POSTGRES_URL ?= $(or $(filter postgres%,$(DATABASE_URL)),postgres://postgres@127.0.0.1:5432/configurations)
+TEST_SQLITE_URL := sqlite:///$(CURDIR)/.test-db.sqlite3
+
+.PHONY: run test lint check-migrations test-postgres test-sqlite bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@ $(VENV)/.runtime
+
+run: $(VENV)/.runtime
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py ensure_admin
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: lint check-migrations test-postgres test-sqlite
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+check-migrations: $(VENV)/.dev
+	SECRET_KEY=migration-check DATABASE_URL=$(TEST_SQLITE_URL) $(BIN)/python manage.py makemigrations --check --dry-run
+
+test-postgres: $(VENV)/.dev
+	@if $(BIN)/python tests/postgres_ready.py "$(TEST_POSTGRES_URL)"; then \
+		DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/pytest $(PYTEST_ARGS); \
+	elif [ -n "$$CI" ]; then \
+		echo "CI=true: PostgreSQL at $(TEST_POSTGRES_URL) is not reachable; its tests cannot be skipped on CI." >&2; exit 1; \
+	else \
+		echo "SKIPPED: PostgreSQL at $(TEST_POSTGRES_URL) is not reachable; only the SQLite run follows." >&2; \
+	fi
+
+test-sqlite: $(VENV)/.dev
+	DATABASE_URL=$(TEST_SQLITE_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .test-db.sqlite3

@@ -1,0 +1,58 @@
+"""Shared set-up for benchmarks: a throwaway migrated database per engine, and timing helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/configurations"
+
+
+def database_url(engine: str) -> str:
+    if engine == "postgres":
+        url = os.environ.get("DATABASE_URL", "")
+        return url if url.startswith("postgres") else DEFAULT_POSTGRES_URL
+    return f"sqlite:///{ROOT / '.bench-db.sqlite3'}"
+
+
+def setup_django(engine: str) -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ["DATABASE_URL"] = database_url(engine)
+    os.environ.setdefault("SECRET_KEY", "benchmarks-only")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config_site.settings")
+    import django
+
+    django.setup()
+
+
+@contextlib.contextmanager
+def scratch_database() -> Iterator[None]:
+    """Create and migrate a test database (test_<name>), and drop it afterwards."""
+    from django.db import connection
+
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        yield
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def timed(fn: Callable[[], object], *, rounds: int) -> list[float]:
+    """Seconds per call of ``fn`` over ``rounds`` calls."""
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
