@@ -6,6 +6,8 @@ Every value comes from the environment (or an optional ``.env`` file beside
 
 from __future__ import annotations
 
+import base64
+import os
 from pathlib import Path
 
 import environ
@@ -35,6 +37,20 @@ if CONFIG_ENVIRONMENT not in ENVIRONMENTS:
     raise ImproperlyConfigured(
         f"CONFIG_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}; got {CONFIG_ENVIRONMENT!r}."
     )
+
+# Keys for secrets at rest: comma-separated "<key id>:<urlsafe base64 of 32 bytes>"; the first
+# encrypts, all decrypt (docs/encryption.md). With DEBUG on and none set, a development key is
+# generated once into a git-ignored file so that `make run` works on a fresh machine.
+CONFIG_ENCRYPTION_KEYS = env.str("CONFIG_ENCRYPTION_KEYS", default="")
+if not CONFIG_ENCRYPTION_KEYS and DEBUG:
+    _dev_keys = BASE_DIR / ".dev-encryption-keys"
+    if not _dev_keys.exists():
+        _dev_keys.write_text(f"dev:{base64.urlsafe_b64encode(os.urandom(32)).decode()}\n")
+        _dev_keys.chmod(0o600)
+    CONFIG_ENCRYPTION_KEYS = _dev_keys.read_text().strip()
+
+# Seconds an admin-supplied validation pattern may run before the value is refused.
+CONFIG_PATTERN_TIMEOUT = env.float("CONFIG_PATTERN_TIMEOUT", default=0.25)
 
 # Proxies whose X-Forwarded-For header is trusted for the audit trail's client IP.
 CONFIG_TRUSTED_PROXIES = env.list("CONFIG_TRUSTED_PROXIES", default=[])

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .audit import audit_context
+from . import services
 from .forms import SystemConfigurationForm
 from .models import (
     ConfigurationHistory,
@@ -42,16 +42,25 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
     search_fields = ("category", "config_key", "config_value")
     list_select_related = ("updated_by",)
     readonly_fields = ("created_at", "updated_at", "updated_by")
+    # The identity is part of a secret's encryption; a key is renamed by adding a new one.
+    identity_fields = ("category", "config_key", "environment")
     show_full_result_count = False
     form = SystemConfigurationForm
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_secret_flag()
 
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields + (self.identity_fields if obj is not None else ())
+
     def save_model(self, request, obj, form, change):
-        # The request's user, IP and user agent come from the middleware's context.
-        with audit_context(reason=form.cleaned_data["change_reason"]):
-            super().save_model(request, obj, form, change)
+        # Through the service: validated, typed, encrypted, audited. The request's user, IP and
+        # user agent come from the middleware's context.
+        reason = form.cleaned_data["change_reason"]
+        row = services.apply_changes([form.change()], reason=reason)[0].row
+        if not form.cleaned_data.get("is_active", True):
+            services.deactivate(category=row.category, key=row.config_key, environment=row.environment, reason=reason)
+        obj.pk = row.pk
 
     @admin.display(description="value")
     def shown_value(self, obj: SystemConfiguration) -> str:

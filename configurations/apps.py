@@ -8,7 +8,7 @@ class ConfigurationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import installation
+        from . import checks, installation  # noqa: F401 - checks register themselves
 
         pre_migrate.connect(installation.drop_sqlite_triggers, sender=self)
         post_migrate.connect(installation.reinstall_sqlite_triggers, sender=self)

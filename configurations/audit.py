@@ -16,8 +16,9 @@ import re
 from collections.abc import Iterator
 from contextvars import ContextVar
 
-from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+
+from . import conf
 
 SETTINGS = {
     "actor": "app.actor",
@@ -136,7 +137,7 @@ def context_on_writes(execute, sql, params, many, context):
 def client_ip(meta: dict) -> str | None:
     """The client's IP address; X-Forwarded-For counts only from a trusted proxy."""
     remote = _valid_ip(meta.get("REMOTE_ADDR"))
-    trusted = set(getattr(settings, "CONFIG_TRUSTED_PROXIES", ()))
+    trusted = conf.trusted_proxies()
     forwarded = meta.get("HTTP_X_FORWARDED_FOR")
     if not forwarded or remote not in trusted:
         return remote

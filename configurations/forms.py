@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django import forms
 
+from . import crypto, services
 from .models import SystemConfiguration
 
 
 class SystemConfigurationForm(forms.ModelForm):
-    """Edits one configuration; a secret's value is never rendered back into the page."""
+    """Edits one configuration through the service; a secret is never rendered back into the page."""
 
     change_reason = forms.CharField(
         label="Reason for change",
@@ -22,7 +23,8 @@ class SystemConfigurationForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk and self._instance_is_secret():
+        self.is_secret = bool(self.instance.pk) and self._instance_is_secret()
+        if self.is_secret and "config_value" in self.fields:
             field = self.fields["config_value"]
             field.widget = forms.PasswordInput(render_value=False)
             field.required = False
@@ -33,6 +35,21 @@ class SystemConfigurationForm(forms.ModelForm):
 
     def clean_config_value(self):
         value = self.cleaned_data.get("config_value")
-        if not value and isinstance(self.fields["config_value"].widget, forms.PasswordInput):
-            return self.instance.config_value
+        if not value and self.is_secret:
+            # Keep the current secret: hand the service its plaintext, so nothing is re-encrypted.
+            try:
+                return services.plaintext(SystemConfiguration.objects.get(pk=self.instance.pk))
+            except crypto.DecryptionError as error:
+                raise forms.ValidationError(f"The current value cannot be kept: {error}") from None
         return value
+
+    def change(self) -> services.Change:
+        data = self.cleaned_data
+        return services.Change(
+            category=data.get("category", self.instance.category),
+            key=data.get("config_key", self.instance.config_key),
+            environment=data.get("environment", self.instance.environment),
+            value=data.get("config_value"),
+            value_type=data.get("value_type"),
+            is_encrypted=data.get("is_encrypted") or None,
+        )

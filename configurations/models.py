@@ -11,7 +11,8 @@ import uuid
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.indexes import GinIndex
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Now
 from simple_history.models import HistoricalRecords
@@ -155,6 +156,13 @@ class SystemConfiguration(models.Model):
     def __str__(self) -> str:
         return f"{self.category}.{self.config_key} [{self.environment}]"
 
+    def clean(self) -> None:
+        from .services import problems_for
+
+        errors = problems_for(self)
+        if errors:
+            raise ValidationError({"config_value": errors})
+
 
 class ConfigurationMetadata(models.Model):
     category = models.CharField(max_length=50)
@@ -193,6 +201,41 @@ class ConfigurationMetadata(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category}.{self.config_key}"
+
+    def clean(self) -> None:
+        from .validation import check_rules, problems
+
+        errors: dict[str, list[str]] = {}
+        rule_errors = check_rules(self.validation_rules, input_type=self.input_type)
+        rule_errors += _pattern_errors_in_database(self.validation_rules)
+        if rule_errors:
+            errors["validation_rules"] = rule_errors
+        elif self.default_value not in (None, ""):
+            numeric = self.input_type == InputType.NUMBER
+            found = problems(self.default_value, self.validation_rules, numeric=numeric)
+            if found:
+                errors["default_value"] = [f"the default breaks its own rules: {problem}" for problem in found]
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs) -> None:
+        # Rules are checked on every save, not only in forms: a typo such as "maxLenght"
+        # must never silently switch validation off.
+        self.clean()
+        super().save(*args, **kwargs)
+
+
+def _pattern_errors_in_database(rules) -> list[str]:
+    """PostgreSQL's regex dialect must accept the pattern too, since validate_configuration_value() uses it."""
+    pattern = rules.get("pattern") if isinstance(rules, dict) else None
+    if not isinstance(pattern, str) or connection.vendor != "postgresql":
+        return []
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT '' ~ %s", [pattern])
+    except DatabaseError as error:
+        return [f"'pattern' is not valid in PostgreSQL: {str(error).splitlines()[0]}"]
+    return []
 
 
 class HistoryColumns(models.Model):

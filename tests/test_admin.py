@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from configurations.models import ConfigurationHistory, SystemConfiguration
+from configurations import services
+from configurations.models import ConfigurationHistory, ConfigurationMetadata, SystemConfiguration
 
 from .factories import ConfigurationFactory, UserFactory
 
@@ -27,8 +28,8 @@ def admin_client(client, admin_user):
 
 @pytest.fixture
 def secret_config(db):
-    # smtp/auth_pass has password metadata (shipped data).
-    return ConfigurationFactory(category="smtp", config_key="auth_pass", config_value=SECRET, environment="production")
+    # smtp/auth_pass has password metadata (shipped data): stored encrypted.
+    return services.set_value(category="smtp", key="auth_pass", environment="production", value=SECRET)
 
 
 MODELS = ["systemconfiguration", "configurationmetadata", "configurationtemplate", "configurationhistory",
@@ -76,10 +77,8 @@ def test_change_form_never_renders_a_secret(admin_client, secret_config):
 
 def test_saving_a_secret_with_blank_value_keeps_it(admin_client, secret_config):
     url = reverse("admin:configurations_systemconfiguration_change", args=[secret_config.pk])
+    envelope = secret_config.config_value
     data = {
-        "category": "smtp",
-        "config_key": "auth_pass",
-        "environment": "production",
         "config_value": "",
         "value_type": "string",
         "is_active": "on",
@@ -88,16 +87,14 @@ def test_saving_a_secret_with_blank_value_keeps_it(admin_client, secret_config):
     response = admin_client.post(url, data)
     assert response.status_code == 302
     secret_config.refresh_from_db()
-    assert secret_config.config_value == SECRET
+    assert secret_config.config_value == envelope  # not re-encrypted
+    assert services.get_value(category="smtp", key="auth_pass", environment="production") == SECRET
     assert not ConfigurationHistory.objects.filter(config_id=secret_config.pk, action="update").exists()
 
 
 def _edit_port(client, config, **extra):
     url = reverse("admin:configurations_systemconfiguration_change", args=[config.pk])
     data = {
-        "category": config.category,
-        "config_key": config.config_key,
-        "environment": config.environment,
         "config_value": "587",
         "value_type": "number",
         "is_active": "on",
@@ -123,8 +120,7 @@ def test_admin_edit_records_user_ip_user_agent_and_reason(admin_client, admin_us
 def test_reason_is_required(admin_client):
     config = ConfigurationFactory(config_value="25")
     url = reverse("admin:configurations_systemconfiguration_change", args=[config.pk])
-    response = admin_client.post(url, {"category": "app", "config_key": config.config_key, "config_value": "1",
-                                       "environment": "development", "value_type": "string"})  # fmt: skip
+    response = admin_client.post(url, {"config_value": "1", "value_type": "string"})
     assert response.status_code == 200
     assert "change_reason" in response.context["adminform"].form.errors
     config.refresh_from_db()
@@ -181,8 +177,6 @@ def test_history_filters(admin_client):
 
 
 def test_metadata_history_view_works(admin_client):
-    from configurations.models import ConfigurationMetadata
-
     meta = ConfigurationMetadata.objects.get(category="smtp", config_key="port")
     meta.help_text = "Use 587"
     meta.save()

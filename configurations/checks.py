@@ -1,0 +1,67 @@
+"""System checks: encryption keys are well-formed, and every stored secret has its key."""
+
+from __future__ import annotations
+
+from django.core.checks import Error, Tags, register
+from django.db import DatabaseError
+
+from . import crypto
+
+
+@register(Tags.security)
+def check_encryption_keys(app_configs=None, **kwargs) -> list[Error]:
+    try:
+        crypto.keyring()
+    except crypto.KeyConfigurationError as error:
+        return [
+            Error(
+                str(error), hint="Generate an entry with: manage.py generate_encryption_key", id="configurations.E001"
+            )
+        ]
+    return []
+
+
+@register(Tags.database)
+def check_secrets_are_decryptable(app_configs=None, databases=None, **kwargs) -> list[Error]:
+    """One sample secret per key id must decrypt with the configured keys."""
+    if not databases or "default" not in databases:
+        return []
+    from .models import SystemConfiguration
+    from .services import label, plaintext
+
+    try:
+        ring = crypto.keyring()
+    except crypto.KeyConfigurationError:
+        return []  # reported by check_encryption_keys
+    try:
+        samples = _one_secret_per_key(SystemConfiguration)
+    except DatabaseError:
+        return []  # tables not migrated yet
+    errors = []
+    for key_id, row in samples.items():
+        try:
+            plaintext(row)
+        except crypto.DecryptionError as error:
+            where = label(row.category, row.config_key, row.environment)
+            known = ", ".join(ring.keys) or "none"
+            errors.append(
+                Error(
+                    f"Encrypted configurations exist that no configured key can decrypt (key {key_id!r}, "
+                    f"e.g. {where}): {error}",
+                    hint=f"Add the key {key_id!r} to CONFIG_ENCRYPTION_KEYS (configured: {known}).",
+                    id="configurations.E002",
+                )
+            )
+    return errors
+
+
+def _one_secret_per_key(model) -> dict[str, object]:
+    samples: dict[str, object] = {}
+    for row in (
+        model.objects.filter(is_encrypted=True)
+        .only("category", "config_key", "environment", "config_value", "is_encrypted")
+        .iterator()
+    ):
+        key_id = crypto.envelope_key_id(row.config_value or "") or "(not an envelope)"
+        samples.setdefault(key_id, row)
+    return samples
