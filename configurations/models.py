@@ -202,6 +202,12 @@ class ConfigurationMetadata(models.Model):
     def __str__(self) -> str:
         return f"{self.category}.{self.config_key}"
 
+    def save(self, *args, **kwargs) -> None:
+        # Rules are checked on every save, not only in forms: a typo such as "maxLenght"
+        # must never silently switch validation off.
+        self.clean()
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         from .validation import check_rules, problems
 
@@ -217,12 +223,6 @@ class ConfigurationMetadata(models.Model):
                 errors["default_value"] = [f"the default breaks its own rules: {problem}" for problem in found]
         if errors:
             raise ValidationError(errors)
-
-    def save(self, *args, **kwargs) -> None:
-        # Rules are checked on every save, not only in forms: a typo such as "maxLenght"
-        # must never silently switch validation off.
-        self.clean()
-        super().save(*args, **kwargs)
 
 
 def _pattern_errors_in_database(rules) -> list[str]:

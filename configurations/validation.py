@@ -236,7 +236,7 @@ def _check_pattern(pattern: str) -> list[str]:
 
 
 def _check_bounds(rules: dict, low: str, high: str) -> list[str]:
-    if low in rules and high in rules and _is_number(rules[low]) and _is_number(rules[high]):
-        if Decimal(str(rules[low])) > Decimal(str(rules[high])):
-            return [f"{low!r} ({rules[low]}) is greater than {high!r} ({rules[high]})"]
+    both = low in rules and high in rules and _is_number(rules[low]) and _is_number(rules[high])
+    if both and Decimal(str(rules[low])) > Decimal(str(rules[high])):
+        return [f"{low!r} ({rules[low]}) is greater than {high!r} ({rules[high]})"]
     return []
