@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import statistics
@@ -25,6 +26,7 @@ def setup_django(engine: str) -> None:
     sys.path.insert(0, str(ROOT))
     os.environ["DATABASE_URL"] = database_url(engine)
     os.environ.setdefault("SECRET_KEY", "benchmarks-only")
+    os.environ.setdefault("CONFIG_ENCRYPTION_KEYS", f"bench:{base64.urlsafe_b64encode(os.urandom(32)).decode()}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config_site.settings")
     import django
 

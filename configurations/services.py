@@ -179,8 +179,9 @@ def _refuse_duplicates(changes: Sequence[Change]) -> None:
     seen: set[str] = set()
     duplicates = {c.label for c in changes if c.label in seen or seen.add(c.label)}
     if duplicates:
-        raise ValidationError({name: [ValidationError(f"{name}: given more than once", code="duplicate")]
-                               for name in sorted(duplicates)})  # fmt: skip
+        raise ValidationError(
+            {name: [ValidationError(f"{name}: given more than once", code="duplicate")] for name in sorted(duplicates)}
+        )
 
 
 def _metadata_for(changes: Iterable[Change]) -> dict[tuple[str, str], ConfigurationMetadata]:
@@ -225,8 +226,9 @@ def _error(change: Change, message: str, code: str) -> ValidationError:
 
 def _plan(change: Change, meta: ConfigurationMetadata | None, row: SystemConfiguration | None) -> PlannedChange:
     if change.environment not in Environment.values:
-        raise ValidationError([_error(change, f"unknown environment; use one of {', '.join(Environment.values)}",
-                                      "environment")])  # fmt: skip
+        raise ValidationError(
+            [_error(change, f"unknown environment; use one of {', '.join(Environment.values)}", "environment")]
+        )
     value_type = _type_for(change, meta, row)
     text = _canonical_text(change, value_type)
     rules = meta.validation_rules if meta else None
@@ -280,8 +282,9 @@ def _write(plans: list[PlannedChange]) -> None:
         if plan.secret and plan.outcome != "reactivate":
             stored = crypto.encrypt(plan.text, environment=change.environment, category=change.category, key=change.key)
         if plan.row is None:
-            plan.row = SystemConfiguration(category=change.category, config_key=change.key,
-                                           environment=change.environment)  # fmt: skip
+            plan.row = SystemConfiguration(
+                category=change.category, config_key=change.key, environment=change.environment
+            )
             new_rows.append(plan.row)
         else:
             changed_rows.append(plan.row)

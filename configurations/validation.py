@@ -19,6 +19,7 @@ Semantics, shared with the SQL function:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import re
 from decimal import Decimal, InvalidOperation
@@ -100,6 +101,7 @@ def _pattern_problems(value: str, pattern: str) -> list[Problem]:
     return [] if matched else [Problem("pattern", f"must match the pattern {pattern}")]
 
 
+@functools.lru_cache(maxsize=512)
 def compile_pattern(pattern: str) -> regex.Pattern:
     """Compile with PostgreSQL's meaning of ``.`` and ``$`` (see the module docstring)."""
     return regex.compile(_end_anchor_only_at_end(pattern), regex.DOTALL)
@@ -220,8 +222,11 @@ def _check_custom(custom: Any) -> list[str]:
     errors = [
         f"unknown custom rule {name!r}; known: {', '.join(CUSTOM_RULES)}" for name in custom if name not in CUSTOM_RULES
     ]
-    errors += [f"'custom.{name}' must be true or false" for name in CUSTOM_RULES if name in custom
-               and not isinstance(custom[name], bool)]  # fmt: skip
+    errors += [
+        f"'custom.{name}' must be true or false"
+        for name in CUSTOM_RULES
+        if name in custom and not isinstance(custom[name], bool)
+    ]
     return errors
 
 

@@ -32,8 +32,14 @@ def secret_config(db):
     return services.set_value(category="smtp", key="auth_pass", environment="production", value=SECRET)
 
 
-MODELS = ["systemconfiguration", "configurationmetadata", "configurationtemplate", "configurationhistory",
-          "configurationhistoryarchive", "user"]  # fmt: skip
+MODELS = [
+    "systemconfiguration",
+    "configurationmetadata",
+    "configurationtemplate",
+    "configurationhistory",
+    "configurationhistoryarchive",
+    "user",
+]
 
 
 @pytest.mark.parametrize("model", MODELS)

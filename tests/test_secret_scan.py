@@ -1,0 +1,54 @@
+"""After secrets are written through every path, no table holds a plaintext secret, and history holds no ciphertext."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.urls import reverse
+
+from configurations import crypto, services
+
+from .factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+HISTORY_TABLES = {"configuration_history", "configuration_history_archive"}
+
+
+def _every_text_value() -> dict[str, list[str]]:
+    """table -> every non-null value of every column, as text."""
+    found: dict[str, list[str]] = {}
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            found[table] = [str(value) for row in cursor.fetchall() for value in row if value is not None]
+    return found
+
+
+def test_no_plaintext_secret_anywhere(client, settings):
+    secrets = ["service-secret-1", "service-secret-2", "admin-form-secret", "token-secret-9"]
+    services.set_value(category="smtp", key="auth_pass", environment="production", value=secrets[0])
+    services.set_value(category="smtp", key="auth_pass", environment="production", value=secrets[1])
+    services.set_value(category="api", key="token", environment="test", value=secrets[3], is_encrypted=True)
+    admin = UserFactory(username="scanner", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    row = services.set_value(category="smtp", key="auth_pass", environment="staging", value="initial-secret-0")
+    response = client.post(
+        reverse("admin:configurations_systemconfiguration_change", args=[row.pk]),
+        {"config_value": secrets[2], "value_type": "string", "is_active": "on", "change_reason": "rotate"},
+    )
+    assert response.status_code == 302
+    settings.CONFIG_ENCRYPTION_KEYS = f"{crypto.new_key_entry('rotated')},{settings.CONFIG_ENCRYPTION_KEYS}"
+    call_command("rotate_encryption_keys", stdout=StringIO())
+    assert services.get_value(category="smtp", key="auth_pass", environment="staging") == secrets[2]
+
+    values = _every_text_value()
+    assert values["configuration_history"], "the history was written"
+    for table, texts in values.items():
+        for secret in [*secrets, "initial-secret-0"]:
+            assert not any(secret in text for text in texts), f"{secret} found in {table}"
+        if table in HISTORY_TABLES:
+            assert not any("encrypted:AES256" in text for text in texts), f"ciphertext in {table}"
