@@ -1,8 +1,10 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import post_migrate, pre_migrate
 
 
 class ConfigurationsConfig(AppConfig):
+    default = True
     name = "configurations"
     verbose_name = "Configurations"
     default_auto_field = "django.db.models.BigAutoField"
@@ -12,3 +14,12 @@ class ConfigurationsConfig(AppConfig):
 
         pre_migrate.connect(installation.drop_sqlite_triggers, sender=self)
         post_migrate.connect(installation.reinstall_sqlite_triggers, sender=self)
+
+
+class ConfigurationsAdminConfig(admin_apps.AdminConfig):
+    """Django's admin with this project's site (INSTALLED_APPS lists it instead of django.contrib.admin)."""
+
+    default = False
+    # Outside the configurations.admin package: importing that package registers model admins,
+    # which needs the site to exist already.
+    default_site = "configurations.admin_site.ConfigurationsAdminSite"

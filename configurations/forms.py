@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
 
-from . import crypto, services
-from .models import SystemConfiguration
+from . import crypto, permissions, services, validation
+from .editor import CategorySnapshot, EditorField
+from .models import InputType, SystemConfiguration
 
 
 class SystemConfigurationForm(forms.ModelForm):
@@ -43,6 +45,14 @@ class SystemConfigurationForm(forms.ModelForm):
                 raise forms.ValidationError(f"The current value cannot be kept: {error}") from None
         return value
 
+    def clean(self):
+        cleaned = super().clean()
+        environment = cleaned.get("environment", self.instance.environment)
+        user = getattr(self, "user", None)
+        if user is not None and environment and not permissions.can_edit(user, environment):
+            raise forms.ValidationError(f"You may not edit the {environment} environment.")
+        return cleaned
+
     def change(self) -> services.Change:
         data = self.cleaned_data
         return services.Change(
@@ -53,3 +63,125 @@ class SystemConfigurationForm(forms.ModelForm):
             value_type=data.get("value_type"),
             is_encrypted=data.get("is_encrypted") or None,
         )
+
+
+# ------------------------------------------------------------------ the grouped category editor
+
+
+def _text(field, widget) -> forms.Field:
+    # Lenient on purpose: the one validation engine (via the service) checks every rule.
+    return forms.CharField(required=False, strip=False, widget=widget)
+
+
+def _choices(field) -> list[tuple[str, str]]:
+    options = [validation.option_text(o) for o in field.rules.get("options", [])]
+    # A blank choice unless a value is required and there is one to show: nothing is pre-selected by accident.
+    blank = [] if field.required and field.initial not in (None, "") else [("", "---------")]
+    return blank + [(o, o) for o in options]
+
+
+FIELD_BUILDERS = {
+    InputType.TEXT: lambda f: _text(f, forms.TextInput(attrs={"size": 60})),
+    InputType.TEXTAREA: lambda f: _text(f, forms.Textarea(attrs={"rows": 4, "cols": 60})),
+    InputType.NUMBER: lambda f: _text(f, forms.NumberInput(attrs={"step": "any"})),
+    InputType.SELECT: lambda f: _text(f, forms.Select(choices=_choices(f))),
+    InputType.RADIO: lambda f: _text(f, forms.RadioSelect(choices=_choices(f))),
+    InputType.CHECKBOX: lambda f: forms.BooleanField(required=False),
+    InputType.PASSWORD: lambda f: _text(
+        f, forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+    ),
+}
+
+
+class CategoryForm(forms.Form):
+    """All keys of one category in one environment, built from configuration_metadata."""
+
+    reason = forms.CharField(
+        label="Reason for change",
+        max_length=1000,
+        widget=forms.TextInput(attrs={"size": 80}),
+        help_text="Required. Recorded in the history with your name, IP address and browser.",
+    )
+    version = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, snapshot: CategorySnapshot, *args, read_only: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.snapshot = snapshot
+        self.fields["version"].initial = snapshot.version
+        for field in snapshot.fields:
+            self._add(field, read_only)
+        if read_only:
+            for form_field in self.fields.values():
+                form_field.disabled = True
+
+    def _add(self, field: EditorField, read_only: bool) -> None:
+        form_field = FIELD_BUILDERS[field.input_type](field)
+        form_field.label = field.label
+        form_field.help_text = field.meta.help_text if field.meta and field.meta.help_text else ""
+        if field.input_type == InputType.CHECKBOX:
+            form_field.initial = field.initial == "true"
+        else:
+            form_field.initial = field.initial
+        self.fields[value_name(field.key)] = form_field
+        if field.secret:
+            self.fields[f"{value_name(field.key)}__clear"] = forms.BooleanField(required=False, label="Clear")
+        elif field.default is not None and field.state == "modified":
+            self.fields[f"{value_name(field.key)}__reset"] = forms.BooleanField(
+                required=False, label="Reset to default"
+            )
+
+    def bound(self, key: str) -> dict:
+        """The bound fields of one key, for the template."""
+        name = value_name(key)
+        return {"value": self[name], "clear": self._maybe(f"{name}__clear"), "reset": self._maybe(f"{name}__reset")}
+
+    def _maybe(self, name: str):
+        return self[name] if name in self.fields else None
+
+    def changes(self, current: CategorySnapshot) -> list[services.Change]:
+        """The values to write, compared with ``current`` (the locked rows); untouched defaults are skipped."""
+        changes = []
+        for field in current.fields:
+            value = self._submitted(field)
+            if value is None:
+                continue
+            if field.row is None and value == _untouched(field):
+                continue  # nothing stored and nothing chosen beyond what the page showed
+            changes.append(services.Change(current.category, field.key, current.environment, value))
+        return changes
+
+    def _submitted(self, field: EditorField) -> str | None:
+        name = value_name(field.key)
+        if name not in self.cleaned_data:
+            return None  # a key that appeared since the page was shown is left alone
+        data = self.cleaned_data
+        if field.secret:
+            if data.get(f"{name}__clear"):
+                return ""
+            return data[name] or None  # blank keeps the current secret
+        if data.get(f"{name}__reset"):
+            return field.default
+        if field.input_type == InputType.CHECKBOX:
+            return "true" if data[name] else "false"
+        return data[name]
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        """Show the service's errors inline, on the field of the key they name."""
+        by_label = {
+            services.label(self.snapshot.category, f.key, self.snapshot.environment): f.key
+            for f in self.snapshot.fields
+        }
+        for label_text, errors in error.error_dict.items():
+            key = by_label.get(label_text)
+            messages = [e.message.removeprefix(f"{label_text}: ") for e in errors]
+            self.add_error(value_name(key) if key else None, messages)
+
+
+def _untouched(field: EditorField) -> str:
+    if field.default is not None:
+        return field.default
+    return "false" if field.input_type == InputType.CHECKBOX else ""
+
+
+def value_name(key: str) -> str:
+    return f"value__{key}"

@@ -128,6 +128,8 @@ class SystemConfiguration(models.Model):
         db_table = "system_configurations"
         verbose_name = "configuration"
         ordering = ("category", "environment", "config_key")
+        # Editing is granted per environment (docs/permissions.md); production needs its own.
+        permissions = [(f"edit_{env}", f"Can edit {env} configurations") for env in ENVIRONMENTS]
         constraints = [
             models.UniqueConstraint(
                 fields=("category", "config_key", "environment"),

@@ -361,3 +361,27 @@ def _needs_rotation(row: SystemConfiguration, ring: crypto.Keyring, report: Rota
     row.config_value = crypto.encrypt(text, environment=row.environment, category=row.category, key=row.config_key)
     row.is_encrypted = True
     return True
+
+
+# ---------------------------------------------------------------------------- environments
+
+
+def copy_values(
+    *, category: str, keys: Sequence[str], source: str, target: str, actor=None, reason: str | None = None
+) -> list[PlannedChange]:
+    """Copy the active values of ``keys`` from one environment to another, as one audited change.
+
+    Secrets are decrypted from the source row and encrypted again for the target row.
+    """
+    rows = SystemConfiguration.objects.active().filter(category=category, environment=source, config_key__in=keys)
+    by_key = {row.config_key: row for row in rows}
+    missing = sorted(set(keys) - set(by_key))
+    if missing:
+        raise ValidationError(
+            [ValidationError(f"{label(category, k, source)}: no active value to copy", code="missing") for k in missing]
+        )
+    changes = [
+        Change(category, key, target, plaintext(row), row.value_type, row.is_encrypted or None)
+        for key, row in sorted(by_key.items())
+    ]
+    return apply_changes(changes, actor=actor, reason=reason)

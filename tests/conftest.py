@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 
 from configurations.models import ConfigurationHistory
@@ -30,6 +31,32 @@ def pytest_sessionfinish(session, exitstatus):
     if os.environ.get("CI") and skipped:
         reporter.write_line(f"CI=true: {len(skipped)} test(s) were skipped; skips are failures on CI.", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def staff_client(client, db):
+    """A logged-in staff user without superuser powers; call it with the permissions to grant."""
+
+    def make(*codenames: str, username: str = "staffer"):
+        staff = UserFactory(username=username, is_staff=True)
+        staff.user_permissions.add(
+            *Permission.objects.filter(content_type__app_label="configurations", codename__in=codenames)
+        )
+        client.force_login(staff)
+        return client
+
+    return make
 
 
 @pytest.fixture

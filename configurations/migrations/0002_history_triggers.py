@@ -286,12 +286,16 @@ SQLITE_INSTALL = [
 CREATE TRIGGER system_configurations_history_insert
 AFTER INSERT ON system_configurations
 BEGIN
-  UPDATE system_configurations SET updated_by = {_SQLITE_ACTOR}
-   WHERE id = NEW.id AND {_SQLITE_ACTOR} IS NOT NULL;
+  -- updated_at in the microsecond format of every trigger-written timestamp (the column
+  -- default has milliseconds), so that timestamps compare correctly as text.
+  UPDATE system_configurations
+     SET updated_by = COALESCE({_SQLITE_ACTOR}, NEW.updated_by), updated_at = config_next_timestamp(NULL)
+   WHERE id = NEW.id;
   INSERT INTO configuration_history ({HISTORY_COLUMNS})
   SELECT NEW.id, NULL,
          config_history_value(NEW.config_value, NEW.is_encrypted OR {_sqlite_password_key("NEW")}),
-         COALESCE({_SQLITE_ACTOR}, NEW.updated_by), {_SQLITE_CONTEXT}, NEW.updated_at,
+         COALESCE({_SQLITE_ACTOR}, NEW.updated_by), {_SQLITE_CONTEXT},
+         (SELECT c.updated_at FROM system_configurations c WHERE c.id = NEW.id),
          NEW.category, NEW.config_key, NEW.environment, 'create', NULL, NEW.value_type, NULL, NEW.is_encrypted;
 END
 """,

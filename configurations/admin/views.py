@@ -1,0 +1,243 @@
+"""The category editor's admin views: overview, grouped edit, compare and copy, history.
+
+Views only parse the request, check permissions and call the services; they are routed by
+SystemConfigurationAdmin.get_urls, each wrapped in admin_site.admin_view.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Max, Q
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters
+
+from .. import crypto, history, permissions, services
+from ..editor import CategorySnapshot, load_snapshot
+from ..forms import CategoryForm
+from ..models import ENVIRONMENTS, ConfigurationMetadata, SystemConfiguration
+
+STALE_MESSAGE = (
+    "Someone else changed {category} in {environment} after you opened this page. Nothing was saved: "
+    "the page now shows the current values. Make your change again."
+)
+
+
+def _environment(environment: str) -> str:
+    if environment not in ENVIRONMENTS:
+        raise Http404(f"Unknown environment {environment!r}.")
+    return environment
+
+
+def _render(site, request, template: str, context: dict, status: int = 200) -> TemplateResponse:
+    context = {**site.each_context(request), "environments": ENVIRONMENTS, **context}
+    return TemplateResponse(request, f"admin/configurations/{template}", context, status=status)
+
+
+# ------------------------------------------------------------------------------ overview
+
+
+def overview(request, *, site):
+    """Every category x environment with its key count and last change."""
+    stats = {
+        (s["category"], s["environment"]): s
+        for s in SystemConfiguration.objects.values("category", "environment").annotate(
+            keys=Count("id", filter=Q(is_active=True)), last_change=Max("updated_at")
+        )
+    }
+    categories = sorted(
+        set(ConfigurationMetadata.objects.values_list("category", flat=True).distinct()) | {c for c, _ in stats}
+    )
+    editable = set(permissions.editable_environments(request.user))
+    rows = [
+        {
+            "category": category,
+            "cells": [
+                {"environment": env, "stats": stats.get((category, env)), "editable": env in editable}
+                for env in ENVIRONMENTS
+            ],
+        }
+        for category in categories
+    ]
+    return _render(site, request, "category_overview.html", {"title": "Configurations by category", "rows": rows})
+
+
+# ------------------------------------------------------------------------------- editing
+
+
+@sensitive_post_parameters()
+def edit(request, category: str, environment: str, *, site):
+    """One category in one environment on one page, generated from its metadata."""
+    _environment(environment)
+    can_edit = permissions.can_edit(request.user, environment)
+    if request.method == "POST":
+        permissions.require_edit(request.user, environment)
+        return _save(request, category, environment, site=site)
+    snapshot = load_snapshot(category, environment)
+    if not snapshot.fields:
+        raise Http404(f"No configuration or metadata for category {category!r}.")
+    return _edit_page(site, request, snapshot, CategoryForm(snapshot, read_only=not can_edit), can_edit)
+
+
+def _save(request, category: str, environment: str, *, site):
+    with transaction.atomic():
+        current = load_snapshot(category, environment, lock=True)
+        form = CategoryForm(current, request.POST)
+        if not form.is_valid():
+            return _edit_page(site, request, current, form, True)
+        if form.cleaned_data["version"] != current.version:
+            messages.error(request, STALE_MESSAGE.format(category=category, environment=environment))
+            return _edit_page(site, request, current, CategoryForm(current), True, status=409)
+        try:
+            plans = services.apply_changes(form.changes(current), reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            form.add_service_errors(error)
+            return _edit_page(site, request, current, form, True)
+    written = [plan.change.key for plan in plans if plan.writes]
+    if written:
+        messages.success(
+            request, f"Saved {len(written)} change(s) to {category} in {environment}: {', '.join(written)}."
+        )
+    else:
+        messages.info(request, "Nothing changed, so nothing was saved.")
+    return redirect("admin:configurations_category_edit", category=category, environment=environment)
+
+
+def _edit_page(site, request, snapshot: CategorySnapshot, form: CategoryForm, can_edit: bool, status: int = 200):
+    groups = [(name, [(f, form.bound(f.key)) for f in fields]) for name, fields in snapshot.groups()]
+    context = {
+        "title": f"{snapshot.category} · {snapshot.environment}",
+        "snapshot": snapshot,
+        "form": form,
+        "groups": groups,
+        "can_edit": can_edit,
+        "editable_environments": permissions.editable_environments(request.user),
+    }
+    return _render(site, request, "category_edit.html", context, status=status)
+
+
+# ------------------------------------------------------------------------ compare and copy
+
+
+@sensitive_post_parameters()
+def compare(request, category: str, *, site):
+    """One category in two environments side by side; copy selected keys from one to the other."""
+    left = _environment(request.GET.get("left", "staging"))
+    right = _environment(request.GET.get("right", "production"))
+    if request.method == "POST":
+        return _copy(request, category, left, right)
+    left_snapshot, right_snapshot = load_snapshot(category, left), load_snapshot(category, right)
+    if not left_snapshot.fields and not right_snapshot.fields:
+        raise Http404(f"No configuration or metadata for category {category!r}.")
+    context = {
+        "title": f"{category}: {left} ↔ {right}",
+        "category": category,
+        "left": left,
+        "right": right,
+        "rows": _comparison(left_snapshot, right_snapshot),
+        "can_copy_to": {env: permissions.can_edit(request.user, env) for env in (left, right)},
+    }
+    return _render(site, request, "category_compare.html", context)
+
+
+def _comparison(left: CategorySnapshot, right: CategorySnapshot) -> list[dict]:
+    keys = sorted({f.key for f in left.fields} | {f.key for f in right.fields})
+    by_key = [(key, _field(left, key), _field(right, key)) for key in keys]
+    return [
+        {"key": key, "label": (lf or rf).label, "secret": _secret(lf, rf), **_sides(lf, rf)} for key, lf, rf in by_key
+    ]
+
+
+def _field(snapshot: CategorySnapshot, key: str):
+    return next((f for f in snapshot.fields if f.key == key), None)
+
+
+def _secret(*fields) -> bool:
+    return any(f is not None and f.secret for f in fields)
+
+
+def _value(field) -> str | None:
+    """The plaintext for comparison only; a secret's is never put in the page."""
+    if field is None or field.row is None:
+        return None
+    try:
+        return services.plaintext(field.row)
+    except crypto.DecryptionError:
+        return "\0undecryptable"
+
+
+def _sides(left, right) -> dict:
+    left_value, right_value = _value(left), _value(right)
+    if _secret(left, right):
+        shown = tuple("set" if value is not None else "unset" for value in (left_value, right_value))
+    else:
+        shown = (left_value, right_value)
+    status = "same" if left_value == right_value else "different"
+    return {"left_shown": shown[0], "right_shown": shown[1], "status": status}
+
+
+def _copy(request, category: str, left: str, right: str):
+    target = _environment(request.POST.get("target", ""))
+    source = left if target == right else right
+    permissions.require_edit(request.user, target)
+    keys = request.POST.getlist("keys")
+    reason = request.POST.get("reason", "").strip()
+    url = reverse("admin:configurations_category_compare", args=[category]) + f"?left={left}&right={right}"
+    if not keys or not reason:
+        messages.error(request, "Select at least one key and give a reason to copy.")
+        return redirect(url)
+    try:
+        plans = services.copy_values(category=category, keys=keys, source=source, target=target, reason=reason)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        return redirect(url)
+    copied = [p.change.key for p in plans if p.writes]
+    messages.success(request, f"Copied {len(copied)} key(s) from {source} to {target}: {', '.join(copied) or 'none'}.")
+    return redirect(url)
+
+
+# -------------------------------------------------------------------------------- history
+
+
+def history_list(request, *, site):
+    """Newest first with filters; keyset pages, no COUNT."""
+    filters = _history_filters(request.GET)
+    entries, next_cursor = history.page(filters, before=request.GET.get("before"))
+    params = request.GET.copy()
+    params.pop("before", None)
+    newer = params.urlencode()
+    if next_cursor:
+        params["before"] = next_cursor
+    context = {
+        "title": "Configuration history",
+        "entries": entries,
+        "filters": filters,
+        "next_url": f"?{params.urlencode()}" if next_cursor else None,
+        "first_url": f"?{newer}" if request.GET.get("before") else None,
+    }
+    return _render(site, request, "history.html", context)
+
+
+def _history_filters(query) -> history.HistoryFilters:
+    def date(name: str):
+        try:
+            return datetime.date.fromisoformat(query.get(name, ""))
+        except ValueError:
+            return None
+
+    config_id = query.get("config")
+    return history.HistoryFilters(
+        config_id=int(config_id) if config_id and config_id.isdigit() else None,
+        category=query.get("category") or None,
+        environment=query.get("environment") if query.get("environment") in ENVIRONMENTS else None,
+        changed_by=query.get("user") or None,
+        since=date("since"),
+        until=date("until"),
+    )

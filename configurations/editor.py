@@ -1,0 +1,124 @@
+"""What the grouped editor shows for one (category, environment): fields, groups and a version.
+
+One query for the metadata and one for the rows, whatever the number of keys. Keys that have rows
+but no metadata still appear (in "Other settings"), so nothing is hidden.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from itertools import groupby
+
+from .models import ConfigurationMetadata, InputType, SystemConfiguration
+
+OTHER_GROUP = "Other settings"
+_TYPE_INPUTS = {"number": InputType.NUMBER, "boolean": InputType.CHECKBOX, "json": InputType.TEXTAREA}
+
+
+@dataclasses.dataclass
+class EditorField:
+    key: str
+    meta: ConfigurationMetadata | None
+    row: SystemConfiguration | None  # the active row, if any
+
+    @property
+    def input_type(self) -> str:
+        if self.meta is not None:
+            return self.meta.input_type
+        if self.row is not None and self.row.is_encrypted:
+            return InputType.PASSWORD
+        return _TYPE_INPUTS.get(self.row.value_type if self.row else "string", InputType.TEXT)
+
+    @property
+    def secret(self) -> bool:
+        return self.input_type == InputType.PASSWORD or bool(self.row and self.row.is_encrypted)
+
+    @property
+    def label(self) -> str:
+        return self.meta.display_name if self.meta else self.key
+
+    @property
+    def rules(self) -> dict:
+        rules = self.meta.validation_rules if self.meta else None
+        return rules if isinstance(rules, dict) else {}
+
+    @property
+    def required(self) -> bool:
+        return bool(self.meta and self.meta.is_required) or self.rules.get("required") is True
+
+    @property
+    def default(self) -> str | None:
+        return self.meta.default_value if self.meta else None
+
+    @property
+    def group(self) -> str:
+        return (self.meta.group_name if self.meta else None) or OTHER_GROUP
+
+    @property
+    def sort_order(self) -> int:
+        return self.meta.sort_order if self.meta else 1_000_000
+
+    @property
+    def current(self) -> str | None:
+        """The stored text, for fields that may be shown (never for a secret)."""
+        if self.secret or self.row is None:
+            return None
+        return self.row.config_value
+
+    @property
+    def initial(self) -> str | None:
+        """What the form shows: the current value, else the default."""
+        if self.secret:
+            return None
+        return self.current if self.row is not None else self.default
+
+    @property
+    def state(self) -> str:
+        """'default' when the value is the default (or unset), 'modified' otherwise."""
+        if self.row is None:
+            return "default"
+        if self.secret:
+            return "modified"
+        return "default" if self.default is not None and self.row.config_value == self.default else "modified"
+
+
+@dataclasses.dataclass
+class CategorySnapshot:
+    category: str
+    environment: str
+    fields: list[EditorField]
+    version: str
+
+    def groups(self) -> list[tuple[str, list[EditorField]]]:
+        """Groups ordered by their smallest sort_order, fields by sort_order then key."""
+        ordered = sorted(self.fields, key=lambda f: (f.sort_order, f.key))
+        first_seen: dict[str, int] = {}
+        for f in ordered:
+            first_seen.setdefault(f.group, f.sort_order)
+        by_group = sorted(ordered, key=lambda f: (first_seen[f.group], f.group == OTHER_GROUP, f.group))
+        return [(name, list(items)) for name, items in groupby(by_group, key=lambda f: f.group)]
+
+    def field(self, key: str) -> EditorField:
+        return next(f for f in self.fields if f.key == key)
+
+
+def load_snapshot(category: str, environment: str, *, lock: bool = False) -> CategorySnapshot:
+    """The category's fields in an environment. ``lock`` holds its rows until the transaction ends."""
+    metadata = {m.config_key: m for m in ConfigurationMetadata.objects.filter(category=category)}
+    rows_query = SystemConfiguration.objects.filter(category=category, environment=environment)
+    if lock:
+        rows_query = rows_query.select_for_update()
+    rows = list(rows_query)
+    active = {r.config_key: r for r in rows if r.is_active}
+    keys = sorted(set(metadata) | set(active))
+    fields = [EditorField(key, metadata.get(key), active.get(key)) for key in keys]
+    return CategorySnapshot(category, environment, fields, version_of(rows))
+
+
+def version_of(rows: list[SystemConfiguration]) -> str:
+    """A digest of the rows' identities and timestamps: it changes whenever any row does."""
+    digest = hashlib.sha256()
+    for row in sorted(rows, key=lambda r: r.pk):
+        digest.update(f"{row.pk}:{row.updated_at.isoformat()}:{row.is_active};".encode())
+    return digest.hexdigest()[:20]
