@@ -35,7 +35,7 @@ def post_data(client, url, **values):
     """The form as the page renders it, with ``values`` (by key) changed."""
     form = client.get(url).context["form"]
     data = {"version": form["version"].value(), "reason": values.pop("reason", "test change")}
-    for name, field in form.fields.items():
+    for name in form.fields:
         if name.startswith("value__") and not name.endswith(("__clear", "__reset")):
             initial = form[name].value()
             if isinstance(initial, bool):
