@@ -8,6 +8,7 @@ from django.db import connection
 
 from configurations.models import ConfigurationHistory
 
+from . import browser as browser_support
 from .factories import UserFactory
 
 
@@ -31,6 +32,32 @@ def pytest_sessionfinish(session, exitstatus):
     if os.environ.get("CI") and skipped:
         reporter.write_line(f"CI=true: {len(skipped)} test(s) were skipped; skips are failures on CI.", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed and call.when == "call":
+        for name in ("browser", "second_browser"):
+            driver = item.funcargs.get(name) if hasattr(item, "funcargs") else None
+            if driver is not None:
+                path = browser_support.save_screenshot(driver, f"{item.name}-{name}")
+                report.sections.append(("screenshot", str(path)))
+    return report
+
+
+@pytest.fixture
+def browser():
+    driver = browser_support.start()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def second_browser():
+    driver = browser_support.start()
+    yield driver
+    driver.quit()
 
 
 @pytest.fixture

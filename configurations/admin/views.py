@@ -141,7 +141,8 @@ def compare(request, category: str, *, site):
         "left": left,
         "right": right,
         "rows": _comparison(left_snapshot, right_snapshot),
-        "can_copy_to": {env: permissions.can_edit(request.user, env) for env in (left, right)},
+        "can_copy_to_left": permissions.can_edit(request.user, left),
+        "can_copy_to_right": permissions.can_edit(request.user, right),
     }
     return _render(site, request, "category_compare.html", context)
 

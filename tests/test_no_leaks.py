@@ -1,0 +1,69 @@
+"""Every admin page that touches a secret is scanned for its plaintext and its envelope."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from configurations import services
+from configurations.models import (
+    ConfigurationHistory,
+    ConfigurationMetadata,
+    ConfigurationTemplate,
+    SystemConfiguration,
+)
+
+pytestmark = pytest.mark.django_db
+SECRET = "never-show-me-42"
+
+
+@pytest.fixture
+def secret_row(db):
+    services.set_value(category="smtp", key="auth_pass", environment="production", value="first-" + SECRET)
+    row = services.set_value(category="smtp", key="auth_pass", environment="production", value=SECRET)
+    services.set_value(category="api", key="token", environment="staging", value=SECRET, is_encrypted=True)
+    return row
+
+
+def _pages(row) -> list[str]:
+    entry = ConfigurationHistory.objects.filter(config_id=row.pk).first()
+    meta = ConfigurationMetadata.objects.get(category="smtp", config_key="auth_pass")
+    template = ConfigurationTemplate.objects.first()
+    return [
+        reverse("admin:index"),
+        reverse("admin:configurations_systemconfiguration_changelist"),
+        reverse("admin:configurations_systemconfiguration_changelist") + "?q=auth_pass",
+        reverse("admin:configurations_systemconfiguration_change", args=[row.pk]),
+        reverse("admin:configurations_category_overview"),
+        reverse("admin:configurations_category_edit", args=["smtp", "production"]),
+        reverse("admin:configurations_category_edit", args=["api", "staging"]),
+        reverse("admin:configurations_category_compare", args=["smtp"]) + "?left=staging&right=production",
+        reverse("admin:configurations_category_compare", args=["api"]) + "?left=staging&right=production",
+        reverse("admin:configurations_history"),
+        reverse("admin:configurations_history") + f"?config={row.pk}",
+        reverse("admin:configurations_configurationhistory_change", args=[entry.pk]),
+        reverse("admin:configurations_configurationhistoryarchive_changelist"),
+        reverse("admin:configurations_configurationmetadata_history", args=[meta.pk]),
+        reverse("admin:configurations_configurationtemplate_history", args=[template.pk]),
+        reverse("admin:configurations_configurationmetadata_change", args=[meta.pk]),
+    ]
+
+
+def test_no_page_shows_a_secret_or_its_envelope(admin_client, secret_row):
+    envelope = SystemConfiguration.objects.get(pk=secret_row.pk).config_value
+    for url in _pages(secret_row):
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        html = response.content.decode()
+        assert SECRET not in html, url
+        assert envelope not in html and "encrypted:AES256" not in html, url
+
+
+def test_a_failed_save_does_not_echo_the_secret(admin_client, secret_row):
+    url = reverse("admin:configurations_category_edit", args=["smtp", "production"])
+    form = admin_client.get(url).context["form"]
+    response = admin_client.post(url, {"version": form["version"].value(), "reason": "x",
+                                       "value__auth_pass": "short", "value__port": "99999"})  # fmt: skip
+    html = response.content.decode()
+    assert response.status_code == 200 and "minLength" in html
+    assert 'value="short"' not in html and SECRET not in html
