@@ -28,6 +28,7 @@ def setup_django(engine: str) -> None:
     os.environ.setdefault("SECRET_KEY", "benchmarks-only")
     os.environ.setdefault("CONFIG_ENCRYPTION_KEYS", f"bench:{base64.urlsafe_b64encode(os.urandom(32)).decode()}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config_site.settings")
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
     import django
 
     django.setup()
