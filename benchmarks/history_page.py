@@ -26,10 +26,12 @@ def _seed() -> None:
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM configuration_history")
         if connection.vendor == "postgresql":
-            series = "generate_series(1, %s) AS n" % ROWS
+            series = f"generate_series(1, {ROWS}) AS n"
             now = "now() - (n || ' seconds')::interval"
         else:
-            series = "(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < %s) SELECT n FROM s)" % ROWS
+            series = (
+                f"(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {ROWS})\n SELECT n FROM s)"
+            )
             now = "strftime('%Y-%m-%d %H:%M:%f000', 'now', '-' || n || ' seconds')"
         cursor.execute(
             f"""
@@ -83,5 +85,3 @@ def run() -> dict[str, float]:
         "first page, everything (ms)": _median_ms(lambda: history.page(history.HistoryFilters())),
         "admin view, one configuration, HTTP in-process (ms)": _median_ms(lambda: client.get(url)),
     }
-
-
