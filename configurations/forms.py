@@ -5,9 +5,9 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from . import crypto, permissions, services, validation
+from . import crypto, permissions, services, templates_engine, validation
 from .editor import CategorySnapshot, EditorField
-from .models import InputType, SystemConfiguration
+from .models import ENVIRONMENTS, InputType, SystemConfiguration
 
 
 class SystemConfigurationForm(forms.ModelForm):
@@ -185,3 +185,57 @@ def _untouched(field: EditorField) -> str:
 
 def value_name(key: str) -> str:
     return f"value__{key}"
+
+
+# ------------------------------------------------------------------------ applying a template
+
+
+class ApplyTemplateForm(forms.Form):
+    """Target environment, reason, and one input per template variable (password inputs for secrets)."""
+
+    environment = forms.ChoiceField(choices=[(env, env) for env in ENVIRONMENTS])
+    reason = forms.CharField(
+        max_length=1000,
+        required=False,
+        widget=forms.TextInput(attrs={"size": 60}),
+        help_text="Optional. Default: 'Applied template <provider>'.",
+    )
+
+    def __init__(self, template, secret_names: set[str], *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.template = template
+        self.secret_names = secret_names
+        for variable in templates_engine.variables(template.template_data):
+            widget = forms.PasswordInput(render_value=False) if variable.name in secret_names else forms.TextInput()
+            help_parts = [variable.description, f"Example: {variable.example}" if variable.example else ""]
+            self.fields[f"var__{variable.name}"] = forms.CharField(
+                label=variable.name,
+                required=False,  # the template engine reports missing variables by name
+                strip=False,
+                widget=widget,
+                help_text=" ".join(part for part in help_parts if part),
+            )
+            self.fields[f"var__{variable.name}"].is_required_variable = variable.required
+
+    def variables(self) -> dict[str, str]:
+        return {
+            name.removeprefix("var__"): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith("var__") and value not in (None, "")
+        }
+
+    def variable_fields(self):
+        return [self[name] for name in self.fields if name.startswith("var__")]
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        """Put each message on the variable it names, the rest on the form."""
+        for message in error.messages:
+            target = next(
+                (
+                    name
+                    for name in self.fields
+                    if name.startswith("var__") and f"variable {name.removeprefix('var__')}" in message
+                ),
+                None,
+            )
+            self.add_error(target, message)

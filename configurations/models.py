@@ -343,3 +343,36 @@ class ConfigurationTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider_name} ({self.category})"
+
+    def save(self, *args, **kwargs) -> None:
+        # Template data is checked on every save, not only in forms.
+        self.clean()
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from .templates_engine import check, keys_using, variables
+
+        name = f"template {self.provider_name}/{self.category}"
+        errors = check(self.template_data, template=name)
+        if not errors:
+            errors = _secret_mixing(self, name, keys_using, variables)
+        if errors:
+            raise ValidationError({"template_data": errors})
+
+
+def _secret_mixing(template: ConfigurationTemplate, name: str, keys_using, variables) -> list[str]:
+    """A variable that fills a password key must not also fill a plain key, where it would be stored in the clear."""
+    password_keys = set(
+        ConfigurationMetadata.objects.filter(category=template.category, input_type=InputType.PASSWORD).values_list(
+            "config_key", flat=True
+        )
+    )
+    errors = []
+    for variable in variables(template.template_data):
+        keys = set(keys_using(template.template_data, variable.name))
+        if keys & password_keys and keys - password_keys:
+            errors.append(
+                f"{name}: variable {variable.name} fills the secret key {sorted(keys & password_keys)[0]} and the "
+                f"plain key {sorted(keys - password_keys)[0]}, where the secret would be stored in the clear"
+            )
+    return errors

@@ -107,3 +107,14 @@ def history():
             return list(ConfigurationHistory.objects.filter(id__gt=self.start, **filters).order_by("id"))
 
     return Recorder()
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for running manage.py in a subprocess against the current test database."""
+    settings = connection.settings_dict
+    if connection.vendor == "postgresql":
+        auth = settings["USER"] + (f":{settings['PASSWORD']}" if settings.get("PASSWORD") else "")
+        url = f"postgres://{auth}@{settings['HOST'] or 'localhost'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+    else:
+        url = f"sqlite:///{settings['NAME']}"
+    return {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "tests.settings", **extra}

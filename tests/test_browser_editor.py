@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from configurations import services
 from configurations.models import ConfigurationHistory
@@ -45,6 +47,7 @@ def save_port(driver, port: str, reason: str):
     field.send_keys(port)
     driver.find_element(By.NAME, "reason").send_keys(reason)
     driver.find_element(By.NAME, "_save").click()
+    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(field))  # the next page has loaded
 
 
 def test_change_the_port_and_see_it_in_the_history(browser, live_server, editor_data):

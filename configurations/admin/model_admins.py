@@ -22,7 +22,7 @@ from ..models import (
     SystemConfiguration,
     User,
 )
-from . import views
+from . import template_actions, views
 
 MASK = "••••••••"
 
@@ -131,6 +131,7 @@ class ConfigurationMetadataAdmin(SimpleHistoryAdmin):
 
 @admin.register(ConfigurationTemplate)
 class ConfigurationTemplateAdmin(SimpleHistoryAdmin):
+    actions = [template_actions.apply_to_environment]
     list_display = ("provider_name", "category", "description", "is_active", "updated_at")
     list_filter = ("category", "is_active")
     search_fields = ("provider_name", "category", "description")

@@ -1,0 +1,166 @@
+"""The "Apply to environment…" action on the templates changelist.
+
+It follows Django's delete_selected: the first POST renders the form page (instructions, variables,
+environment, reason), ``post=preview`` validates and shows key by key what will change, ``post=yes``
+applies through ``services.apply_template`` in one transaction. Variable values wait between preview and
+confirmation in the session, secrets encrypted, so no secret is ever put back into a page.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib import messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+
+from .. import crypto, permissions, services
+from ..forms import ApplyTemplateForm
+
+SESSION_KEY = "configurations_pending_templates"
+
+
+def apply_to_environment(modeladmin, request, queryset):
+    request.sensitive_post_parameters = "__ALL__"  # what sensitive_post_parameters() does
+    if queryset.count() != 1:
+        modeladmin.message_user(request, "Select exactly one template to apply.", messages.WARNING)
+        return None
+    template = queryset.get()
+    secret_names = services.secret_variables(template)
+    stage = request.POST.get("post")
+    if stage == "yes":
+        return _confirm(modeladmin, request, template, secret_names)
+    if stage == "back":
+        pending = _pending(request, pop=False)
+        initial = {**(pending or {}).get("plain", {}), "environment": (pending or {}).get("environment")}
+        form = ApplyTemplateForm(template, secret_names, initial={_field(k): v for k, v in initial.items()})
+        return _form_page(modeladmin, request, template, form)
+    if stage == "preview":
+        form = ApplyTemplateForm(template, secret_names, request.POST)
+        if form.is_valid():
+            return _preview(modeladmin, request, template, form)
+        return _form_page(modeladmin, request, template, form)
+    return _form_page(modeladmin, request, template, ApplyTemplateForm(template, secret_names))
+
+
+apply_to_environment.short_description = "Apply to environment…"
+apply_to_environment.allowed_permissions = ("view",)
+
+
+def _field(name: str) -> str:
+    return name if name == "environment" else f"var__{name}"
+
+
+def _context(modeladmin, request, template, **extra) -> dict:
+    return {
+        **modeladmin.admin_site.each_context(request),
+        "title": f"Apply template {template.provider_name}",
+        "opts": modeladmin.model._meta,
+        "template_obj": template,
+        "instructions": template.template_data.get("instructions", []),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        **extra,
+    }
+
+
+def _form_page(modeladmin, request, template, form):
+    context = _context(modeladmin, request, template, form=form)
+    return TemplateResponse(request, "admin/configurations/configurationtemplate/apply_form.html", context)
+
+
+def _preview(modeladmin, request, template, form):
+    environment = form.cleaned_data["environment"]
+    permissions.require_edit(request.user, environment)
+    variables = form.variables()
+    try:
+        application = services.plan_template(
+            provider=template.provider_name, category=template.category, environment=environment, variables=variables
+        )
+    except ValidationError as error:
+        form.add_service_errors(error)
+        return _form_page(modeladmin, request, template, form)
+    token = _store_pending(request, template, environment, form.cleaned_data["reason"], variables, form.secret_names)
+    context = _context(
+        modeladmin,
+        request,
+        template,
+        environment=environment,
+        rows=application.preview(),
+        token=token,
+        reason=form.cleaned_data["reason"] or f"Applied template {template.provider_name}",
+    )
+    return TemplateResponse(request, "admin/configurations/configurationtemplate/apply_preview.html", context)
+
+
+def _confirm(modeladmin, request, template, secret_names):
+    pending = _pending(request, pop=True)
+    if pending is None or pending["template"] != template.pk:
+        modeladmin.message_user(request, "That preview has expired; please start again.", messages.ERROR)
+        return None
+    permissions.require_edit(request.user, pending["environment"])
+    variables = {**pending["plain"], **_decrypt_secrets(request, pending)}
+    try:
+        application = services.apply_template(
+            provider=template.provider_name,
+            category=template.category,
+            environment=pending["environment"],
+            variables=variables,
+            reason=pending["reason"] or None,
+        )
+    except ValidationError as error:
+        form = ApplyTemplateForm(template, secret_names, initial={_field(k): v for k, v in pending["plain"].items()})
+        form.is_bound = False
+        for message in error.messages:
+            modeladmin.message_user(request, message, messages.ERROR)
+        return _form_page(modeladmin, request, template, form)
+    changed = [row["key"] for row in application.preview() if row["status"] != "same"]
+    modeladmin.message_user(
+        request,
+        f"Applied {template.provider_name} to {template.category} in {pending['environment']}: "
+        f"{len(changed)} key(s) changed{': ' + ', '.join(changed) if changed else ''}.",
+        messages.SUCCESS,
+    )
+    return redirect(
+        "admin:configurations_category_edit", category=template.category, environment=pending["environment"]
+    )
+
+
+def _store_pending(request, template, environment, reason, variables, secret_names) -> str:
+    token = secrets.token_urlsafe(16)
+    sealed = {
+        name: crypto.encrypt(value, environment="pending-template", category=token, key=name)
+        for name, value in variables.items()
+        if name in secret_names
+    }
+    plain = {name: value for name, value in variables.items() if name not in secret_names}
+    # One pending application per session: a new preview replaces the last one.
+    request.session[SESSION_KEY] = {
+        "token": token,
+        "template": template.pk,
+        "environment": environment,
+        "reason": reason,
+        "plain": plain,
+        "sealed": sealed,
+    }
+    return token
+
+
+def _pending(request, *, pop: bool) -> dict | None:
+    pending = request.session.get(SESSION_KEY)
+    if not pending or pending.get("token") != request.POST.get("token"):
+        return None
+    if pop:
+        del request.session[SESSION_KEY]
+    return pending
+
+
+def _decrypt_secrets(request, pending) -> dict[str, str]:
+    try:
+        return {
+            name: crypto.decrypt(sealed, environment="pending-template", category=pending["token"], key=name)
+            for name, sealed in pending["sealed"].items()
+        }
+    except crypto.DecryptionError as error:
+        raise PermissionDenied(f"The pending template values cannot be read: {error}") from None

@@ -1,0 +1,73 @@
+"""Apply a provider template to an environment from the command line."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
+
+from configurations import services
+from configurations.audit import current
+from configurations.management.auditing import AuditedCommand
+
+
+class Command(AuditedCommand):
+    help = "Apply a provider template (e.g. gmail) to an environment, all keys or none."
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument("provider")
+        parser.add_argument("--category", default="smtp")
+        parser.add_argument("--environment", required=True)
+        parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="A template variable.")
+        parser.add_argument(
+            "--var-from-env",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="Read variable NAME from the process environment (keeps secrets off the command line).",
+        )
+        parser.add_argument("--reason", help="Recorded in the history (default: 'Applied template <provider>').")
+        parser.add_argument("--dry-run", action="store_true", help="Print the preview; write nothing.")
+
+    def handle(self, *args, provider, category, environment, var, var_from_env, reason, dry_run, **options):
+        variables = self._variables(var, var_from_env)
+        try:
+            application = services.apply_template(
+                provider=provider,
+                category=category,
+                environment=environment,
+                variables=variables,
+                actor=current().actor,
+                reason=reason,
+                dry_run=dry_run,
+            )
+        except ValidationError as error:
+            raise CommandError("nothing was written:\n  " + "\n  ".join(error.messages)) from None
+        self._print_preview(application, dry_run)
+
+    def _variables(self, pairs: list[str], from_env: list[str]) -> dict[str, str]:
+        variables = {}
+        for pair in pairs:
+            name, sep, value = pair.partition("=")
+            if not sep or not name:
+                raise CommandError(f"--var {pair!r}: expected NAME=VALUE")
+            variables[name] = value
+        for name in from_env:
+            if name not in os.environ:
+                raise CommandError(f"--var-from-env {name}: not set in the environment")
+            variables[name] = os.environ[name]
+        return variables
+
+    def _print_preview(self, application: services.TemplateApplication, dry_run: bool) -> None:
+        verb = "Would apply" if dry_run else "Applied"
+        template = application.template
+        self.stdout.write(
+            f"{verb} template {template.provider_name} to {template.category} in {application.environment}:"
+        )
+        for row in application.preview():
+            current = row["current"] if row["current"] is not None else "(none)"
+            self.stdout.write(f"  {row['status']:<8} {row['key']}: {current} -> {row['new']}")
+        written = sum(1 for row in application.preview() if row["status"] != "same")
+        self.stdout.write(f"{written} key(s) {'would change' if dry_run else 'changed'}.")
