@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ["trigger_cost", "crypto_and_validation", "set_value_throughput", "history_page"]
+BENCHMARKS = ["trigger_cost", "crypto_and_validation", "set_value_throughput", "history_page", "import_and_archive"]
 ENGINES = ["postgres", "sqlite"]
 
 

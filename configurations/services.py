@@ -9,17 +9,26 @@ triggers record who, why and from where.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 
-from . import crypto, templates_engine, validation, values
+from . import bulk, crypto, formats, templates_engine, validation, values
 from .audit import audit_context
-from .models import ConfigurationMetadata, ConfigurationTemplate, Environment, InputType, SystemConfiguration
-
-WRITTEN_FIELDS = ["config_value", "value_type", "is_encrypted", "is_active"]
+from .models import (
+    ConfigurationHistory,
+    ConfigurationHistoryArchive,
+    ConfigurationMetadata,
+    ConfigurationTemplate,
+    Environment,
+    InputType,
+    SystemConfiguration,
+)
 
 
 class ConfigurationNotFound(SystemConfiguration.DoesNotExist, KeyError):
@@ -129,13 +138,15 @@ def apply_changes(
     return plans
 
 
-def plan_changes(changes: Sequence[Change], *, lock: bool = False) -> list[PlannedChange]:
+def plan_changes(changes: Sequence[Change], *, lock: bool = False, progress=None) -> list[PlannedChange]:
     """What ``apply_changes`` would do, without writing; ValidationError if anything is invalid."""
     _refuse_duplicates(changes)
     metadata = _metadata_for(changes)
     rows = _rows_for(changes, lock=lock)
     plans, errors = [], {}
-    for change in changes:
+    for position, change in enumerate(changes, start=1):
+        if progress and position % 500 == 0:
+            progress("validating", position, len(changes))
         meta = metadata.get((change.category, change.key))
         row = rows.get((change.category, change.key, change.environment))
         try:
@@ -272,7 +283,7 @@ def _stored_equals(row: SystemConfiguration, text: str) -> bool:
         return False  # an undecryptable secret is replaced, never compared
 
 
-def _write(plans: list[PlannedChange]) -> None:
+def _write(plans: list[PlannedChange], progress=None) -> None:
     new_rows, changed_rows = [], []
     for plan in plans:
         if not plan.writes:
@@ -291,10 +302,10 @@ def _write(plans: list[PlannedChange]) -> None:
         if plan.outcome != "reactivate":
             plan.row.config_value = stored
         plan.row.value_type, plan.row.is_encrypted, plan.row.is_active = plan.value_type, plan.secret, True
-    if new_rows:
-        SystemConfiguration.objects.bulk_create(new_rows, batch_size=1000)
-    if changed_rows:
-        SystemConfiguration.objects.bulk_update(changed_rows, WRITTEN_FIELDS, batch_size=1000)
+    bulk.insert(new_rows)
+    bulk.update(changed_rows)
+    if progress:
+        progress("writing", len(new_rows) + len(changed_rows), len(new_rows) + len(changed_rows))
 
 
 # ---------------------------------------------------------------------------- key rotation
@@ -335,7 +346,7 @@ def rotate_encryption_keys(*, batch_size: int = 500, dry_run: bool = False, acto
         todo = [row for row in batch if _needs_rotation(row, ring, report)]
         if todo and not dry_run:
             with audit_context(actor=actor, reason=f"Encryption key rotation to {ring.active_id}"):
-                SystemConfiguration.objects.bulk_update(todo, ["config_value", "is_encrypted"])
+                bulk.update(todo)
 
 
 def _secret_rows():
@@ -501,3 +512,202 @@ def _plan_or_explain(template: ConfigurationTemplate, changes: list[Change], *, 
                 via = f" (from variable {', '.join(names)})" if names else ""
                 messages.append(ValidationError(f"{problem.message}{via}", code=problem.code))
         raise ValidationError(messages) from None
+
+
+# ------------------------------------------------------------------------- import / export
+
+
+@dataclasses.dataclass
+class ImportReport:
+    """What an import did (or, in a dry run, would do)."""
+
+    plans: list[PlannedChange]
+    skipped: list[str]
+    dry_run: bool
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for plan in self.plans if plan.outcome == outcome)
+
+    @property
+    def written(self) -> int:
+        return sum(1 for plan in self.plans if plan.writes)
+
+
+class ImportRejected(ValidationError):
+    """Every problem of an import, each starting with where it is (file and path or line)."""
+
+
+def import_records(
+    records: Sequence[formats.Record],
+    *,
+    on_conflict: str = "overwrite",
+    dry_run: bool = False,
+    actor=None,
+    reason: str | None = None,
+    progress=None,
+) -> ImportReport:
+    """Import records in one transaction: validated first, written all or nothing.
+
+    ``on_conflict``: ``overwrite`` replaces existing values, ``skip`` keeps them, ``abort`` refuses the whole
+    import if any existing value would change. Masked secrets (from an export without secrets) are skipped.
+    Re-importing the same input changes nothing.
+    """
+    if on_conflict not in ("overwrite", "skip", "abort"):
+        raise ValueError(f"on_conflict must be overwrite, skip or abort, not {on_conflict!r}")
+    skipped = [
+        f"{r.where}: {label(r.category, r.key, r.environment)}: secret not in the export, kept"
+        for r in records
+        if r.masked
+    ]
+    wanted = [r for r in records if not r.masked]
+    with audit_context(actor=actor, reason=reason or "Import"):
+        if on_conflict == "skip":
+            existing = _rows_for(_changes_of(wanted), lock=False)
+            skipped += [
+                f"{r.where}: {label(r.category, r.key, r.environment)}: exists, kept (--on-conflict skip)"
+                for r in wanted
+                if (r.category, r.key, r.environment) in existing
+            ]
+            wanted = [r for r in wanted if (r.category, r.key, r.environment) not in existing]
+        plans = _plan_records(wanted, lock=not dry_run, progress=progress)
+        if on_conflict == "abort":
+            _refuse_conflicts(wanted, plans)
+        if not dry_run:
+            _write(plans, progress=progress)
+    return ImportReport(plans, skipped, dry_run)
+
+
+def _changes_of(records: Sequence[formats.Record]) -> list[Change]:
+    return [Change(r.category, r.key, r.environment, r.value, r.value_type, r.is_encrypted) for r in records]
+
+
+def _plan_records(records: Sequence[formats.Record], *, lock: bool, progress=None) -> list[PlannedChange]:
+    try:
+        return plan_changes(_changes_of(records), lock=lock, progress=progress)
+    except ValidationError as error:
+        where = {label(r.category, r.key, r.environment): r.where for r in records}
+        messages = [
+            f"{where.get(name, name)}: {e.message}" for name, errors in error.error_dict.items() for e in errors
+        ]
+        raise ImportRejected(messages) from None
+
+
+def _refuse_conflicts(records: Sequence[formats.Record], plans: list[PlannedChange]) -> None:
+    conflicts = [
+        f"{record.where}: {plan.change.label}: exists with a different value (--on-conflict abort)"
+        for record, plan in zip(records, plans, strict=True)
+        if plan.row is not None and plan.outcome != "unchanged"
+    ]
+    if conflicts:
+        raise ImportRejected(conflicts)
+
+
+def export_items(
+    *, environment: str | None = None, category: str | None = None, include_secrets: bool = False
+) -> list[formats.ExportItem]:
+    """Active configurations as export items; secrets masked unless ``include_secrets``."""
+    rows = SystemConfiguration.objects.active().with_secret_flag().order_by("environment", "category", "config_key")
+    if environment:
+        rows = rows.filter(environment=environment)
+    if category:
+        rows = rows.filter(category=category)
+    items = []
+    for row in rows:
+        secret = row.is_encrypted or row.is_secret
+        text = plaintext(row) if (include_secrets or not secret) else None
+        typed = values.parse(row.value_type, text) if text not in (None, "") else text
+        items.append(
+            formats.ExportItem(row.environment, row.category, row.config_key, row.value_type, bool(secret), text, typed)
+        )
+    return items
+
+
+def known_env_names() -> dict[str, tuple[str, str]]:
+    """``CATEGORY_KEY`` -> (category, key) for every key with metadata or a value; ambiguous names left out."""
+    pairs = set(ConfigurationMetadata.objects.values_list("category", "config_key"))
+    pairs |= set(SystemConfiguration.objects.values_list("category", "config_key").distinct())
+    names: dict[str, list[tuple[str, str]]] = {}
+    for category, key in pairs:
+        names.setdefault(formats.env_name(category, key), []).append((category, key))
+    return {name: matches[0] for name, matches in names.items() if len(matches) == 1}
+
+
+# -------------------------------------------------------------------------------- rollback
+
+
+def rollback(*, history_id: int, actor=None, reason: str | None = None) -> SystemConfiguration:
+    """Give a configuration back the value it had right after a history entry, as a new audited change."""
+    try:
+        entry = ConfigurationHistory.objects.get(pk=history_id)
+    except ConfigurationHistory.DoesNotExist:
+        raise ValidationError(f"no history entry #{history_id}", code="missing") from None
+    where = label(entry.category, entry.config_key, entry.environment)
+    if entry.new_value is not None and entry.new_value.startswith("[secret"):
+        raise ValidationError(
+            f"history entry #{history_id} ({where}) is a secret: history keeps no secret value, so it cannot be "
+            "rolled back. Set the secret again in the editor.",
+            code="secret",
+        )
+    reason = reason or f"Rollback to history entry #{history_id}"
+    if entry.action in ("delete", "deactivate"):
+        with audit_context(actor=actor, reason=reason):
+            deactivate(category=entry.category, key=entry.config_key, environment=entry.environment)
+        return SystemConfiguration.objects.get(
+            category=entry.category, config_key=entry.config_key, environment=entry.environment
+        )
+    return set_value(
+        category=entry.category,
+        key=entry.config_key,
+        environment=entry.environment,
+        value=entry.new_value,
+        value_type=entry.new_value_type,
+        actor=actor,
+        reason=reason,
+    )
+
+
+# ------------------------------------------------------------------------------ archiving
+
+
+@dataclasses.dataclass
+class ArchiveReport:
+    cutoff: datetime.datetime
+    moved: int = 0
+    batches: int = 0
+    remaining: int = 0
+
+
+def archive_history(
+    *, older_than_days: int = 730, batch_size: int = 10_000, dry_run: bool = False, progress=None
+) -> ArchiveReport:
+    """Move history older than the cutoff to configuration_history_archive, one transaction per batch.
+
+    Nothing is lost: a batch is copied and deleted in the same transaction, so an interruption leaves
+    every row in exactly one of the two tables, and a re-run carries on where it stopped.
+    """
+    cutoff = timezone.now() - datetime.timedelta(days=older_than_days)
+    old = ConfigurationHistory.objects.filter(created_at__lt=cutoff)
+    report = ArchiveReport(cutoff=cutoff)
+    if dry_run:
+        report.remaining = old.count()
+        return report
+    while True:
+        with transaction.atomic():
+            ids = list(old.order_by("id").values_list("id", flat=True)[:batch_size])
+            if not ids:
+                return report
+            _move_to_archive(cutoff, last_id=ids[-1])
+        report.moved += len(ids)
+        report.batches += 1
+        if progress:
+            progress(report.moved)
+
+
+def _move_to_archive(cutoff: datetime.datetime, *, last_id: int) -> None:
+    """Move the old rows up to ``last_id``: exactly the batch, selected by a range, not a list of ids."""
+    table, archive = ConfigurationHistory._meta.db_table, ConfigurationHistoryArchive._meta.db_table
+    condition = "created_at < %s AND id <= %s"
+    with connection.cursor() as cursor:
+        # The spec's statement shape: same columns in the same order (docs/schema.md).
+        cursor.execute(f"INSERT INTO {archive} SELECT * FROM {table} WHERE {condition}", [cutoff, last_id])
+        cursor.execute(f"DELETE FROM {table} WHERE {condition}", [cutoff, last_id])

@@ -52,8 +52,12 @@ def serialize(value_type: str, value: Any) -> str:
 def _parse_string(value: Any) -> str:
     if isinstance(value, str):
         return value
-    if isinstance(value, bool | int | Decimal):
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as JSON and YAML write them
+    if isinstance(value, int | Decimal):
         return str(value)
+    if isinstance(value, float):
+        return repr(value)
     raise ValueTypeError(f"expected text, got {type(value).__name__}")
 
 

@@ -218,13 +218,16 @@ def test_failure_at_the_last_key_changes_nothing(where, monkeypatch, history):
 
         monkeypatch.setattr(crypto, "encrypt", fail)
     else:  # the rows are written, then the last step fails
-        real_bulk_create = SystemConfiguration.objects.bulk_create
+        from configurations import bulk
 
-        def write_then_fail(*args, **kwargs):
-            real_bulk_create(*args, **kwargs)
+        real_insert = bulk.insert
+
+        def write_then_fail(rows):
+            real_insert(rows)
+            assert SystemConfiguration.objects.filter(environment="staging").count() == 5
             raise RuntimeError("injected failure")
 
-        monkeypatch.setattr(SystemConfiguration.objects, "bulk_create", write_then_fail)
+        monkeypatch.setattr(bulk, "insert", write_then_fail)
     with pytest.raises(RuntimeError, match="injected failure"):
         services.apply_template(provider="gmail", category="smtp", environment="staging", variables=GMAIL)
     assert set(smtp()) == {"host"} and smtp()["host"].config_value == "old.example.com"

@@ -1,0 +1,355 @@
+"""Reading and writing configurations as JSON, YAML and .env text (docs/import-export.md).
+
+Parsing never touches the database: it turns input into ``Record``s, each knowing where it came from
+(file and JSON/YAML path or line), and collects every problem instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from pathlib import PurePath
+from typing import Any
+
+import yaml
+
+MAX_INPUT_BYTES = 10 * 1024 * 1024
+FORMATS = ("json", "yaml", "env")
+LONG_FORM_KEYS = {"value", "value_type", "is_encrypted", "masked"}
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ANNOTATION = re.compile(r"#:\s*category=(\S+)\s+key=(\S+)\s+type=(\S+)\s+encrypted=(true|false)\s*$")
+PLAIN_ENV_VALUE = re.compile(r"[A-Za-z0-9_./:@+,=-]*")
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """One value to import, and where it was found."""
+
+    environment: str
+    category: str
+    key: str
+    value: Any
+    where: str
+    value_type: str | None = None
+    is_encrypted: bool | None = None
+    masked: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+class InputError(Exception):
+    """Input that cannot be read; ``problems`` lists every one with where it is."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclasses.dataclass
+class Parsed:
+    records: list[Record]
+    skipped: list[Problem]  # input deliberately not imported (unknown .env names, masked secrets, filters)
+
+
+def detect_format(name: str, given: str | None) -> str:
+    if given:
+        return given
+    suffix = PurePath(name).suffix.lower()
+    if suffix == ".json":
+        return "json"
+    if suffix in (".yaml", ".yml"):
+        return "yaml"
+    if suffix == ".env" or PurePath(name).name.startswith(".env"):
+        return "env"
+    raise InputError([Problem(name, "cannot tell the format from the file name; use --format json|yaml|env")])
+
+
+def decode(raw: bytes, source: str) -> str:
+    if len(raw) > MAX_INPUT_BYTES:
+        raise InputError([Problem(source, f"is {len(raw)} bytes; the limit is {MAX_INPUT_BYTES}")])
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError([Problem(source, f"is not UTF-8 text (byte {error.start} cannot be decoded)")]) from None
+
+
+# ---------------------------------------------------------------------------- JSON / YAML
+
+
+def parse_structured(text: str, fmt: str, source: str, *, environments: Iterable[str]) -> Parsed:
+    """environment -> category -> key -> value, or key -> {value, value_type, is_encrypted}."""
+    data = _load_json(text, source) if fmt == "json" else _load_yaml(text, source)
+    if not isinstance(data, Mapping):
+        raise InputError([Problem(source, "the top level must map environments to categories")])
+    known = set(environments)
+    records, problems = [], []
+    for env, categories in data.items():
+        where = f"{source}: $.{env}"
+        if env not in known:
+            problems.append(Problem(where, f"unknown environment {env!r}; use one of {', '.join(sorted(known))}"))
+            continue
+        if not isinstance(categories, Mapping):
+            problems.append(Problem(where, "must map categories to keys"))
+            continue
+        for category, keys in categories.items():
+            if not isinstance(keys, Mapping):
+                problems.append(Problem(f"{where}.{category}", "must map keys to values"))
+                continue
+            for key, item in keys.items():
+                record = _record(env, str(category), str(key), item, f"{where}.{category}.{key}", problems)
+                if record:
+                    records.append(record)
+    if problems:
+        raise InputError(problems)
+    return Parsed(records, [])
+
+
+def _record(env: str, category: str, key: str, item: Any, where: str, problems: list[Problem]) -> Record | None:
+    if isinstance(item, Mapping) and "value" in item and set(item) <= LONG_FORM_KEYS:
+        value_type = item.get("value_type")
+        is_encrypted = item.get("is_encrypted")
+        if value_type is not None and not isinstance(value_type, str):
+            problems.append(Problem(where, "'value_type' must be a string"))
+            return None
+        if is_encrypted is not None and not isinstance(is_encrypted, bool):
+            problems.append(Problem(where, "'is_encrypted' must be true or false"))
+            return None
+        return Record(env, category, key, item["value"], where, value_type, is_encrypted, bool(item.get("masked")))
+    value_type = "json" if isinstance(item, Mapping | list) else None
+    return Record(env, category, key, item, where, value_type)
+
+
+def _unique_pairs(pairs):
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        result[key] = value
+    return result
+
+
+def _load_json(text: str, source: str) -> Any:
+    try:
+        return json.loads(text, object_pairs_hook=_unique_pairs, parse_float=Decimal)
+    except json.JSONDecodeError as error:
+        raise InputError([Problem(f"{source}:{error.lineno}:{error.colno}", f"malformed JSON: {error.msg}")]) from None
+    except ValueError as error:
+        raise InputError([Problem(source, f"malformed JSON: {error}")]) from None
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML that refuses duplicate keys."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} appears twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = getattr(error, "problem", None) or str(error)
+        raise InputError([Problem(where, f"malformed YAML: {problem}")]) from None
+
+
+# ----------------------------------------------------------------------------------- .env
+
+
+def env_name(category: str, key: str) -> str:
+    return f"{category}_{key}".upper()
+
+
+def parse_env(text: str, source: str, *, environment: str, known: Mapping[str, tuple[str, str]]) -> Parsed:
+    """``CATEGORY_KEY=value`` lines, matched against ``known`` (env name -> (category, key)).
+
+    An annotation line ``#: category=C key=K type=T encrypted=B`` (written by export) names the next line's key
+    and type exactly. Lines that match no known key are reported as skipped.
+    """
+    records, skipped, problems = [], [], []
+    annotation = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        where = f"{source}:{number}"
+        stripped = line.strip()
+        if not stripped or (stripped.startswith("#") and not stripped.startswith("#:")):
+            continue
+        if stripped.startswith("#:"):
+            annotation = ANNOTATION.match(stripped)
+            if annotation is None:
+                problems.append(
+                    Problem(where, "malformed annotation; expected '#: category=C key=K type=T encrypted=B'")
+                )
+            continue
+        parsed = _assignment(stripped, where, problems)
+        if parsed is None:
+            annotation = None
+            continue
+        name, value = parsed
+        record = _env_record(name, value, where, environment, known, annotation, skipped)
+        annotation = None
+        if record:
+            records.append(record)
+    if problems:
+        raise InputError(problems)
+    return Parsed(records, skipped)
+
+
+def _env_record(name, value, where, environment, known, annotation, skipped) -> Record | None:
+    if annotation:
+        category, key, value_type, encrypted = annotation.groups()
+        return Record(environment, category, key, value, f"{where} ({name})", value_type, encrypted == "true")
+    match = known.get(name.upper())
+    if match is None:
+        skipped.append(Problem(f"{where} ({name})", "matches no known configuration key"))
+        return None
+    return Record(environment, match[0], match[1], value, f"{where} ({name})")
+
+
+def _assignment(line: str, where: str, problems: list[Problem]) -> tuple[str, str] | None:
+    if line.startswith("export "):
+        line = line[len("export ") :].lstrip()
+    name, sep, raw = line.partition("=")
+    name = name.strip()
+    if not sep or not ENV_NAME.fullmatch(name):
+        problems.append(Problem(where, "expected NAME=value"))
+        return None
+    try:
+        return name, _unquote(raw.strip())
+    except ValueError as error:
+        problems.append(Problem(f"{where} ({name})", str(error)))
+        return None
+
+
+def _unquote(raw: str) -> str:
+    if raw[:1] == "'":
+        closing = raw.find("'", 1)
+        if closing < 0:
+            raise ValueError("unterminated single-quoted value")
+        _only_comment_after(raw[closing + 1 :])
+        return raw[1:closing]
+    if raw[:1] == '"':
+        return _double_quoted(raw)
+    return raw.split(" #", 1)[0].rstrip()  # an unquoted value may carry a trailing comment
+
+
+def _double_quoted(raw: str) -> str:
+    out, index = [], 1
+    while index < len(raw):
+        char = raw[index]
+        if char == "\\" and index + 1 < len(raw):
+            out.append({"n": "\n", "t": "\t", "r": "\r"}.get(raw[index + 1], raw[index + 1]))
+            index += 2
+            continue
+        if char == '"':
+            _only_comment_after(raw[index + 1 :])
+            return "".join(out)
+        out.append(char)
+        index += 1
+    raise ValueError("unterminated double-quoted value")
+
+
+def _only_comment_after(rest: str) -> None:
+    rest = rest.strip()
+    if rest and not rest.startswith("#"):
+        raise ValueError(f"unexpected text after the quoted value: {rest[:20]!r}")
+
+
+def parse_environ(
+    environ: Mapping[str, str], *, prefix: str, environment: str, known: Mapping[str, tuple[str, str]]
+) -> Parsed:
+    """The spec's migration from environment variables: ``<prefix>CATEGORY_KEY`` variables."""
+    records, skipped = [], []
+    for name in sorted(environ):
+        if not name.upper().startswith(prefix.upper()):
+            continue
+        bare = name[len(prefix) :].upper()
+        match = known.get(bare)
+        if match is None:
+            if prefix:  # without a prefix most of the environment is unrelated: say nothing
+                skipped.append(Problem(f"environment variable {name}", "matches no known configuration key"))
+            continue
+        records.append(Record(environment, match[0], match[1], environ[name], f"environment variable {name}"))
+    return Parsed(records, skipped)
+
+
+# ---------------------------------------------------------------------------------- export
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportItem:
+    environment: str
+    category: str
+    key: str
+    value_type: str
+    is_encrypted: bool
+    text: str | None  # None: a secret not exported
+    typed: Any = None
+
+
+def dump(items: list[ExportItem], fmt: str) -> str:
+    if fmt == "env":
+        return _dump_env(items)
+    tree: dict = {}
+    for item in items:
+        entry = {"value": _json_value(item), "value_type": item.value_type, "is_encrypted": item.is_encrypted}
+        if item.text is None:
+            entry["masked"] = True
+        tree.setdefault(item.environment, {}).setdefault(item.category, {})[item.key] = entry
+    if fmt == "json":
+        return json.dumps(tree, indent=2, ensure_ascii=False) + "\n"
+    return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True)
+
+
+def _json_value(item: ExportItem) -> Any:
+    if item.text is None:
+        return None
+    if item.value_type == "boolean":
+        return item.typed
+    if item.value_type == "number":
+        return item.typed if isinstance(item.typed, int) else item.text  # fractions as text: no float rounding
+    if item.value_type == "json":
+        return item.typed
+    return item.text
+
+
+def _dump_env(items: list[ExportItem]) -> str:
+    if len({item.environment for item in items}) > 1:
+        raise InputError([Problem("export", "the env format holds one environment; give --environment")])
+    lines = []
+    for item in items:
+        name = env_name(item.category, item.key)
+        encrypted = "true" if item.is_encrypted else "false"
+        if item.text is None:
+            lines.append(f"# {name}: secret not exported (use --include-secrets)")
+            continue
+        lines.append(f"#: category={item.category} key={item.key} type={item.value_type} encrypted={encrypted}")
+        lines.append(f"{name}={_env_quote(item.text)}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _env_quote(text: str) -> str:
+    if PLAIN_ENV_VALUE.fullmatch(text):
+        return text
+    escaped = (
+        text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    )
+    return f'"{escaped}"'

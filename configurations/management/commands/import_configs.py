@@ -1,0 +1,130 @@
+"""Import configurations from JSON, YAML, a .env file or the process environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from django.core.management.base import CommandError
+
+from configurations import formats, services
+from configurations.audit import current
+from configurations.management.auditing import AuditedCommand
+from configurations.management.progress import ProgressBar
+from configurations.models import ENVIRONMENTS
+
+STATUS = {"add": "added", "change": "changed", "reactivate": "changed", "unchanged": "unchanged"}
+
+
+class Command(AuditedCommand):
+    help = "Import configurations (all or nothing). Every problem is listed with where it is."
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument("path", nargs="?", help="A file, or - for standard input.")
+        parser.add_argument("--format", choices=formats.FORMATS, help="Default: from the file name.")
+        parser.add_argument(
+            "--environment",
+            choices=ENVIRONMENTS,
+            help="Only this environment (JSON/YAML); the target environment (.env, --from-environ).",
+        )
+        parser.add_argument("--category", help="Only this category.")
+        parser.add_argument("--dry-run", action="store_true", help="Print the plan; write nothing.")
+        parser.add_argument("--on-conflict", choices=["overwrite", "skip", "abort"], default="overwrite")
+        parser.add_argument("--reason", help="Recorded in the history (default: 'Import of <source>').")
+        parser.add_argument(
+            "--from-environ", action="store_true", help="Read CATEGORY_KEY variables from the environment."
+        )
+        parser.add_argument("--prefix", default="", help="With --from-environ: only variables starting with this.")
+
+    def handle(
+        self, *args, path, format, environment, category, dry_run, on_conflict, reason, from_environ, prefix, **options
+    ):
+        try:
+            parsed, source = self._parse(path, format, environment, from_environ, prefix)
+        except formats.InputError as error:
+            raise CommandError(self._listing("the input cannot be read", [str(p) for p in error.problems])) from None
+        records, skipped = self._filter(parsed, environment, category)
+        try:
+            report = services.import_records(
+                records,
+                on_conflict=on_conflict,
+                dry_run=dry_run,
+                actor=current().actor,
+                reason=reason or f"Import of {source}",
+                progress=ProgressBar(self.stderr._out),
+            )
+        except services.ImportRejected as error:
+            raise CommandError(self._listing("nothing was imported", error.messages)) from None
+        self._print(report, skipped + report.skipped, dry_run)
+
+    def _parse(self, path, fmt, environment, from_environ, prefix):
+        if from_environ:
+            if path:
+                raise CommandError("give either a PATH or --from-environ, not both")
+            target = self._require_environment(environment, "--from-environ")
+            known = services.known_env_names()
+            return formats.parse_environ(os.environ, prefix=prefix, environment=target, known=known), "environment"
+        if not path:
+            raise CommandError("give a PATH (or - for standard input), or --from-environ")
+        source = "<stdin>" if path == "-" else path
+        fmt = formats.detect_format(source, fmt) if path != "-" or fmt else "json"
+        text = formats.decode(self._read(path), source)
+        if fmt == "env":
+            target = self._require_environment(environment, "the env format")
+            return formats.parse_env(text, source, environment=target, known=services.known_env_names()), source
+        return formats.parse_structured(text, fmt, source, environments=ENVIRONMENTS), source
+
+    def _read(self, path: str) -> bytes:
+        limit = formats.MAX_INPUT_BYTES + 1  # read one byte more than allowed, so decode() can refuse it
+        if path == "-":
+            return sys.stdin.buffer.read(limit)
+        try:
+            with Path(path).open("rb") as handle:
+                return handle.read(limit)
+        except OSError as error:
+            raise CommandError(f"{path}: {error.strerror}") from None
+
+    @staticmethod
+    def _require_environment(environment, what: str) -> str:
+        if not environment:
+            raise CommandError(f"{what} has no environment level: give --environment")
+        return environment
+
+    @staticmethod
+    def _filter(parsed: formats.Parsed, environment, category):
+        kept, skipped = [], [str(p) for p in parsed.skipped]
+        for record in parsed.records:
+            if (environment and record.environment != environment) or (category and record.category != category):
+                skipped.append(f"{record.where}: not in --environment/--category, skipped")
+            else:
+                kept.append(record)
+        return kept, skipped
+
+    def _print(self, report: services.ImportReport, skipped: list[str], dry_run: bool) -> None:
+        if dry_run:
+            self.stdout.write("Dry run: nothing was written. The plan:")
+            for plan in report.plans:
+                shown = services.SECRET_MASK if plan.secret else _one_line(plan.text)
+                self.stdout.write(f"  {STATUS[plan.outcome]:<9} {plan.change.label} = {shown}")
+        for line in skipped:
+            self.stdout.write(f"  skipped   {line}")
+        counts = {
+            name: sum(1 for p in report.plans if STATUS[p.outcome] == name)
+            for name in ("added", "changed", "unchanged")
+        }
+        verb = "Would import" if dry_run else "Imported"
+        self.stdout.write(
+            f"{verb}: {counts['added']} added, {counts['changed']} changed, {counts['unchanged']} unchanged, "
+            f"{len(skipped)} skipped."
+        )
+
+    @staticmethod
+    def _listing(headline: str, problems: list[str]) -> str:
+        return f"{headline}; {len(problems)} problem(s):\n  " + "\n  ".join(problems)
+
+
+def _one_line(text: str, limit: int = 80) -> str:
+    flat = text.replace("\\", "\\\\").replace("\n", "\\n")
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."

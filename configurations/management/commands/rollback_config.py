@@ -1,0 +1,30 @@
+"""Give a configuration back the value it had right after a history entry."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
+
+from configurations import services
+from configurations.audit import current
+from configurations.management.auditing import AuditedCommand
+
+
+class Command(AuditedCommand):
+    help = "Revert a configuration to the value right after history entry HISTORY_ID, as a new audited change."
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument("history_id", type=int)
+        parser.add_argument("--reason", required=True)
+
+    def handle(self, *args, history_id: int, reason: str, **options):
+        try:
+            row = services.rollback(history_id=history_id, actor=current().actor, reason=reason)
+        except ValidationError as error:
+            raise CommandError("; ".join(error.messages)) from None
+        state = "active" if row.is_active else "inactive"
+        self.stdout.write(
+            f"Rolled back {services.label(row.category, row.config_key, row.environment)} to history entry "
+            f"#{history_id} ({state})."
+        )
