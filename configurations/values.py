@@ -105,7 +105,7 @@ def _parse_json(value: Any) -> Any:
     if not isinstance(value, str):
         # A Python structure: check it by its JSON text, under the same rules.
         try:
-            value = json.dumps(value, allow_nan=False)
+            value = json.dumps(value, allow_nan=False, default=_decimal_as_number)
         except (TypeError, ValueError) as error:
             raise ValueTypeError(f"cannot be stored as JSON: {error}") from None
     _check_depth(value)
@@ -113,6 +113,13 @@ def _parse_json(value: Any) -> Any:
         return json.loads(value, object_pairs_hook=_unique_keys, parse_constant=_no_constants)
     except json.JSONDecodeError as error:
         raise ValueTypeError(f"is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})") from None
+
+
+def _decimal_as_number(value: Any) -> float:
+    """Numbers inside JSON values are JSON numbers (imports read fractions as Decimal)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _check_depth(text: str) -> None:

@@ -66,6 +66,7 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
             route("categories/<str:category>/compare/", views.compare, "category_compare"),
             route("categories/<str:category>/<str:environment>/", views.edit, "category_edit"),
             route("history/", views.history_list, "history"),
+            route("history/<int:entry_id>/rollback/", views.rollback, "history_rollback"),
             *super().get_urls(),
         ]
 

@@ -21,7 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from .. import crypto, history, permissions, services
 from ..editor import CategorySnapshot, load_snapshot
 from ..forms import CategoryForm
-from ..models import ENVIRONMENTS, ConfigurationMetadata, SystemConfiguration
+from ..models import ENVIRONMENTS, ConfigurationHistory, ConfigurationMetadata, SystemConfiguration
 
 STALE_MESSAGE = (
     "Someone else changed {category} in {environment} after you opened this page. Nothing was saved: "
@@ -242,3 +242,35 @@ def _history_filters(query) -> history.HistoryFilters:
         since=date("since"),
         until=date("until"),
     )
+
+
+# ------------------------------------------------------------------------------- rollback
+
+
+def rollback(request, entry_id: int, *, site):
+    """Confirm, then give the configuration back the value it had right after this history entry."""
+    entry = ConfigurationHistory.objects.select_related("changed_by").filter(pk=entry_id).first()
+    if entry is None:
+        raise Http404(f"No history entry #{entry_id}.")
+    can_edit = permissions.can_edit(request.user, entry.environment)
+    secret = history.HistoryEntry(entry).is_secret
+    if request.method == "POST":
+        permissions.require_edit(request.user, entry.environment)
+        reason = request.POST.get("reason", "").strip()
+        if reason:
+            try:
+                services.rollback(history_id=entry.pk, reason=reason)
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+            else:
+                messages.success(request, f"Rolled back {entry.category}.{entry.config_key} in {entry.environment}.")
+                return redirect(reverse("admin:configurations_history") + f"?config={entry.config_id}")
+        else:
+            messages.error(request, "Give a reason for the rollback.")
+    context = {
+        "title": f"Roll back to history entry #{entry.pk}",
+        "entry": history.HistoryEntry(entry),
+        "can_edit": can_edit,
+        "secret": secret,
+    }
+    return _render(site, request, "rollback.html", context)
