@@ -22,12 +22,12 @@ def database_url(engine: str) -> str:
     return f"sqlite:///{ROOT / '.bench-db.sqlite3'}"
 
 
-def setup_django(engine: str) -> None:
+def setup_django(engine: str, settings_module: str = "config_site.settings") -> None:
     sys.path.insert(0, str(ROOT))
     os.environ["DATABASE_URL"] = database_url(engine)
     os.environ.setdefault("SECRET_KEY", "benchmarks-only")
     os.environ.setdefault("CONFIG_ENCRYPTION_KEYS", f"bench:{base64.urlsafe_b64encode(os.urandom(32)).decode()}")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config_site.settings")
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
     import django
 
@@ -40,6 +40,9 @@ def scratch_database() -> Iterator[None]:
     from django.db import connection
 
     old_name = connection.settings_dict["NAME"]
+    if connection.vendor == "sqlite":
+        # A file, not memory, so that other processes (the freshness benchmark's readers) can open it.
+        connection.settings_dict["TEST"]["NAME"] = str(ROOT / ".bench-test-db.sqlite3")
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
         yield

@@ -17,12 +17,15 @@ def _seed() -> None:
 
     SystemConfiguration.objects.bulk_create(
         [
-            SystemConfiguration(category=f"cat{i % 20:02d}", config_key=f"key_{i:05d}",
-                                environment=["development", "staging", "production", "test"][i // 20 % 4])
+            SystemConfiguration(
+                category=f"cat{i % 20:02d}",
+                config_key=f"key_{i:05d}",
+                environment=["development", "staging", "production", "test"][i // 20 % 4],
+            )
             for i in range(CONFIGS)
         ],
         batch_size=1000,
-    )  # fmt: skip
+    )
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM configuration_history")
         if connection.vendor == "postgresql":

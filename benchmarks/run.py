@@ -15,7 +15,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ["trigger_cost", "crypto_and_validation", "set_value_throughput", "history_page", "import_and_archive"]
+BENCHMARKS = [
+    "trigger_cost",
+    "crypto_and_validation",
+    "set_value_throughput",
+    "history_page",
+    "import_and_archive",
+    "runtime_reads",
+    "runtime_freshness",
+]
 ENGINES = ["postgres", "sqlite"]
 
 
@@ -23,8 +31,8 @@ def _run_one(name: str, engine: str) -> dict:
     sys.path.insert(0, str(ROOT))
     from benchmarks import harness
 
-    harness.setup_django(engine)
     module = importlib.import_module(f"benchmarks.{name}")
+    harness.setup_django(engine, getattr(module, "SETTINGS", "config_site.settings"))
     with harness.scratch_database():
         return module.run()
 

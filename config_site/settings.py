@@ -49,6 +49,16 @@ if not CONFIG_ENCRYPTION_KEYS and DEBUG:
         _dev_keys.chmod(0o600)
     CONFIG_ENCRYPTION_KEYS = _dev_keys.read_text().strip()
 
+# Runtime reads (configurations.runtime): a watcher thread per process keeps snapshots fresh.
+CONFIG_RUNTIME_WATCH = env.bool("CONFIG_RUNTIME_WATCH", default=True)
+CONFIG_RUNTIME_POLL_INTERVAL = env.float("CONFIG_RUNTIME_POLL_INTERVAL", default=0.2)
+
+# Email through the smtp category of CONFIG_ENVIRONMENT (docs/runtime.md). Set EMAIL_BACKEND to
+# "configurations.mail.ConfigurationEmailBackend" to send with it.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+CONFIG_SMTP_TIMEOUT = env.float("CONFIG_SMTP_TIMEOUT", default=10)
+CONFIG_SMTP_CA_FILE = env.str("CONFIG_SMTP_CA_FILE", default="")
+
 # Seconds an admin-supplied validation pattern may run before the value is refused.
 CONFIG_PATTERN_TIMEOUT = env.float("CONFIG_PATTERN_TIMEOUT", default=0.25)
 
@@ -76,6 +86,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "configurations.middleware.AuditContextMiddleware",
+    "configurations.middleware.RuntimeSnapshotMiddleware",
 ]
 
 ROOT_URLCONF = "config_site.urls"

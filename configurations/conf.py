@@ -23,3 +23,23 @@ def pattern_timeout() -> float:
 def runtime_environment() -> str:
     """``CONFIG_ENVIRONMENT``: which environment this deployment reads at runtime."""
     return getattr(settings, "CONFIG_ENVIRONMENT", "development")
+
+
+def runtime_watch() -> bool:
+    """``CONFIG_RUNTIME_WATCH``: run a watcher thread that keeps runtime snapshots fresh (default on)."""
+    return bool(getattr(settings, "CONFIG_RUNTIME_WATCH", True))
+
+
+def runtime_poll_interval() -> float:
+    """``CONFIG_RUNTIME_POLL_INTERVAL``: seconds between change checks on SQLite (PostgreSQL is notified)."""
+    return float(getattr(settings, "CONFIG_RUNTIME_POLL_INTERVAL", 0.2))
+
+
+def smtp_timeout() -> float:
+    """``CONFIG_SMTP_TIMEOUT``: seconds an SMTP connection may take (connect, TLS, login, send)."""
+    return float(getattr(settings, "CONFIG_SMTP_TIMEOUT", 10))
+
+
+def smtp_ca_file() -> str:
+    """``CONFIG_SMTP_CA_FILE``: an extra CA bundle the SMTP backend trusts (default: the system's only)."""
+    return getattr(settings, "CONFIG_SMTP_CA_FILE", "") or ""

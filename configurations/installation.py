@@ -5,8 +5,9 @@ way of altering columns), and refuses to rebuild a table that another table's
 trigger refers to. So on SQLite the triggers are taken down before ``migrate``
 runs and put back after it, from the newest applied migration that ships
 SQLite trigger SQL. The audit trail can never be silently switched off by a
-schema change. PostgreSQL keeps its triggers across ALTER TABLE and needs none
-of this.
+schema change. Each migration that ships triggers defines its own statements; they run in migration
+order, so a later migration may replace an earlier trigger of the same name. PostgreSQL keeps its triggers
+across ALTER TABLE and needs none of this.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _run_latest(using: str, attribute: str) -> bool:
     connection = connections[using]
     if connection.vendor != "sqlite":
         return False
-    statements = _latest_applied(connection, attribute)
+    statements = _applied(connection, attribute)
     if not statements:
         return False
     with connection.cursor() as cursor:
@@ -44,13 +45,15 @@ def _run_latest(using: str, attribute: str) -> bool:
     return True
 
 
-def _latest_applied(connection, attribute: str) -> list[str] | None:
+def _applied(connection, attribute: str) -> list[str]:
+    """The statements named ``attribute`` of every applied migration, in order (reversed for uninstalling)."""
     loader = MigrationLoader(connection, ignore_no_migrations=True)
     applied = sorted(name for app, name in loader.applied_migrations if app == APP_LABEL)
-    for name in reversed(applied):
+    if attribute == UNINSTALL_ATTRIBUTE:
+        applied.reverse()
+    statements: list[str] = []
+    for name in applied:
         migration = loader.disk_migrations.get((APP_LABEL, name))
         module = sys.modules.get(type(migration).__module__) if migration else None
-        statements = getattr(module, attribute, None)
-        if statements:
-            return list(statements)
-    return None
+        statements += list(getattr(module, attribute, None) or [])
+    return statements

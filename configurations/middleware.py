@@ -28,3 +28,16 @@ class AuditContextMiddleware:
             for connection in connections.all():
                 stack.enter_context(connection.execute_wrapper(audit.context_on_writes))
             return self.get_response(request)
+
+
+class RuntimeSnapshotMiddleware:
+    """Every configurations.runtime read during one request sees the same snapshot."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from . import runtime
+
+        with runtime.pinned():
+            return self.get_response(request)

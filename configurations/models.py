@@ -376,3 +376,21 @@ def _secret_mixing(template: ConfigurationTemplate, name: str, keys_using, varia
                 f"plain key {sorted(keys - password_keys)[0]}, where the secret would be stored in the clear"
             )
     return errors
+
+
+class SentTestEmail(models.Model):
+    """Each "Send test email" attempt and its result (who, when, where to, what happened)."""
+
+    environment = models.CharField(max_length=20, choices=Environment.choices)
+    recipient = models.EmailField()
+    sent_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(db_default=Now())
+    succeeded = models.BooleanField()
+    result = models.TextField()
+
+    class Meta:
+        db_table = "configuration_test_emails"
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"test email to {self.recipient} [{self.environment}]"

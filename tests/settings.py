@@ -16,3 +16,6 @@ CONFIG_TRUSTED_PROXIES = ["10.0.0.1"]
 if DATABASES["default"]["ENGINE"] == "configurations.backends.sqlite3":  # noqa: F405
     _name = str(DATABASES["default"]["NAME"])  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": (_name if _name != ":memory:" else "db") + ".pytest.sqlite3"}  # noqa: F405
+
+# No watcher threads in tests unless a test starts one: they would hold connections to the test database.
+CONFIG_RUNTIME_WATCH = os.environ.get("CONFIG_RUNTIME_WATCH") == "1"

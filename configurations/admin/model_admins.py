@@ -19,6 +19,7 @@ from ..models import (
     ConfigurationHistoryArchive,
     ConfigurationMetadata,
     ConfigurationTemplate,
+    SentTestEmail,
     SystemConfiguration,
     User,
 )
@@ -67,6 +68,7 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
             route("categories/<str:category>/<str:environment>/", views.edit, "category_edit"),
             route("history/", views.history_list, "history"),
             route("history/<int:entry_id>/rollback/", views.rollback, "history_rollback"),
+            route("categories/<str:category>/<str:environment>/test-email/", views.send_test_email, "send_test_email"),
             *super().get_urls(),
         ]
 
@@ -194,6 +196,13 @@ class HistoryColumnsAdmin(ReadOnlyAdmin):
     def new(self, obj) -> str:
         entry = history.HistoryEntry(obj)
         return f"secret {entry.summary}" if entry.is_secret else (entry.new or "")
+
+
+@admin.register(SentTestEmail)
+class SentTestEmailAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "environment", "recipient", "sent_by", "succeeded", "result")
+    list_filter = ("environment", "succeeded")
+    list_select_related = ("sent_by",)
 
 
 @admin.register(ConfigurationHistory)

@@ -10,6 +10,7 @@ import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.http import Http404
@@ -274,3 +275,25 @@ def rollback(request, entry_id: int, *, site):
         "secret": secret,
     }
     return _render(site, request, "rollback.html", context)
+
+
+# ------------------------------------------------------------------------------ test email
+
+
+def send_test_email(request, category: str, environment: str, *, site):
+    """Send a test message through the environment's smtp settings and report the result."""
+    _environment(environment)
+    if request.method != "POST":
+        return redirect("admin:configurations_category_edit", category=category, environment=environment)
+    permissions.require_edit(request.user, environment)
+    recipient = request.POST.get("recipient", "").strip()
+    try:
+        validate_email(recipient)
+    except ValidationError:
+        messages.error(request, "Enter the email address to send the test message to.")
+    else:
+        attempt = services.send_test_email(environment=environment, recipient=recipient, actor=request.user)
+        messages.add_message(
+            request, messages.SUCCESS if attempt.succeeded else messages.ERROR, f"Test email: {attempt.result}"
+        )
+    return redirect("admin:configurations_category_edit", category=category, environment=environment)

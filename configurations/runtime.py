@@ -1,0 +1,216 @@
+"""Reading configurations from running code: as fast as a dict, and never stale.
+
+``get(category, key)`` and ``get_category(category)`` read an in-process snapshot of one environment: no
+query and no cache round trip on a warm read. A watcher thread per process keeps the snapshots fresh:
+on PostgreSQL it LISTENs for the NOTIFY that the table's trigger sends on commit; on SQLite it polls a change
+counter that triggers maintain. If the database goes away, reads go on from the last snapshot; the watcher
+reconnects and resyncs. Within one HTTP request every read sees the same snapshot
+(``RuntimeSnapshotMiddleware``). These names are a public contract (docs/runtime.md).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from django.core.signals import setting_changed
+
+from . import conf, crypto, values
+from .services import ConfigurationNotFound, label
+
+logger = logging.getLogger(__name__)
+
+_MISSING = object()
+SNAPSHOT_SQL = (
+    "SELECT category, config_key, config_value, value_type, is_encrypted FROM system_configurations "
+    "WHERE environment = %s AND is_active"
+)
+
+__all__ = ["ConfigurationNotFound", "get", "get_category", "pinned", "reload", "reset"]
+
+
+class _Undecryptable:
+    """Stands for a secret that did not decrypt: reading it raises, loudly, without its value."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: crypto.DecryptionError) -> None:
+        self.error = error
+
+
+_COPY_OR_RAISE = frozenset({dict, list, _Undecryptable})
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    environment: str
+    values: dict[tuple[str, str], Any]
+    by_category: dict[str, dict[str, Any]]
+
+
+def build_snapshot(environment: str, rows) -> Snapshot:
+    """A snapshot from rows of (category, key, stored text, value_type, is_encrypted)."""
+    found: dict[tuple[str, str], Any] = {}
+    by_category: dict[str, dict[str, Any]] = {}
+    for category, key, text, value_type, is_encrypted in rows:
+        found[category, key] = by_category.setdefault(category, {})[key] = _typed(
+            environment, category, key, text, value_type, is_encrypted
+        )
+    return Snapshot(environment, found, by_category)
+
+
+def _typed(environment, category, key, text, value_type, is_encrypted) -> Any:
+    if is_encrypted and text is not None:
+        try:
+            text = crypto.decrypt(text, environment=environment, category=category, key=key)
+        except crypto.DecryptionError as error:
+            logger.error("Configuration %s cannot be decrypted: %s", label(category, key, environment), error)
+            return _Undecryptable(error)
+    if text in (None, ""):
+        return text if value_type == "string" else None
+    try:
+        return values.parse(value_type, text)
+    except values.ValueTypeError:
+        logger.error("Configuration %s does not parse as %s", label(category, key, environment), value_type)
+        return text
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.snapshots: dict[str, Snapshot] = {}
+        self.lock = threading.Lock()
+        self.watcher = None
+        self.default_environment: str | None = None
+
+    def put(self, snapshot: Snapshot) -> None:
+        self.snapshots[snapshot.environment] = snapshot  # one reference swap: readers see old or new
+
+
+_store = _Store()
+_pinned: ContextVar[dict[str, Snapshot] | None] = ContextVar("configurations_runtime_pinned", default=None)
+
+
+# ------------------------------------------------------------------------------ public API
+
+
+def get(category: str, key: str, default: Any = _MISSING, *, environment: str | None = None) -> Any:
+    """The typed, decrypted value of an active configuration of CONFIG_ENVIRONMENT (or ``environment``).
+
+    Raises ConfigurationNotFound (a KeyError) unless ``default`` is given.
+    """
+    snapshot = _snapshot(environment)
+    try:
+        value = snapshot.values[category, key]
+    except KeyError:
+        if default is _MISSING:
+            raise ConfigurationNotFound(
+                f"no active configuration {label(category, key, snapshot.environment)}"
+            ) from None
+        return default
+    if type(value) in _COPY_OR_RAISE:
+        return _copy_or_raise(value)
+    return value
+
+
+def get_category(category: str, *, environment: str | None = None) -> dict[str, Any]:
+    """key -> typed value of every active configuration of ``category``."""
+    items = _snapshot(environment).by_category.get(category, {})
+    return {key: _copy_or_raise(v) if type(v) in _COPY_OR_RAISE else v for key, v in items.items()}
+
+
+@contextmanager
+def pinned() -> Iterator[None]:
+    """Every read inside the block sees the same snapshot per environment (one per HTTP request)."""
+    token = _pinned.set({})
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
+
+
+def reload(environment: str | None = None) -> None:
+    """Load the environment's snapshot now, in one query, through Django's connection."""
+    from django.db import connection
+
+    env = environment or _default_environment()
+    with connection.cursor() as cursor:
+        cursor.execute(SNAPSHOT_SQL, [env])
+        _store.put(build_snapshot(env, cursor.fetchall()))
+
+
+def reset() -> None:
+    """Forget every snapshot and stop the watcher (tests; after fork)."""
+    with _store.lock:
+        watcher, _store.watcher = _store.watcher, None
+        _store.snapshots = {}
+        _store.default_environment = None
+    if watcher is not None:
+        watcher.stop()
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+def _copy_or_raise(value: Any) -> Any:
+    if isinstance(value, _Undecryptable):
+        raise value.error
+    return copy.deepcopy(value)  # a JSON value is mutable; callers must not change the snapshot
+
+
+def _default_environment() -> str:
+    env = _store.default_environment
+    if env is None:
+        env = _store.default_environment = conf.runtime_environment()
+    return env
+
+
+def _snapshot(environment: str | None) -> Snapshot:
+    env = environment or _store.default_environment or _default_environment()
+    pinned_snapshots = _pinned.get()
+    if pinned_snapshots is not None:
+        snapshot = pinned_snapshots.get(env)
+        if snapshot is None:
+            snapshot = pinned_snapshots[env] = _current(env)
+        return snapshot
+    snapshot = _store.snapshots.get(env)
+    return snapshot if snapshot is not None else _current(env)
+
+
+def _current(env: str) -> Snapshot:
+    snapshot = _store.snapshots.get(env)
+    if snapshot is not None:
+        return snapshot
+    with _store.lock:
+        if env not in _store.snapshots:
+            reload(env)  # the cold start: one query
+            _watch(env)
+        return _store.snapshots[env]
+
+
+def _watch(env: str) -> None:
+    if not conf.runtime_watch():
+        return
+    if _store.watcher is None:
+        from .watcher import Watcher
+
+        _store.watcher = Watcher(_store)
+        _store.watcher.start()
+    _store.watcher.add(env)
+
+
+def _forget_cached_settings(setting: str, **kwargs) -> None:
+    if setting in ("CONFIG_ENVIRONMENT", "CONFIG_RUNTIME_WATCH", "CONFIG_ENCRYPTION_KEYS", "DATABASES"):
+        reset()
+
+
+setting_changed.connect(_forget_cached_settings)
+if hasattr(os, "register_at_fork"):
+    # A watcher thread does not survive fork(): children start afresh.
+    os.register_at_fork(after_in_child=lambda: _store.__init__())
