@@ -61,6 +61,13 @@ def second_browser():
 
 
 @pytest.fixture
+def browser_editor(transactional_db):
+    """For browser tests: the shipped data (flushed by earlier transactional tests) and a superuser 'editor'."""
+    browser_support.load_shipped_data()
+    return UserFactory(username="editor", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
 def admin_user(db):
     return UserFactory(username="root", is_staff=True, is_superuser=True)
 

@@ -10,18 +10,12 @@ from selenium.webdriver.support.ui import WebDriverWait
 from configurations import services
 from configurations.models import ConfigurationHistory
 
-from .factories import UserFactory
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def editor_data(db):
-    from .browser import load_shipped_data
-
-    load_shipped_data()
-    UserFactory(username="editor", is_staff=True, is_superuser=True)
+def editor_data(browser_editor):
     services.set_value(category="smtp", key="host", environment="production", value="smtp.gmail.com")
     services.set_value(category="smtp", key="port", environment="production", value="587")
     services.set_value(category="smtp", key="auth_pass", environment="production", value="browser-secret-1")

@@ -1,4 +1,4 @@
-""""Send test email" in real headless Chromium, through a real SMTP server on 127.0.0.1."""
+""" "Send test email" in real headless Chromium, through a real SMTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 from configurations import runtime
 from configurations.models import SentTestEmail
 
-from .factories import UserFactory
 from .smtp_server import PASSWORD, SmtpServer
 from .test_browser_editor import log_in
 from .test_mail import configure
@@ -18,11 +17,7 @@ from .test_mail import configure
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_send_a_test_email_from_the_smtp_editor(browser, live_server, tmp_path, settings):
-    from .browser import load_shipped_data
-
-    load_shipped_data()
-    UserFactory(username="editor", is_staff=True, is_superuser=True)
+def test_send_a_test_email_from_the_smtp_editor(browser, live_server, browser_editor, tmp_path, settings):
     runtime.reset()
     with SmtpServer(tmp_path) as server:
         settings.CONFIG_SMTP_CA_FILE = str(server.cert_file)

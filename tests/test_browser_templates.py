@@ -10,22 +10,13 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from configurations import services
 from configurations.models import SystemConfiguration
 
-from .factories import UserFactory
 from .test_browser_editor import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 APP_PASSWORD = "qrst uvwx yzab cdef"
 
 
-@pytest.fixture
-def shipped(db):
-    from .browser import load_shipped_data
-
-    load_shipped_data()
-    UserFactory(username="editor", is_staff=True, is_superuser=True)
-
-
-def test_apply_gmail_to_staging_end_to_end(browser, live_server, shipped):
+def test_apply_gmail_to_staging_end_to_end(browser, live_server, browser_editor):
     log_in(browser, live_server)
     browser.get(f"{live_server.url}/admin/configurations/configurationtemplate/")
     row = browser.find_element(By.XPATH, "//tr[.//th/a[normalize-space()='gmail']]")

@@ -1,4 +1,7 @@
-"""After secrets are written through every path, no table holds a plaintext secret, and history holds no ciphertext."""
+"""After secrets are written through every path, no table holds a plaintext secret, and history holds no ciphertext.
+
+Paths: services, the plain admin, the category editor, a provider template, an import, key rotation.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ def _every_text_value() -> dict[str, list[str]]:
     return found
 
 
-def test_no_plaintext_secret_anywhere(client, settings):
+def test_no_plaintext_secret_anywhere(client, settings, tmp_path):
     secrets = ["service-secret-1", "service-secret-2", "admin-form-secret", "token-secret-9"]
     services.set_value(category="smtp", key="auth_pass", environment="production", value=secrets[0])
     services.set_value(category="smtp", key="auth_pass", environment="production", value=secrets[1])
@@ -41,6 +44,28 @@ def test_no_plaintext_secret_anywhere(client, settings):
         {"config_value": secrets[2], "value_type": "string", "is_active": "on", "change_reason": "rotate"},
     )
     assert response.status_code == 302
+    editor = reverse("admin:configurations_category_edit", args=["smtp", "test"])
+    form = client.get(editor).context["form"]
+    response = client.post(
+        editor,
+        {
+            "version": form["version"].value(),
+            "reason": "editor",
+            "value__auth_pass": "editor-secret-3",
+            "value__host": "smtp.example.com",
+        },
+    )
+    assert response.status_code == 302
+    services.apply_template(
+        provider="sendgrid",
+        category="smtp",
+        environment="development",
+        variables={"SENDGRID_API_KEY": "SG.template-secret-4"},
+    )
+    import_file = tmp_path / "secrets.json"
+    import_file.write_text('{"staging": {"api": {"key": {"value": "import-secret-5", "is_encrypted": true}}}}')
+    call_command("import_configs", str(import_file), stdout=StringIO())
+    secrets += ["editor-secret-3", "SG.template-secret-4", "import-secret-5"]
     settings.CONFIG_ENCRYPTION_KEYS = f"{crypto.new_key_entry('rotated')},{settings.CONFIG_ENCRYPTION_KEYS}"
     call_command("rotate_encryption_keys", stdout=StringIO())
     assert services.get_value(category="smtp", key="auth_pass", environment="staging") == secrets[2]

@@ -238,7 +238,6 @@ def test_failure_at_the_last_key_changes_nothing(where, monkeypatch, history):
 
 
 def test_command_applies_with_vars_from_the_environment(monkeypatch, user):
-    monkeypatch.setenv("GMAIL_APP_PASSWORD", GMAIL["EMAIL_PASS"])
     monkeypatch.setenv("EMAIL_PASS", GMAIL["EMAIL_PASS"])
     out = StringIO()
     call_command(

@@ -171,20 +171,7 @@ class HistoryColumnsAdmin(ReadOnlyAdmin):
     list_filter = ("action", "environment", "category")
     search_fields = ("category", "config_key", "change_reason")
     list_select_related = ("changed_by",)
-    fields = (
-        "created_at",
-        "config_id",
-        "category",
-        "config_key",
-        "environment",
-        "action",
-        "old",
-        "new",
-        "changed_by",
-        "change_reason",
-        "ip_address",
-        "user_agent",
-    )
+    fields = (list_display[0], "config_id", *list_display[1:], "user_agent")
     readonly_fields = fields
 
     @admin.display(description="old value")
