@@ -126,7 +126,9 @@ def test_archive_moves_old_rows_in_batches_and_loses_nothing(old_and_new_history
 
 def test_archive_failure_midway_then_rerun_completes(old_and_new_history, monkeypatch):
     before = _history_union()
-    real = services._move_to_archive
+    from configurations.services import trail
+
+    real = trail._move_to_archive
     calls = {"n": 0}
 
     def failing(*args, **kwargs):
@@ -135,12 +137,12 @@ def test_archive_failure_midway_then_rerun_completes(old_and_new_history, monkey
             raise RuntimeError("connection lost")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_move_to_archive", failing)
+    monkeypatch.setattr(trail, "_move_to_archive", failing)
     with pytest.raises(RuntimeError, match="connection lost"):
         services.archive_history(batch_size=6)
     assert ConfigurationHistoryArchive.objects.count() == 12
     assert _history_union() == before
-    monkeypatch.setattr(services, "_move_to_archive", real)
+    monkeypatch.setattr(trail, "_move_to_archive", real)
     assert services.archive_history(batch_size=6).moved == 8
     assert ConfigurationHistoryArchive.objects.count() == 20 and _history_union() == before
 

@@ -1,0 +1,62 @@
+"""Writes and typed reads of configurations: the public service contract.
+
+Everything that changes configurations (the admin, templates, imports, commands, scripts) calls
+these functions; they validate with the one engine (``validation``), type with ``values``, encrypt
+secrets with ``crypto`` and write inside one transaction with the audit context, so the history
+triggers record who, why and from where. Names and keyword arguments here are stable; the modules
+behind them are not part of the contract.
+"""
+
+from .changes import (
+    SECRET_MASK,
+    Change,
+    ConfigurationNotFound,
+    PlannedChange,
+    apply_changes,
+    copy_values,
+    deactivate,
+    get_value,
+    label,
+    plaintext,
+    plan_changes,
+    problems_for,
+    set_value,
+    typed_value,
+)
+from .email import send_test_email
+from .keys import RotationReport, rotate_encryption_keys
+from .templates import TemplateApplication, apply_template, plan_template, secret_variables
+from .trail import ArchiveReport, archive_history, rollback
+from .transfer import ImportRejected, ImportReport, export_items, import_records, known_env_names
+
+__all__ = [
+    "SECRET_MASK",
+    "ArchiveReport",
+    "Change",
+    "ConfigurationNotFound",
+    "ImportRejected",
+    "ImportReport",
+    "PlannedChange",
+    "RotationReport",
+    "TemplateApplication",
+    "apply_changes",
+    "apply_template",
+    "archive_history",
+    "copy_values",
+    "deactivate",
+    "export_items",
+    "get_value",
+    "import_records",
+    "known_env_names",
+    "label",
+    "plaintext",
+    "plan_changes",
+    "plan_template",
+    "problems_for",
+    "rollback",
+    "rotate_encryption_keys",
+    "secret_variables",
+    "send_test_email",
+    "set_value",
+    "typed_value",
+]

@@ -1,0 +1,133 @@
+"""Applying provider templates."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from django.core.exceptions import ValidationError
+
+from .. import templates_engine
+from ..audit import audit_context
+from ..models import (
+    ConfigurationMetadata,
+    ConfigurationTemplate,
+    Environment,
+    InputType,
+)
+from .changes import (
+    SECRET_MASK,
+    Change,
+    PlannedChange,
+    _write,
+    plan_changes,
+)
+
+
+@dataclasses.dataclass
+class TemplateApplication:
+    """A provider template planned (or applied) for one environment."""
+
+    template: ConfigurationTemplate
+    environment: str
+    plans: list[PlannedChange]
+
+    def preview(self) -> list[dict]:
+        """Key by key: status (new, changed, same), current and new value, secrets masked."""
+        status = {"add": "new", "change": "changed", "reactivate": "changed", "unchanged": "same"}
+        rows = []
+        for plan in self.plans:
+            current = None
+            if plan.row is not None and plan.row.is_active:
+                current = SECRET_MASK if plan.secret else plan.row.config_value
+            rows.append(
+                {
+                    "key": plan.change.key,
+                    "status": status[plan.outcome],
+                    "secret": plan.secret,
+                    "current": current,
+                    "new": SECRET_MASK if plan.secret else plan.text,
+                }
+            )
+        return rows
+
+
+def secret_variables(template: ConfigurationTemplate) -> set[str]:
+    """Variables that fill a key whose metadata marks it a password."""
+    data = template.template_data
+    password_keys = set(
+        ConfigurationMetadata.objects.filter(category=template.category, input_type=InputType.PASSWORD).values_list(
+            "config_key", flat=True
+        )
+    )
+    return {
+        v.name
+        for v in templates_engine.variables(data)
+        if set(templates_engine.keys_using(data, v.name)) & password_keys
+    }
+
+
+def plan_template(*, provider: str, category: str, environment: str, variables: dict[str, str]) -> TemplateApplication:
+    """Validate a template application without writing; ValidationError names what is wrong."""
+    template, changes = _template_changes(provider, category, environment, variables)
+    return TemplateApplication(template, environment, _plan_or_explain(template, changes))
+
+
+def apply_template(
+    *,
+    provider: str,
+    category: str,
+    environment: str,
+    variables: dict[str, str],
+    actor=None,
+    reason: str | None = None,
+    dry_run: bool = False,
+) -> TemplateApplication:
+    """Apply a provider template to an environment: all keys in one transaction, or none.
+
+    Values are checked against the variables' own rules and the target keys' metadata rules; secret keys
+    are encrypted; keys not in the template are untouched; applying the same values again writes nothing.
+    """
+    if dry_run:
+        return plan_template(provider=provider, category=category, environment=environment, variables=variables)
+    template, changes = _template_changes(provider, category, environment, variables)
+    with audit_context(actor=actor, reason=reason or f"Applied template {template.provider_name}"):
+        plans = _plan_or_explain(template, changes, lock=True)
+        _write(plans)
+    return TemplateApplication(template, environment, plans)
+
+
+def _template_changes(provider: str, category: str, environment: str, given: dict[str, str]):
+    template = ConfigurationTemplate.objects.filter(provider_name=provider, category=category, is_active=True).first()
+    if template is None:
+        known = ", ".join(
+            ConfigurationTemplate.objects.filter(category=category, is_active=True).values_list(
+                "provider_name", flat=True
+            )
+        )
+        raise ValidationError(
+            f"unknown provider {provider!r} for category {category!r} (available: {known or 'none'})", code="provider"
+        )
+    if environment not in Environment.values:
+        raise ValidationError(
+            f"unknown environment {environment!r}; use one of {', '.join(Environment.values)}", code="environment"
+        )
+    problems = templates_engine.variable_problems(template.template_data, given, template=provider)
+    if problems:
+        raise ValidationError([ValidationError(p, code="variable") for p in problems])
+    rendered = templates_engine.render(template.template_data, given)
+    return template, [Change(category, key, environment, value) for key, value in rendered.items()]
+
+
+def _plan_or_explain(template: ConfigurationTemplate, changes: list[Change], *, lock: bool = False):
+    """plan_changes, with each key's errors also naming the variables that fill it."""
+    try:
+        return plan_changes(changes, lock=lock)
+    except ValidationError as error:
+        data = template.template_data
+        messages = []
+        for change in changes:
+            for problem in error.error_dict.get(change.label, []):
+                names = templates_engine.PLACEHOLDER.findall(data["configs"][change.key])
+                via = f" (from variable {', '.join(names)})" if names else ""
+                messages.append(ValidationError(f"{problem.message}{via}", code=problem.code))
+        raise ValidationError(messages) from None

@@ -1,0 +1,139 @@
+"""Importing and exporting configurations."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from django.core.exceptions import ValidationError
+
+from .. import formats, values
+from ..audit import audit_context
+from ..models import (
+    ConfigurationMetadata,
+    SystemConfiguration,
+)
+from .changes import (
+    Change,
+    PlannedChange,
+    _rows_for,
+    _write,
+    label,
+    plaintext,
+    plan_changes,
+)
+
+
+@dataclasses.dataclass
+class ImportReport:
+    """What an import did (or, in a dry run, would do)."""
+
+    plans: list[PlannedChange]
+    skipped: list[str]
+    dry_run: bool
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for plan in self.plans if plan.outcome == outcome)
+
+    @property
+    def written(self) -> int:
+        return sum(1 for plan in self.plans if plan.writes)
+
+
+class ImportRejected(ValidationError):
+    """Every problem of an import, each starting with where it is (file and path or line)."""
+
+
+def import_records(
+    records: Sequence[formats.Record],
+    *,
+    on_conflict: str = "overwrite",
+    dry_run: bool = False,
+    actor=None,
+    reason: str | None = None,
+    progress=None,
+) -> ImportReport:
+    """Import records in one transaction: validated first, written all or nothing.
+
+    ``on_conflict``: ``overwrite`` replaces existing values, ``skip`` keeps them, ``abort`` refuses the whole
+    import if any existing value would change. Masked secrets (from an export without secrets) are skipped.
+    Re-importing the same input changes nothing.
+    """
+    if on_conflict not in ("overwrite", "skip", "abort"):
+        raise ValueError(f"on_conflict must be overwrite, skip or abort, not {on_conflict!r}")
+    skipped = [
+        f"{r.where}: {label(r.category, r.key, r.environment)}: secret not in the export, kept"
+        for r in records
+        if r.masked
+    ]
+    wanted = [r for r in records if not r.masked]
+    with audit_context(actor=actor, reason=reason or "Import"):
+        if on_conflict == "skip":
+            existing = _rows_for(_changes_of(wanted), lock=False)
+            skipped += [
+                f"{r.where}: {label(r.category, r.key, r.environment)}: exists, kept (--on-conflict skip)"
+                for r in wanted
+                if (r.category, r.key, r.environment) in existing
+            ]
+            wanted = [r for r in wanted if (r.category, r.key, r.environment) not in existing]
+        plans = _plan_records(wanted, lock=not dry_run, progress=progress)
+        if on_conflict == "abort":
+            _refuse_conflicts(wanted, plans)
+        if not dry_run:
+            _write(plans, progress=progress)
+    return ImportReport(plans, skipped, dry_run)
+
+
+def _changes_of(records: Sequence[formats.Record]) -> list[Change]:
+    return [Change(r.category, r.key, r.environment, r.value, r.value_type, r.is_encrypted) for r in records]
+
+
+def _plan_records(records: Sequence[formats.Record], *, lock: bool, progress=None) -> list[PlannedChange]:
+    try:
+        return plan_changes(_changes_of(records), lock=lock, progress=progress)
+    except ValidationError as error:
+        where = {label(r.category, r.key, r.environment): r.where for r in records}
+        messages = [
+            f"{where.get(name, name)}: {e.message}" for name, errors in error.error_dict.items() for e in errors
+        ]
+        raise ImportRejected(messages) from None
+
+
+def _refuse_conflicts(records: Sequence[formats.Record], plans: list[PlannedChange]) -> None:
+    conflicts = [
+        f"{record.where}: {plan.change.label}: exists with a different value (--on-conflict abort)"
+        for record, plan in zip(records, plans, strict=True)
+        if plan.row is not None and plan.outcome != "unchanged"
+    ]
+    if conflicts:
+        raise ImportRejected(conflicts)
+
+
+def export_items(
+    *, environment: str | None = None, category: str | None = None, include_secrets: bool = False
+) -> list[formats.ExportItem]:
+    """Active configurations as export items; secrets masked unless ``include_secrets``."""
+    rows = SystemConfiguration.objects.active().with_secret_flag().order_by("environment", "category", "config_key")
+    if environment:
+        rows = rows.filter(environment=environment)
+    if category:
+        rows = rows.filter(category=category)
+    items = []
+    for row in rows:
+        secret = row.is_encrypted or row.is_secret
+        text = plaintext(row) if (include_secrets or not secret) else None
+        typed = values.parse(row.value_type, text) if text not in (None, "") else text
+        items.append(
+            formats.ExportItem(row.environment, row.category, row.config_key, row.value_type, bool(secret), text, typed)
+        )
+    return items
+
+
+def known_env_names() -> dict[str, tuple[str, str]]:
+    """``CATEGORY_KEY`` -> (category, key) for every key with metadata or a value; ambiguous names left out."""
+    pairs = set(ConfigurationMetadata.objects.values_list("category", "config_key"))
+    pairs |= set(SystemConfiguration.objects.values_list("category", "config_key").distinct())
+    names: dict[str, list[tuple[str, str]]] = {}
+    for category, key in pairs:
+        names.setdefault(formats.env_name(category, key), []).append((category, key))
+    return {name: matches[0] for name, matches in names.items() if len(matches) == 1}
