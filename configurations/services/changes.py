@@ -11,12 +11,7 @@ from django.db.models import Q
 
 from .. import bulk, crypto, validation, values
 from ..audit import audit_context
-from ..models import (
-    ConfigurationMetadata,
-    Environment,
-    InputType,
-    SystemConfiguration,
-)
+from ..models import ConfigurationMetadata, Environment, InputType, SystemConfiguration
 
 
 class ConfigurationNotFound(SystemConfiguration.DoesNotExist, KeyError):
@@ -122,7 +117,7 @@ def apply_changes(
     context = {"actor": actor, "reason": reason, "ip_address": ip_address, "user_agent": user_agent}
     with audit_context(**context):
         plans = plan_changes(changes, lock=True)
-        _write(plans)
+        write_plans(plans)
     return plans
 
 
@@ -130,7 +125,7 @@ def plan_changes(changes: Sequence[Change], *, lock: bool = False, progress=None
     """What ``apply_changes`` would do, without writing; ValidationError if anything is invalid."""
     _refuse_duplicates(changes)
     metadata = _metadata_for(changes)
-    rows = _rows_for(changes, lock=lock)
+    rows = existing_rows(changes, lock=lock)
     plans, errors = [], {}
     for position, change in enumerate(changes, start=1):
         if progress and position % 500 == 0:
@@ -193,7 +188,8 @@ def _metadata_for(changes: Iterable[Change]) -> dict[tuple[str, str], Configurat
     return {(m.category, m.config_key): m for m in ConfigurationMetadata.objects.filter(query)}
 
 
-def _rows_for(changes: Iterable[Change], *, lock: bool) -> dict[tuple[str, str, str], SystemConfiguration]:
+def existing_rows(changes: Iterable[Change], *, lock: bool) -> dict[tuple[str, str, str], SystemConfiguration]:
+    """The rows the changes would touch, by (category, key, environment); one query."""
     triples = {(c.category, c.key, c.environment) for c in changes}
     if not triples:
         return {}
@@ -271,7 +267,8 @@ def _stored_equals(row: SystemConfiguration, text: str) -> bool:
         return False  # an undecryptable secret is replaced, never compared
 
 
-def _write(plans: list[PlannedChange], progress=None) -> None:
+def write_plans(plans: list[PlannedChange], progress=None) -> None:
+    """Write the plans that change something (inside the caller's audited transaction)."""
     new_rows, changed_rows = [], []
     for plan in plans:
         if not plan.writes:

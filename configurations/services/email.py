@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from ..models import (
-    SentTestEmail,
-)
+from ..models import SentTestEmail
 
 
 def send_test_email(*, environment: str, recipient: str, actor=None) -> SentTestEmail:

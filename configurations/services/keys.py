@@ -6,13 +6,8 @@ import dataclasses
 
 from .. import bulk, crypto
 from ..audit import audit_context
-from ..models import (
-    SystemConfiguration,
-)
-from .changes import (
-    label,
-    plaintext,
-)
+from ..models import SystemConfiguration
+from .changes import label, plaintext
 
 
 @dataclasses.dataclass

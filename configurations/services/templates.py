@@ -8,19 +8,8 @@ from django.core.exceptions import ValidationError
 
 from .. import templates_engine
 from ..audit import audit_context
-from ..models import (
-    ConfigurationMetadata,
-    ConfigurationTemplate,
-    Environment,
-    InputType,
-)
-from .changes import (
-    SECRET_MASK,
-    Change,
-    PlannedChange,
-    _write,
-    plan_changes,
-)
+from ..models import ConfigurationMetadata, ConfigurationTemplate, Environment, InputType
+from .changes import SECRET_MASK, Change, PlannedChange, plan_changes, write_plans
 
 
 @dataclasses.dataclass
@@ -92,7 +81,7 @@ def apply_template(
     template, changes = _template_changes(provider, category, environment, variables)
     with audit_context(actor=actor, reason=reason or f"Applied template {template.provider_name}"):
         plans = _plan_or_explain(template, changes, lock=True)
-        _write(plans)
+        write_plans(plans)
     return TemplateApplication(template, environment, plans)
 
 

@@ -10,16 +10,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ..audit import audit_context
-from ..models import (
-    ConfigurationHistory,
-    ConfigurationHistoryArchive,
-    SystemConfiguration,
-)
-from .changes import (
-    deactivate,
-    label,
-    set_value,
-)
+from ..models import ConfigurationHistory, ConfigurationHistoryArchive, SystemConfiguration
+from .changes import deactivate, label, set_value
 
 # -------------------------------------------------------------------------------- rollback
 

@@ -9,19 +9,8 @@ from django.core.exceptions import ValidationError
 
 from .. import formats, values
 from ..audit import audit_context
-from ..models import (
-    ConfigurationMetadata,
-    SystemConfiguration,
-)
-from .changes import (
-    Change,
-    PlannedChange,
-    _rows_for,
-    _write,
-    label,
-    plaintext,
-    plan_changes,
-)
+from ..models import ConfigurationMetadata, SystemConfiguration
+from .changes import Change, PlannedChange, existing_rows, label, plaintext, plan_changes, write_plans
 
 
 @dataclasses.dataclass
@@ -69,7 +58,7 @@ def import_records(
     wanted = [r for r in records if not r.masked]
     with audit_context(actor=actor, reason=reason or "Import"):
         if on_conflict == "skip":
-            existing = _rows_for(_changes_of(wanted), lock=False)
+            existing = existing_rows(_changes_of(wanted), lock=False)
             skipped += [
                 f"{r.where}: {label(r.category, r.key, r.environment)}: exists, kept (--on-conflict skip)"
                 for r in wanted
@@ -80,7 +69,7 @@ def import_records(
         if on_conflict == "abort":
             _refuse_conflicts(wanted, plans)
         if not dry_run:
-            _write(plans, progress=progress)
+            write_plans(plans, progress=progress)
     return ImportReport(plans, skipped, dry_run)
 
 
