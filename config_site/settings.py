@@ -52,6 +52,7 @@ if not CONFIG_ENCRYPTION_KEYS and DEBUG:
 # Runtime reads (configurations.runtime): a watcher thread per process keeps snapshots fresh.
 CONFIG_RUNTIME_WATCH = env.bool("CONFIG_RUNTIME_WATCH", default=True)
 CONFIG_RUNTIME_POLL_INTERVAL = env.float("CONFIG_RUNTIME_POLL_INTERVAL", default=0.2)
+CONFIG_RUNTIME_SNAPSHOT_DIR = env.str("CONFIG_RUNTIME_SNAPSHOT_DIR", default="")
 
 # Email through the smtp category of CONFIG_ENVIRONMENT (docs/runtime.md). Set EMAIL_BACKEND to
 # "configurations.mail.ConfigurationEmailBackend" to send with it.

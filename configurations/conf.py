@@ -43,3 +43,8 @@ def smtp_timeout() -> float:
 def smtp_ca_file() -> str:
     """``CONFIG_SMTP_CA_FILE``: an extra CA bundle the SMTP backend trusts (default: the system's only)."""
     return getattr(settings, "CONFIG_SMTP_CA_FILE", "") or ""
+
+
+def runtime_snapshot_dir() -> str:
+    """``CONFIG_RUNTIME_SNAPSHOT_DIR``: where snapshots are saved for a restart during an outage (empty: off)."""
+    return getattr(settings, "CONFIG_RUNTIME_SNAPSHOT_DIR", "") or ""

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.core.signals import setting_changed
 
-from . import conf, crypto, values
+from . import conf, crypto, persistence, values
 from .services import ConfigurationNotFound, label
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,14 @@ def reload(environment: str | None = None) -> None:
     env = environment or _default_environment()
     with connection.cursor() as cursor:
         cursor.execute(SNAPSHOT_SQL, [env])
-        _store.put(build_snapshot(env, cursor.fetchall()))
+        install(env, cursor.fetchall())
+
+
+def install(environment: str, rows) -> None:
+    """Make rows of (category, key, stored text, value_type, is_encrypted) the environment's snapshot."""
+    rows = [tuple(row) for row in rows]
+    _store.put(build_snapshot(environment, rows))
+    persistence.save(environment, rows)
 
 
 def reset() -> None:
@@ -189,9 +196,23 @@ def _current(env: str) -> Snapshot:
         return snapshot
     with _store.lock:
         if env not in _store.snapshots:
-            reload(env)  # the cold start: one query
+            _cold_start(env)
             _watch(env)
         return _store.snapshots[env]
+
+
+def _cold_start(env: str) -> None:
+    """One query; during an outage, the snapshot saved on disk if there is one."""
+    from django.db import DatabaseError
+
+    try:
+        reload(env)
+    except DatabaseError:
+        rows = persistence.load(env)
+        if rows is None:
+            raise
+        logger.warning("Database unreachable at start: serving the %s snapshot saved on disk.", env)
+        _store.put(build_snapshot(env, rows))
 
 
 def _watch(env: str) -> None:

@@ -113,14 +113,14 @@ class Watcher(threading.Thread):
         return self._connection.execute("SELECT value FROM configuration_change_counter WHERE id = 1").fetchone()[0]
 
     def _resync(self) -> None:
-        from .runtime import SNAPSHOT_SQL, build_snapshot
+        from .runtime import SNAPSHOT_SQL, install
 
         for env in list(self.environments):
             if self.vendor == "postgresql":
                 rows = self._connection.execute(SNAPSHOT_SQL, [env]).fetchall()
             else:
                 rows = self._connection.execute(SNAPSHOT_SQL.replace("%s", "?"), [env]).fetchall()
-            self.store.put(build_snapshot(env, rows))
+            install(env, rows)
         self.resyncs += 1
 
     # ---------------------------------------------------------------------- reporting

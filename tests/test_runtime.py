@@ -128,3 +128,17 @@ def test_watch_is_off_in_tests_so_no_thread_starts(values):
     runtime.get("smtp", "host")
     assert runtime._store.watcher is None
     assert SystemConfiguration.objects.exists()
+
+
+def test_snapshot_is_saved_atomically_with_secrets_still_encrypted(values, settings, tmp_path):
+    import json
+    import stat
+
+    settings.CONFIG_RUNTIME_SNAPSHOT_DIR = str(tmp_path)
+    runtime.reload("production")
+    saved = tmp_path / "configurations-production.json"
+    text = saved.read_text()
+    assert "runtime-secret-1" not in text and "encrypted:AES256:v1:" in text
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert ["smtp", "port", "587", "number", False] in json.loads(text)["rows"]
+    assert not list(tmp_path.glob(".snapshot-*"))  # no temporary file left behind

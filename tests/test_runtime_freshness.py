@@ -23,8 +23,8 @@ BOUND = 5.0  # generous: the tight figures belong to benchmarks/runtime_freshnes
 class Reader:
     """A reader subprocess and the lines it printed, collected by a thread."""
 
-    def __init__(self, *extra: str) -> None:
-        env = subprocess_env(CONFIG_RUNTIME_WATCH="1")
+    def __init__(self, *extra: str, **env_vars: str) -> None:
+        env = subprocess_env(CONFIG_RUNTIME_WATCH="1", **env_vars)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.runtime_reader", "--seconds", "60", *extra],
             cwd=ROOT,
@@ -52,6 +52,10 @@ class Reader:
 
     def values(self) -> list[str]:
         return [line.split()[0] for line in self.lines if line != "ready" and not line.startswith("heartbeat")]
+
+    def kill(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=BOUND)
 
     def stop(self) -> str:
         services.set_value(category="runtime", key="probe", environment="test", value="stop")
@@ -134,3 +138,26 @@ def test_reads_survive_an_outage_and_resync_after_it(probe):
         stderr = reader.stop()
     assert stderr.count("lost the database") == 1, stderr  # one warning for the whole outage
     assert "reconnected" in stderr
+
+
+@pytest.mark.postgres
+def test_a_restart_during_an_outage_serves_the_snapshot_saved_on_disk(probe, tmp_path):
+    first = Reader(CONFIG_RUNTIME_SNAPSHOT_DIR=str(tmp_path))
+    first.wait_for(lambda line: line.startswith("initial "))
+    first.kill()  # the file it saved holds "initial"
+    database = connection.settings_dict["NAME"]
+    admin = _admin_connection()
+    try:
+        admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [database])
+        connection.close()
+        restarted = Reader("--heartbeat", "0.1", CONFIG_RUNTIME_SNAPSHOT_DIR=str(tmp_path))
+        restarted.wait_for(lambda line: line.startswith("initial "))  # from the file: the database is closed
+        admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        services.set_value(category="runtime", key="probe", environment="test", value="after-restart")
+        restarted.wait_for(lambda line: line.startswith("after-restart "), timeout=10)
+    finally:
+        admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        admin.close()
+    stderr = restarted.stop()
+    assert "serving the test snapshot saved on disk" in stderr
