@@ -1,9 +1,20 @@
 from __future__ import annotations
 
+import secrets
+import string
+
 import factory
 from factory.django import DjangoModelFactory
 
 from configurations.models import ConfigurationMetadata, ConfigurationTemplate, SystemConfiguration, User
+
+# Made per test run: test credentials are never written down.
+USER_PASSWORD = secrets.token_urlsafe(16)
+
+
+def app_password() -> str:
+    """A random password in the shape of a Gmail App Password (four groups of four letters)."""
+    return " ".join("".join(secrets.choice(string.ascii_lowercase) for _ in range(4)) for _ in range(4))
 
 
 class UserFactory(DjangoModelFactory):
@@ -13,7 +24,7 @@ class UserFactory(DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
-    password = factory.django.Password("correct horse battery staple")
+    password = factory.django.Password(USER_PASSWORD)
 
 
 class ConfigurationFactory(DjangoModelFactory):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import secrets
 import socket
 import ssl
 import threading
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 USER = "mailer@example.com"
-PASSWORD = "smtp-test-password-1"
+PASSWORD = secrets.token_urlsafe(16)  # made per test run
 
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:

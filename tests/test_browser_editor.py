@@ -10,8 +10,10 @@ from selenium.webdriver.support.ui import WebDriverWait
 from configurations import services
 from configurations.models import ConfigurationHistory
 
+from .factories import USER_PASSWORD
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct horse battery staple"
+PASSWORD = USER_PASSWORD
 
 
 @pytest.fixture

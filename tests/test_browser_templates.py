@@ -10,10 +10,11 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from configurations import services
 from configurations.models import SystemConfiguration
 
+from .factories import app_password
 from .test_browser_editor import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-APP_PASSWORD = "qrst uvwx yzab cdef"
+APP_PASSWORD = app_password()
 
 
 def test_apply_gmail_to_staging_end_to_end(browser, live_server, browser_editor):

@@ -17,10 +17,11 @@ from configurations import crypto, services, templates_engine
 from configurations.models import ConfigurationHistory, ConfigurationTemplate, SystemConfiguration
 
 from .conftest import subprocess_env
+from .factories import app_password
 
 pytestmark = pytest.mark.django_db
 
-GMAIL = {"EMAIL_USER": "team@gmail.com", "EMAIL_PASS": "qrst uvwx yzab cdef"}
+GMAIL = {"EMAIL_USER": "team@gmail.com", "EMAIL_PASS": app_password()}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
