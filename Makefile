@@ -1,6 +1,7 @@
 # The two set-up commands of the README:
 #   make run   - serve the admin at http://127.0.0.1:8000/admin/ (SQLite unless DATABASE_URL says otherwise)
-#   make test  - lint, migration check, and the whole test suite on PostgreSQL and on SQLite
+#   make test  - lint (ruff, the import-linter layer contracts), migration check, and the whole test suite on
+#                PostgreSQL and on SQLite
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -32,6 +33,7 @@ test: lint check-migrations test-postgres test-sqlite
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 check-migrations: $(VENV)/.dev
 	SECRET_KEY=migration-check DATABASE_URL=$(TEST_SQLITE_URL) $(BIN)/python manage.py makemigrations --check --dry-run

@@ -12,7 +12,7 @@ def _per_call_us(fn, number: int = N) -> float:
 
 
 def run() -> dict[str, float]:
-    from configurations import crypto, validation
+    from configurations.core import crypto, validation
 
     ring = crypto.parse_keys(crypto.new_key_entry("bench"))
     row = {"environment": "production", "category": "smtp", "key": "auth_pass"}

@@ -65,8 +65,8 @@ def _median_ms(fn) -> float:
 def run() -> dict[str, float]:
     from django.test import Client
 
-    from configurations import history
     from configurations.models import ConfigurationHistory, SystemConfiguration, User
+    from configurations.services import history
 
     _seed()
     assert ConfigurationHistory.objects.count() == ROWS

@@ -34,7 +34,7 @@ def _bulk_update(*, touch: bool = False) -> None:
 def _set_triggers(enabled: bool) -> None:
     from django.db import connection
 
-    from configurations import installation
+    from configurations.data import installation
 
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:

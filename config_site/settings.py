@@ -13,6 +13,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from configurations.core.vocabulary import ENVIRONMENTS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -31,7 +33,6 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
-ENVIRONMENTS = ("development", "staging", "production", "test")
 CONFIG_ENVIRONMENT = env.str("CONFIG_ENVIRONMENT", default="development")
 if CONFIG_ENVIRONMENT not in ENVIRONMENTS:
     raise ImproperlyConfigured(
@@ -116,7 +117,7 @@ DATABASES = {
 # SQLite gets the same audit trail as PostgreSQL through a thin backend that
 # registers the SQL functions its triggers call (configurations/backends).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["ENGINE"] = "configurations.backends.sqlite3"
+    DATABASES["default"]["ENGINE"] = "configurations.data.backends.sqlite3"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "configurations.User"

@@ -2,6 +2,8 @@ from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import post_migrate, pre_migrate
 
+from .data import installation
+
 
 class ConfigurationsConfig(AppConfig):
     default = True
@@ -10,7 +12,7 @@ class ConfigurationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, installation  # noqa: F401 - checks register themselves
+        from . import checks  # noqa: F401 - registers the system checks; it needs the models loaded
 
         pre_migrate.connect(installation.drop_sqlite_triggers, sender=self)
         post_migrate.connect(installation.reinstall_sqlite_triggers, sender=self)
@@ -20,6 +22,4 @@ class ConfigurationsAdminConfig(admin_apps.AdminConfig):
     """Django's admin with this project's site (INSTALLED_APPS lists it instead of django.contrib.admin)."""
 
     default = False
-    # Outside the configurations.admin package: importing that package registers model admins,
-    # which needs the site to exist already.
-    default_site = "configurations.admin_site.ConfigurationsAdminSite"
+    default_site = "configurations.admin.site.default_site"

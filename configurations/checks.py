@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.core.checks import Error, Tags, register
 from django.db import DatabaseError
 
-from . import crypto
+from .core import crypto
+from .core.vocabulary import label
+from .data.models import SystemConfiguration
 
 
 @register(Tags.security)
@@ -26,9 +28,6 @@ def check_secrets_are_decryptable(app_configs=None, databases=None, **kwargs) ->
     """One sample secret per key id must decrypt with the configured keys."""
     if not databases or "default" not in databases:
         return []
-    from .models import SystemConfiguration
-    from .services import label, plaintext
-
     try:
         ring = crypto.keyring()
     except crypto.KeyConfigurationError:
@@ -40,7 +39,7 @@ def check_secrets_are_decryptable(app_configs=None, databases=None, **kwargs) ->
     errors = []
     for key_id, row in samples.items():
         try:
-            plaintext(row)
+            row.plaintext()
         except crypto.DecryptionError as error:
             where = label(row.category, row.config_key, row.environment)
             known = ", ".join(ring.keys) or "none"

@@ -6,7 +6,8 @@ import contextlib
 
 from django.db import connections
 
-from . import audit
+from . import runtime
+from .data import audit
 
 
 class AuditContextMiddleware:
@@ -37,7 +38,5 @@ class RuntimeSnapshotMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from . import runtime
-
         with runtime.pinned():
             return self.get_response(request)

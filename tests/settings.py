@@ -13,7 +13,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CONFIG_TRUSTED_PROXIES = ["10.0.0.1"]
 
 # SQLite tests use a file, not memory, so that subprocesses (commands run for real) see the test database.
-if DATABASES["default"]["ENGINE"] == "configurations.backends.sqlite3":  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "configurations.data.backends.sqlite3":  # noqa: F405
     _name = str(DATABASES["default"]["NAME"])  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": (_name if _name != ":memory:" else "db") + ".pytest.sqlite3"}  # noqa: F405
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from configurations import audit
+from configurations.data import audit
 
 TRUSTED = "10.0.0.1"  # tests/settings.py
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from configurations import checks, crypto, services
+from configurations import checks, services
+from configurations.core import crypto
 
 
 def test_malformed_key_fails_the_check(settings):

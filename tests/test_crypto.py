@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from configurations import crypto
+from configurations.core import crypto
 
 ROW = {"environment": "production", "category": "smtp", "key": "auth_pass"}
 

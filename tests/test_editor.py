@@ -8,8 +8,9 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
-from configurations import crypto, services
-from configurations.editor import load_snapshot
+from configurations import services
+from configurations.admin.editor import load_snapshot
+from configurations.core import crypto
 from configurations.models import ConfigurationHistory, SystemConfiguration
 
 from .factories import ConfigurationFactory, MetadataFactory

@@ -186,7 +186,7 @@ def test_password_keys_never_reach_history_in_the_clear(history):
 
 
 def test_secret_marker_is_the_same_on_both_databases():
-    from configurations.sqlfunctions import history_value
+    from configurations.data.sqlfunctions import history_value
 
     envelope = "encrypted:AES256:v1:primary:bm9uY2U:Y2lwaGVy"
     with connection.cursor() as cursor:

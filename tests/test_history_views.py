@@ -9,9 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from configurations import history, services
+from configurations import services
 from configurations.audit import audit_context
 from configurations.models import ConfigurationHistory
+from configurations.services import history
 
 from .factories import UserFactory
 

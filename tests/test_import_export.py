@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from configurations import formats, services
+from configurations import services
+from configurations.core import formats
 from configurations.models import ConfigurationHistory, SystemConfiguration
 
 from .conftest import subprocess_env

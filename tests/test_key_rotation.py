@@ -10,7 +10,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from configurations import crypto, services
+from configurations import services
+from configurations.core import crypto
 from configurations.models import ConfigurationHistory, SystemConfiguration
 
 pytestmark = pytest.mark.django_db

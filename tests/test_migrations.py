@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.db import OperationalError, connection
 
-from configurations.installation import drop_sqlite_triggers, reinstall_sqlite_triggers
+from configurations.data.installation import drop_sqlite_triggers, reinstall_sqlite_triggers
 from configurations.models import ConfigurationHistory, ConfigurationMetadata, SystemConfiguration
 
 pytestmark = pytest.mark.django_db(transaction=True)

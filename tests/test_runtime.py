@@ -8,7 +8,8 @@ import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from configurations import crypto, runtime, services
+from configurations import runtime, services
+from configurations.core import crypto
 from configurations.middleware import RuntimeSnapshotMiddleware
 from configurations.models import SystemConfiguration
 

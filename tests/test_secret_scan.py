@@ -12,7 +12,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
-from configurations import crypto, services
+from configurations import services
+from configurations.core import crypto
 
 from .factories import UserFactory
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from configurations import crypto, services
+from configurations import services
+from configurations.core import crypto
 from configurations.models import ConfigurationHistory, SystemConfiguration
 
 from .factories import ConfigurationFactory, MetadataFactory

@@ -13,7 +13,8 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from configurations import crypto, services, templates_engine
+from configurations import services
+from configurations.core import crypto, templates_engine
 from configurations.models import ConfigurationHistory, ConfigurationTemplate, SystemConfiguration
 
 from .conftest import subprocess_env
@@ -219,7 +220,7 @@ def test_failure_at_the_last_key_changes_nothing(where, monkeypatch, history):
 
         monkeypatch.setattr(crypto, "encrypt", fail)
     else:  # the rows are written, then the last step fails
-        from configurations import bulk
+        from configurations.data import bulk
 
         real_insert = bulk.insert
 

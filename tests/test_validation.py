@@ -7,8 +7,8 @@ import time
 import pytest
 from django.core.exceptions import ValidationError
 
+from configurations.core.validation import check_rules, is_host, problems
 from configurations.models import ConfigurationMetadata
-from configurations.validation import check_rules, is_host, problems
 
 
 def rules_broken(value, rules, *, numeric=False, required=False):

@@ -7,8 +7,8 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from configurations.core.validation import check_rules, problems
 from configurations.models import ConfigurationMetadata, SystemConfiguration
-from configurations.validation import check_rules, problems
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from configurations import values
-from configurations.values import ValueTypeError
+from configurations.core import values
+from configurations.core.values import ValueTypeError
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from .. import history, permissions, services
-from ..forms import SystemConfigurationForm
-from ..models import (
+from .. import services
+from ..core.vocabulary import SECRET_MASK
+from ..data.models import (
     ConfigurationHistory,
     ConfigurationHistoryArchive,
     ConfigurationMetadata,
@@ -23,9 +23,9 @@ from ..models import (
     SystemConfiguration,
     User,
 )
+from ..services import history, permissions
 from . import template_actions, views
-
-MASK = "••••••••"
+from .forms import SystemConfigurationForm
 
 
 @admin.register(User)
@@ -84,7 +84,7 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
             obj.pk,
         )
 
-    # Environment permissions apply to the plain admin too (docs/permissions.md).
+    # Environment permissions apply to the plain admin too (docs/admin.md, Permissions).
     def has_change_permission(self, request, obj=None) -> bool:
         allowed = super().has_change_permission(request, obj)
         return allowed and (obj is None or permissions.can_edit(request.user, obj.environment))
@@ -119,7 +119,7 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
     @admin.display(description="value")
     def shown_value(self, obj: SystemConfiguration) -> str:
         if obj.is_secret:
-            return MASK
+            return SECRET_MASK
         value = obj.config_value or ""
         return value if len(value) <= 80 else value[:77] + "..."
 

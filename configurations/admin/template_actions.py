@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import secrets
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from .. import crypto, permissions, services
-from ..forms import ApplyTemplateForm
+from .. import services
+from ..core import crypto
+from ..services import permissions
+from .forms import ApplyTemplateForm
 
 SESSION_KEY = "configurations_pending_templates"
 
 
+@admin.action(permissions=["view"], description="Apply to environment…")
+@method_decorator(sensitive_post_parameters())  # an action is called like a method of the ModelAdmin
 def apply_to_environment(modeladmin, request, queryset):
-    request.sensitive_post_parameters = "__ALL__"  # what sensitive_post_parameters() does
     if queryset.count() != 1:
         modeladmin.message_user(request, "Select exactly one template to apply.", messages.WARNING)
         return None
@@ -44,9 +49,6 @@ def apply_to_environment(modeladmin, request, queryset):
         return _form_page(modeladmin, request, template, form)
     return _form_page(modeladmin, request, template, ApplyTemplateForm(template, secret_names))
 
-
-apply_to_environment.short_description = "Apply to environment…"
-apply_to_environment.allowed_permissions = ("view",)
 
 
 def _field(name: str) -> str:
@@ -70,6 +72,7 @@ def _form_page(modeladmin, request, template, form):
     return TemplateResponse(request, "admin/configurations/configurationtemplate/apply_form.html", context)
 
 
+@sensitive_variables()
 def _preview(modeladmin, request, template, form):
     environment = form.cleaned_data["environment"]
     permissions.require_edit(request.user, environment)
@@ -94,6 +97,7 @@ def _preview(modeladmin, request, template, form):
     return TemplateResponse(request, "admin/configurations/configurationtemplate/apply_preview.html", context)
 
 
+@sensitive_variables()
 def _confirm(modeladmin, request, template, secret_names):
     pending = _pending(request, pop=True)
     if pending is None or pending["template"] != template.pk:
@@ -127,6 +131,7 @@ def _confirm(modeladmin, request, template, secret_names):
     )
 
 
+@sensitive_variables()
 def _store_pending(request, template, environment, reason, variables, secret_names) -> str:
     token = secrets.token_urlsafe(16)
     sealed = {
@@ -156,6 +161,7 @@ def _pending(request, *, pop: bool) -> dict | None:
     return pending
 
 
+@sensitive_variables()
 def _decrypt_secrets(request, pending) -> dict[str, str]:
     try:
         return {

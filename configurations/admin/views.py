@@ -17,12 +17,15 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from .. import crypto, history, permissions, services
-from ..editor import CategorySnapshot, load_snapshot
-from ..forms import CategoryForm
-from ..models import ENVIRONMENTS, ConfigurationHistory, ConfigurationMetadata, SystemConfiguration
+from .. import services
+from ..core import crypto
+from ..core.vocabulary import ENVIRONMENTS, label
+from ..data.models import ConfigurationHistory, ConfigurationMetadata, SystemConfiguration
+from ..services import history, permissions
+from .editor import CategorySnapshot, load_snapshot
+from .forms import CategoryForm
 
 STALE_MESSAGE = (
     "Someone else changed {category} in {environment} after you opened this page. Nothing was saved: "
@@ -37,6 +40,7 @@ def _environment(environment: str) -> str:
 
 
 def _render(site, request, template: str, context: dict, status: int = 200) -> TemplateResponse:
+    request.current_app = site.name
     context = {**site.each_context(request), "environments": ENVIRONMENTS, **context}
     return TemplateResponse(request, f"admin/configurations/{template}", context, status=status)
 
@@ -86,6 +90,7 @@ def edit(request, category: str, environment: str, *, site):
     return _edit_page(site, request, snapshot, CategoryForm(snapshot, read_only=not can_edit), can_edit)
 
 
+@sensitive_variables()
 def _save(request, category: str, environment: str, *, site):
     with transaction.atomic():
         current = load_snapshot(category, environment, lock=True)
@@ -169,7 +174,7 @@ def _value(field) -> str | None:
     if field is None or field.row is None:
         return None
     try:
-        return services.plaintext(field.row)
+        return field.row.plaintext()
     except crypto.DecryptionError:
         return "\0undecryptable"
 
@@ -264,7 +269,7 @@ def rollback(request, entry_id: int, *, site):
             except ValidationError as error:
                 messages.error(request, " ".join(error.messages))
             else:
-                messages.success(request, f"Rolled back {entry.category}.{entry.config_key} in {entry.environment}.")
+                messages.success(request, f"Rolled back {label(entry.category, entry.config_key, entry.environment)}.")
                 return redirect(reverse("admin:configurations_history") + f"?config={entry.config_id}")
         else:
             messages.error(request, "Give a reason for the rollback.")

@@ -7,11 +7,16 @@ import getpass
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from configurations import audit
+from configurations.data import audit
 
 
 class AuditedCommand(BaseCommand):
-    """A command whose writes are recorded with ``--actor`` and ``user agent = manage.py <name>``."""
+    """A command whose writes are recorded with ``--actor`` and ``user agent = manage.py <name>``.
+
+    ``self.actor`` is the user ``--actor`` names (None without it); commands pass it to the services.
+    """
+
+    actor = None
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         self.command_name = subcommand
@@ -21,7 +26,7 @@ class AuditedCommand(BaseCommand):
         parser.add_argument("--actor", help="Username to record as the author of the changes (default: unknown).")
 
     def execute(self, *args, **options):
-        actor = self._actor(options.get("actor"))
+        self.actor = actor = self._actor(options.get("actor"))
         agent = f"manage.py {getattr(self, 'command_name', type(self).__module__.rsplit('.', 1)[-1])}"
         with audit.request_context(actor=actor, ip_address=None, user_agent=f"{agent} (os user {_os_user()})"):
             return super().execute(*args, **options)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import time
+
+from django.core.management.base import OutputWrapper
 
 
 class ProgressBar:
@@ -12,6 +15,8 @@ class ProgressBar:
 
     def __init__(self, stream) -> None:
         self.stream = stream
+        # A command's OutputWrapper would end every write with a newline; a bar redraws one line.
+        self._write = functools.partial(stream.write, ending="") if isinstance(stream, OutputWrapper) else stream.write
         self.enabled = hasattr(stream, "isatty") and stream.isatty()
         self._last = 0.0
 
@@ -20,7 +25,7 @@ class ProgressBar:
             return
         self._last = time.monotonic()
         filled = self.WIDTH * done // max(total, 1)
-        self.stream.write(f"\r{stage:<18} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total}")
+        self._write(f"\r{stage:<18} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total}")
         if done >= total:
-            self.stream.write("\n")
+            self._write("\n")
         self.stream.flush()

@@ -7,19 +7,16 @@ triggers record who, why and from where. Names and keyword arguments here are st
 behind them are not part of the contract.
 """
 
+from ..core.vocabulary import SECRET_MASK, ConfigurationNotFound, label
 from .changes import (
-    SECRET_MASK,
     Change,
-    ConfigurationNotFound,
     PlannedChange,
     apply_changes,
     copy_values,
     deactivate,
     get_value,
-    label,
     plaintext,
     plan_changes,
-    problems_for,
     set_value,
     typed_value,
 )
@@ -52,7 +49,6 @@ __all__ = [
     "plaintext",
     "plan_changes",
     "plan_template",
-    "problems_for",
     "rollback",
     "rotate_encryption_keys",
     "secret_variables",

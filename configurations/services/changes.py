@@ -9,42 +9,24 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 
-from .. import bulk, crypto, validation, values
-from ..audit import audit_context
-from ..models import ConfigurationMetadata, Environment, InputType, SystemConfiguration
-
-
-class ConfigurationNotFound(SystemConfiguration.DoesNotExist, KeyError):
-    """No active configuration for this category, key and environment."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "configuration not found"
-
-
-def label(category: str, key: str, environment: str) -> str:
-    """How messages name a configuration: ``category.key [environment]``."""
-    return f"{category}.{key} [{environment}]"
-
-
-@dataclasses.dataclass(frozen=True)
-class Change:
-    """A requested value for one configuration."""
-
-    category: str
-    key: str
-    environment: str
-    value: Any
-    value_type: str | None = None
-    is_encrypted: bool | None = None
-
-    @property
-    def label(self) -> str:
-        return label(self.category, self.key, self.environment)
+from ..core import crypto, validation
+from ..core.vocabulary import (
+    Change,
+    ConfigurationNotFound,
+    Environment,
+    InputType,
+    Outcome,
+    label,
+    value_type_for_input,
+)
+from ..data import bulk
+from ..data.audit import audit_context
+from ..data.models import ConfigurationMetadata, SystemConfiguration
 
 
 @dataclasses.dataclass
 class PlannedChange:
-    """What writing a Change will do: ``add``, ``change``, ``reactivate`` or ``unchanged``."""
+    """What writing a Change will do: an Outcome (``add``, ``change``, ``reactivate`` or ``unchanged``)."""
 
     change: Change
     row: SystemConfiguration | None
@@ -55,7 +37,7 @@ class PlannedChange:
 
     @property
     def writes(self) -> bool:
-        return self.outcome != "unchanged"
+        return self.outcome != Outcome.UNCHANGED
 
 
 # --------------------------------------------------------------------------------- reads
@@ -72,14 +54,12 @@ def get_value(*, category: str, key: str, environment: str) -> Any:
 
 def typed_value(row: SystemConfiguration) -> Any:
     """The Python value of a row: decrypted if it is a secret, parsed by its value_type."""
-    return values.parse(row.value_type, plaintext(row))
+    return row.typed_value()
 
 
 def plaintext(row: SystemConfiguration) -> str | None:
     """The row's stored text, decrypted if it is encrypted (DecryptionError if it cannot be)."""
-    if row.is_encrypted and row.config_value is not None:
-        return crypto.decrypt(row.config_value, environment=row.environment, category=row.category, key=row.config_key)
-    return row.config_value
+    return row.plaintext()
 
 
 # -------------------------------------------------------------------------------- writes
@@ -149,23 +129,6 @@ def deactivate(*, category: str, key: str, environment: str, actor=None, reason:
         ).update(is_active=False)
 
 
-def problems_for(row: SystemConfiguration) -> list[ValidationError]:
-    """Validation errors of a row as it stands (used by model validation)."""
-    meta = ConfigurationMetadata.objects.filter(category=row.category, config_key=row.config_key).first()
-    value = row.config_value
-    if row.is_encrypted and crypto.is_envelope(value):
-        try:
-            value = plaintext(row)
-        except crypto.DecryptionError as error:
-            return [ValidationError(str(error), code="decrypt")]
-    change = Change(row.category, row.config_key, row.environment, value, row.value_type, row.is_encrypted)
-    try:
-        _plan(change, meta, None)
-    except ValidationError as error:
-        return error.error_list
-    return []
-
-
 # ------------------------------------------------------------------------------- helpers
 
 
@@ -208,11 +171,7 @@ def _type_for(change: Change, meta: ConfigurationMetadata | None, row: SystemCon
         return change.value_type
     if row is not None:
         return row.value_type
-    if meta is not None and meta.input_type == InputType.NUMBER:
-        return "number"
-    if meta is not None and meta.input_type == InputType.CHECKBOX:
-        return "boolean"
-    return "string"
+    return value_type_for_input(meta.input_type if meta is not None else None)
 
 
 def _error(change: Change, message: str, code: str) -> ValidationError:
@@ -225,12 +184,14 @@ def _plan(change: Change, meta: ConfigurationMetadata | None, row: SystemConfigu
             [_error(change, f"unknown environment; use one of {', '.join(Environment.values)}", "environment")]
         )
     value_type = _type_for(change, meta, row)
-    text = _canonical_text(change, value_type)
-    rules = meta.validation_rules if meta else None
-    numeric = value_type == "number" or (meta is not None and meta.input_type == InputType.NUMBER)
-    found = validation.problems(text, rules, numeric=numeric, required=bool(meta and meta.is_required))
-    if found:
-        raise ValidationError([_error(change, str(problem), problem.rule) for problem in found])
+    text = validation.checked_text(
+        change.value,
+        value_type=value_type,
+        where=change.label,
+        rules=meta.validation_rules if meta else None,
+        input_type=meta.input_type if meta else None,
+        required=bool(meta and meta.is_required),
+    )
     secret = bool(change.is_encrypted) or (meta is not None and meta.input_type == InputType.PASSWORD)
     secret = secret or (change.is_encrypted is None and row is not None and row.is_encrypted)
     if secret and crypto.keyring().active_id is None:
@@ -240,29 +201,20 @@ def _plan(change: Change, meta: ConfigurationMetadata | None, row: SystemConfigu
     return PlannedChange(change, row, text, value_type, secret, _outcome(row, text, value_type, secret))
 
 
-def _canonical_text(change: Change, value_type: str) -> str:
-    if change.value is None or change.value == "":
-        return ""
-    try:
-        return values.to_text(value_type, change.value)
-    except values.ValueTypeError as error:
-        raise ValidationError([_error(change, f"{error} (type {value_type})", "type")]) from None
-
-
 def _outcome(row: SystemConfiguration | None, text: str, value_type: str, secret: bool) -> str:
     if row is None:
-        return "add"
+        return Outcome.ADD
     same_shape = row.value_type == value_type and row.is_encrypted == secret
     if same_shape and _stored_equals(row, text):
-        return "unchanged" if row.is_active else "reactivate"
-    return "change"
+        return Outcome.UNCHANGED if row.is_active else Outcome.REACTIVATE
+    return Outcome.CHANGE
 
 
 def _stored_equals(row: SystemConfiguration, text: str) -> bool:
     if not row.is_encrypted:
         return row.config_value == text
     try:
-        return plaintext(row) == text
+        return row.plaintext() == text
     except crypto.DecryptionError:
         return False  # an undecryptable secret is replaced, never compared
 
@@ -275,7 +227,7 @@ def write_plans(plans: list[PlannedChange], progress=None) -> None:
             continue
         change = plan.change
         stored = plan.text
-        if plan.secret and plan.outcome != "reactivate":
+        if plan.secret and plan.outcome != Outcome.REACTIVATE:
             stored = crypto.encrypt(plan.text, environment=change.environment, category=change.category, key=change.key)
         if plan.row is None:
             plan.row = SystemConfiguration(
@@ -284,7 +236,7 @@ def write_plans(plans: list[PlannedChange], progress=None) -> None:
             new_rows.append(plan.row)
         else:
             changed_rows.append(plan.row)
-        if plan.outcome != "reactivate":
+        if plan.outcome != Outcome.REACTIVATE:
             plan.row.config_value = stored
         plan.row.value_type, plan.row.is_encrypted, plan.row.is_active = plan.value_type, plan.secret, True
     bulk.insert(new_rows)
@@ -311,10 +263,7 @@ def copy_values(
             [ValidationError(f"{label(category, k, source)}: no active value to copy", code="missing") for k in missing]
         )
     changes = [
-        Change(category, key, target, plaintext(row), row.value_type, row.is_encrypted or None)
+        Change(category, key, target, row.plaintext(), row.value_type, row.is_encrypted or None)
         for key, row in sorted(by_key.items())
     ]
     return apply_changes(changes, actor=actor, reason=reason)
-
-
-SECRET_MASK = "••••••••"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from ..models import SentTestEmail
+from django.core.mail import EmailMessage
+
+from .. import runtime
+from ..data.models import SentTestEmail
+from ..runtime import mail
 
 
 def send_test_email(*, environment: str, recipient: str, actor=None) -> SentTestEmail:
@@ -11,10 +15,6 @@ def send_test_email(*, environment: str, recipient: str, actor=None) -> SentTest
     The result is success, or the failure in plain words (connection refused, authentication failed, TLS
     failure, timeout, ...) within CONFIG_SMTP_TIMEOUT; it never contains a secret.
     """
-    from django.core.mail import EmailMessage
-
-    from .. import mail, runtime
-
     runtime.reload(environment)  # the values as they are now, not as this process last saw them
     settings = None
     try:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from .. import bulk, crypto
-from ..audit import audit_context
-from ..models import SystemConfiguration
-from .changes import label, plaintext
+from ..core import crypto
+from ..data import bulk
+from ..data.audit import audit_context
+from ..data.models import SystemConfiguration
 
 
 @dataclasses.dataclass
@@ -53,14 +53,14 @@ def _secret_rows():
 
 
 def _needs_rotation(row: SystemConfiguration, ring: crypto.Keyring, report: RotationReport) -> bool:
-    where = label(row.category, row.config_key, row.environment)
+    where = row.label
     if row.config_value in (None, "") and not row.is_encrypted:
         return False
     if row.is_encrypted and crypto.envelope_key_id(row.config_value or "") == ring.active_id:
         report.already_current += 1
         return False
     try:
-        text = plaintext(row) if row.is_encrypted else row.config_value
+        text = row.plaintext()
     except crypto.DecryptionError as error:
         report.failed.append(f"{where}: {error}")
         return False

@@ -6,10 +6,11 @@ import dataclasses
 
 from django.core.exceptions import ValidationError
 
-from .. import templates_engine
-from ..audit import audit_context
-from ..models import ConfigurationMetadata, ConfigurationTemplate, Environment, InputType
-from .changes import SECRET_MASK, Change, PlannedChange, plan_changes, write_plans
+from ..core import templates_engine
+from ..core.vocabulary import PREVIEW_STATUS, SECRET_MASK, Environment
+from ..data.audit import audit_context
+from ..data.models import ConfigurationMetadata, ConfigurationTemplate
+from .changes import Change, PlannedChange, plan_changes, write_plans
 
 
 @dataclasses.dataclass
@@ -22,7 +23,6 @@ class TemplateApplication:
 
     def preview(self) -> list[dict]:
         """Key by key: status (new, changed, same), current and new value, secrets masked."""
-        status = {"add": "new", "change": "changed", "reactivate": "changed", "unchanged": "same"}
         rows = []
         for plan in self.plans:
             current = None
@@ -31,7 +31,7 @@ class TemplateApplication:
             rows.append(
                 {
                     "key": plan.change.key,
-                    "status": status[plan.outcome],
+                    "status": PREVIEW_STATUS[plan.outcome],
                     "secret": plan.secret,
                     "current": current,
                     "new": SECRET_MASK if plan.secret else plan.text,
@@ -43,11 +43,7 @@ class TemplateApplication:
 def secret_variables(template: ConfigurationTemplate) -> set[str]:
     """Variables that fill a key whose metadata marks it a password."""
     data = template.template_data
-    password_keys = set(
-        ConfigurationMetadata.objects.filter(category=template.category, input_type=InputType.PASSWORD).values_list(
-            "config_key", flat=True
-        )
-    )
+    password_keys = ConfigurationMetadata.objects.password_keys(template.category)
     return {
         v.name
         for v in templates_engine.variables(data)

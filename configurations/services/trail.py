@@ -9,9 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ..audit import audit_context
-from ..models import ConfigurationHistory, ConfigurationHistoryArchive, SystemConfiguration
-from .changes import deactivate, label, set_value
+from ..core.vocabulary import HISTORY_SECRET_MARKER, HistoryAction, label
+from ..data.audit import audit_context
+from ..data.models import ConfigurationHistory, ConfigurationHistoryArchive, SystemConfiguration
+from .changes import deactivate, set_value
 
 # -------------------------------------------------------------------------------- rollback
 
@@ -23,14 +24,14 @@ def rollback(*, history_id: int, actor=None, reason: str | None = None) -> Syste
     except ConfigurationHistory.DoesNotExist:
         raise ValidationError(f"no history entry #{history_id}", code="missing") from None
     where = label(entry.category, entry.config_key, entry.environment)
-    if entry.new_value is not None and entry.new_value.startswith("[secret"):
+    if entry.new_value is not None and entry.new_value.startswith(HISTORY_SECRET_MARKER):
         raise ValidationError(
             f"history entry #{history_id} ({where}) is a secret: history keeps no secret value, so it cannot be "
             "rolled back. Set the secret again in the editor.",
             code="secret",
         )
     reason = reason or f"Rollback to history entry #{history_id}"
-    if entry.action in ("delete", "deactivate"):
+    if entry.action in (HistoryAction.DELETE, HistoryAction.DEACTIVATE):
         with audit_context(actor=actor, reason=reason):
             deactivate(category=entry.category, key=entry.config_key, environment=entry.environment)
         return SystemConfiguration.objects.get(

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 
-from .. import formats, values
-from ..audit import audit_context
-from ..models import ConfigurationMetadata, SystemConfiguration
-from .changes import Change, PlannedChange, existing_rows, label, plaintext, plan_changes, write_plans
+from ..core import formats, stored
+from ..core.vocabulary import label
+from ..data.audit import audit_context
+from ..data.models import ConfigurationMetadata, SystemConfiguration
+from .changes import PlannedChange, existing_rows, plan_changes, write_plans
 
 
 @dataclasses.dataclass
@@ -20,13 +21,6 @@ class ImportReport:
     plans: list[PlannedChange]
     skipped: list[str]
     dry_run: bool
-
-    def count(self, outcome: str) -> int:
-        return sum(1 for plan in self.plans if plan.outcome == outcome)
-
-    @property
-    def written(self) -> int:
-        return sum(1 for plan in self.plans if plan.writes)
 
 
 class ImportRejected(ValidationError):
@@ -58,7 +52,7 @@ def import_records(
     wanted = [r for r in records if not r.masked]
     with audit_context(actor=actor, reason=reason or "Import"):
         if on_conflict == "skip":
-            existing = existing_rows(_changes_of(wanted), lock=False)
+            existing = existing_rows(wanted, lock=False)
             skipped += [
                 f"{r.where}: {label(r.category, r.key, r.environment)}: exists, kept (--on-conflict skip)"
                 for r in wanted
@@ -73,13 +67,9 @@ def import_records(
     return ImportReport(plans, skipped, dry_run)
 
 
-def _changes_of(records: Sequence[formats.Record]) -> list[Change]:
-    return [Change(r.category, r.key, r.environment, r.value, r.value_type, r.is_encrypted) for r in records]
-
-
 def _plan_records(records: Sequence[formats.Record], *, lock: bool, progress=None) -> list[PlannedChange]:
     try:
-        return plan_changes(_changes_of(records), lock=lock, progress=progress)
+        return plan_changes(records, lock=lock, progress=progress)  # a Record is a Change
     except ValidationError as error:
         where = {label(r.category, r.key, r.environment): r.where for r in records}
         messages = [
@@ -110,8 +100,8 @@ def export_items(
     items = []
     for row in rows:
         secret = row.is_encrypted or row.is_secret
-        text = plaintext(row) if (include_secrets or not secret) else None
-        typed = values.parse(row.value_type, text) if text not in (None, "") else text
+        text = row.plaintext() if (include_secrets or not secret) else None
+        typed = stored.parse_stored(text, row.value_type)
         items.append(
             formats.ExportItem(row.environment, row.category, row.config_key, row.value_type, bool(secret), text, typed)
         )

@@ -8,7 +8,6 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from configurations import services
-from configurations.audit import current
 from configurations.management.auditing import AuditedCommand
 
 
@@ -39,7 +38,7 @@ class Command(AuditedCommand):
                 category=category,
                 environment=environment,
                 variables=variables,
-                actor=current().actor,
+                actor=self.actor,
                 reason=reason,
                 dry_run=dry_run,
             )

@@ -23,7 +23,7 @@ class Command(BaseCommand):
         if dry_run:
             self.stdout.write(f"Would archive {total} history row(s) older than {older_than} days.")
             return
-        bar = ProgressBar(self.stderr._out)
+        bar = ProgressBar(self.stderr)
         report = services.archive_history(
             older_than_days=older_than, batch_size=batch_size, progress=lambda moved: bar("archiving", moved, total)
         )

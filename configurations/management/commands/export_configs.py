@@ -6,8 +6,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from configurations import formats, services
-from configurations.models import ENVIRONMENTS
+from configurations import services
+from configurations.core import formats
+from configurations.core.vocabulary import ENVIRONMENTS
 
 
 class Command(BaseCommand):

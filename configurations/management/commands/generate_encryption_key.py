@@ -6,7 +6,7 @@ import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
-from configurations import crypto
+from configurations.core import crypto
 
 
 class Command(BaseCommand):

@@ -8,13 +8,11 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from configurations import formats, services
-from configurations.audit import current
+from configurations import services
+from configurations.core import formats
+from configurations.core.vocabulary import ENVIRONMENTS, Outcome
 from configurations.management.auditing import AuditedCommand
 from configurations.management.progress import ProgressBar
-from configurations.models import ENVIRONMENTS
-
-STATUS = {"add": "added", "change": "changed", "reactivate": "changed", "unchanged": "unchanged"}
 
 
 class Command(AuditedCommand):
@@ -51,9 +49,9 @@ class Command(AuditedCommand):
                 records,
                 on_conflict=on_conflict,
                 dry_run=dry_run,
-                actor=current().actor,
+                actor=self.actor,
                 reason=reason or f"Import of {source}",
-                progress=ProgressBar(self.stderr._out),
+                progress=ProgressBar(self.stderr),
             )
         except services.ImportRejected as error:
             raise CommandError(self._listing("nothing was imported", error.messages)) from None
@@ -107,11 +105,11 @@ class Command(AuditedCommand):
             self.stdout.write("Dry run: nothing was written. The plan:")
             for plan in report.plans:
                 shown = services.SECRET_MASK if plan.secret else _one_line(plan.text)
-                self.stdout.write(f"  {STATUS[plan.outcome]:<9} {plan.change.label} = {shown}")
+                self.stdout.write(f"  {Outcome(plan.outcome).label:<9} {plan.change.label} = {shown}")
         for line in skipped:
             self.stdout.write(f"  skipped   {line}")
         counts = {
-            name: sum(1 for p in report.plans if STATUS[p.outcome] == name)
+            name: sum(1 for p in report.plans if Outcome(p.outcome).label == name)
             for name in ("added", "changed", "unchanged")
         }
         verb = "Would import" if dry_run else "Imported"

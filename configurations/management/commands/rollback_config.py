@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from configurations import services
-from configurations.audit import current
 from configurations.management.auditing import AuditedCommand
 
 
@@ -20,7 +19,7 @@ class Command(AuditedCommand):
 
     def handle(self, *args, history_id: int, reason: str, **options):
         try:
-            row = services.rollback(history_id=history_id, actor=current().actor, reason=reason)
+            row = services.rollback(history_id=history_id, actor=self.actor, reason=reason)
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
         state = "active" if row.is_active else "inactive"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from configurations import crypto, services
-from configurations.audit import current
+from configurations import services
+from configurations.core import crypto
 from configurations.management.auditing import AuditedCommand
 
 
@@ -21,7 +21,7 @@ class Command(AuditedCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
         try:
-            report = services.rotate_encryption_keys(batch_size=batch_size, dry_run=dry_run, actor=current().actor)
+            report = services.rotate_encryption_keys(batch_size=batch_size, dry_run=dry_run, actor=self.actor)
         except crypto.EncryptionError as error:
             raise CommandError(str(error)) from None
         verb = "would re-encrypt" if dry_run else "re-encrypted"

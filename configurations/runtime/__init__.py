@@ -11,89 +11,30 @@ reconnects and resyncs. Within one HTTP request every read sees the same snapsho
 from __future__ import annotations
 
 import copy
-import dataclasses
 import logging
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 from django.core.signals import setting_changed
+from django.db import DatabaseError, connection
 
-from . import conf, crypto, persistence, values
-from .services import ConfigurationNotFound, label
+from ..core import conf
+from ..core.vocabulary import ConfigurationNotFound, label
+from . import persistence
+from .snapshots import SNAPSHOT_SQL, Snapshot, Store, Undecryptable, build_snapshot, install
+from .snapshots import store as _store
+from .watcher import Watcher
 
 logger = logging.getLogger(__name__)
 
 _MISSING = object()
-SNAPSHOT_SQL = (
-    "SELECT category, config_key, config_value, value_type, is_encrypted FROM system_configurations "
-    "WHERE environment = %s AND is_active"
-)
+_COPY_OR_RAISE = frozenset({dict, list, Undecryptable})
 
-__all__ = ["ConfigurationNotFound", "get", "get_category", "pinned", "reload", "reset"]
+__all__ = ["ConfigurationNotFound", "get", "get_category", "install", "pinned", "reload", "reset"]
 
-
-class _Undecryptable:
-    """Stands for a secret that did not decrypt: reading it raises, loudly, without its value."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: crypto.DecryptionError) -> None:
-        self.error = error
-
-
-_COPY_OR_RAISE = frozenset({dict, list, _Undecryptable})
-
-
-@dataclasses.dataclass(frozen=True)
-class Snapshot:
-    environment: str
-    values: dict[tuple[str, str], Any]
-    by_category: dict[str, dict[str, Any]]
-
-
-def build_snapshot(environment: str, rows) -> Snapshot:
-    """A snapshot from rows of (category, key, stored text, value_type, is_encrypted)."""
-    found: dict[tuple[str, str], Any] = {}
-    by_category: dict[str, dict[str, Any]] = {}
-    for category, key, text, value_type, is_encrypted in rows:
-        found[category, key] = by_category.setdefault(category, {})[key] = _typed(
-            environment, category, key, text, value_type, is_encrypted
-        )
-    return Snapshot(environment, found, by_category)
-
-
-def _typed(environment, category, key, text, value_type, is_encrypted) -> Any:
-    if is_encrypted and text is not None:
-        try:
-            text = crypto.decrypt(text, environment=environment, category=category, key=key)
-        except crypto.DecryptionError as error:
-            logger.error("Configuration %s cannot be decrypted: %s", label(category, key, environment), error)
-            return _Undecryptable(error)
-    if text in (None, ""):
-        return text if value_type == "string" else None
-    try:
-        return values.parse(value_type, text)
-    except values.ValueTypeError:
-        logger.error("Configuration %s does not parse as %s", label(category, key, environment), value_type)
-        return text
-
-
-class _Store:
-    def __init__(self) -> None:
-        self.snapshots: dict[str, Snapshot] = {}
-        self.lock = threading.Lock()
-        self.watcher = None
-        self.default_environment: str | None = None
-
-    def put(self, snapshot: Snapshot) -> None:
-        self.snapshots[snapshot.environment] = snapshot  # one reference swap: readers see old or new
-
-
-_store = _Store()
 _pinned: ContextVar[dict[str, Snapshot] | None] = ContextVar("configurations_runtime_pinned", default=None)
 
 
@@ -137,19 +78,10 @@ def pinned() -> Iterator[None]:
 
 def reload(environment: str | None = None) -> None:
     """Load the environment's snapshot now, in one query, through Django's connection."""
-    from django.db import connection
-
     env = environment or _default_environment()
     with connection.cursor() as cursor:
         cursor.execute(SNAPSHOT_SQL, [env])
         install(env, cursor.fetchall())
-
-
-def install(environment: str, rows) -> None:
-    """Make rows of (category, key, stored text, value_type, is_encrypted) the environment's snapshot."""
-    rows = [tuple(row) for row in rows]
-    _store.put(build_snapshot(environment, rows))
-    persistence.save(environment, rows)
 
 
 def reset() -> None:
@@ -166,7 +98,7 @@ def reset() -> None:
 
 
 def _copy_or_raise(value: Any) -> Any:
-    if isinstance(value, _Undecryptable):
+    if isinstance(value, Undecryptable):
         raise value.error
     return copy.deepcopy(value)  # a JSON value is mutable; callers must not change the snapshot
 
@@ -203,8 +135,6 @@ def _current(env: str) -> Snapshot:
 
 def _cold_start(env: str) -> None:
     """One query; during an outage, the snapshot saved on disk if there is one."""
-    from django.db import DatabaseError
-
     try:
         reload(env)
     except DatabaseError:
@@ -219,9 +149,7 @@ def _watch(env: str) -> None:
     if not conf.runtime_watch():
         return
     if _store.watcher is None:
-        from .watcher import Watcher
-
-        _store.watcher = Watcher(_store)
+        _store.watcher = Watcher()
         _store.watcher.start()
     _store.watcher.add(env)
 
@@ -234,4 +162,4 @@ def _forget_cached_settings(setting: str, **kwargs) -> None:
 setting_changed.connect(_forget_cached_settings)
 if hasattr(os, "register_at_fork"):
     # A watcher thread does not survive fork(): children start afresh.
-    os.register_at_fork(after_in_child=lambda: _store.__init__())
+    os.register_at_fork(after_in_child=lambda: Store.__init__(_store))

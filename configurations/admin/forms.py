@@ -1,13 +1,16 @@
-"""Forms of the plain admin."""
+"""The admin's forms: one configuration (plain admin), a whole category (the editor), applying a template."""
 
 from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
 
-from . import crypto, permissions, services, templates_engine, validation
+from .. import services
+from ..core import crypto, templates_engine, validation
+from ..core.vocabulary import ENVIRONMENTS, InputType
+from ..data.models import SystemConfiguration
+from ..services import permissions
 from .editor import CategorySnapshot, EditorField
-from .models import ENVIRONMENTS, InputType, SystemConfiguration
 
 
 class SystemConfigurationForm(forms.ModelForm):
@@ -40,7 +43,7 @@ class SystemConfigurationForm(forms.ModelForm):
         if not value and self.is_secret:
             # Keep the current secret: hand the service its plaintext, so nothing is re-encrypted.
             try:
-                return services.plaintext(SystemConfiguration.objects.get(pk=self.instance.pk))
+                return SystemConfiguration.objects.get(pk=self.instance.pk).plaintext()
             except crypto.DecryptionError as error:
                 raise forms.ValidationError(f"The current value cannot be kept: {error}") from None
         return value
@@ -51,7 +54,19 @@ class SystemConfigurationForm(forms.ModelForm):
         user = getattr(self, "user", None)
         if user is not None and environment and not permissions.can_edit(user, environment):
             raise forms.ValidationError(f"You may not edit the {environment} environment.")
+        if not self.errors:
+            self._check_with_the_service()
         return cleaned
+
+    def _check_with_the_service(self) -> None:
+        """The service's own checks (type, rules, encryption), so that saving cannot fail after a valid form."""
+        try:
+            services.plan_changes([self.change()])
+        except ValidationError as error:
+            messages = [
+                e.message.removeprefix(f"{label}: ") for label, errors in error.error_dict.items() for e in errors
+            ]
+            self.add_error("config_value" if "config_value" in self.fields else None, messages)
 
     def change(self) -> services.Change:
         data = self.cleaned_data
@@ -68,7 +83,7 @@ class SystemConfigurationForm(forms.ModelForm):
 # ------------------------------------------------------------------ the grouped category editor
 
 
-def _text(field, widget) -> forms.Field:
+def _text(widget) -> forms.Field:
     # Lenient on purpose: the one validation engine (via the service) checks every rule.
     return forms.CharField(required=False, strip=False, widget=widget)
 
@@ -81,14 +96,14 @@ def _choices(field) -> list[tuple[str, str]]:
 
 
 FIELD_BUILDERS = {
-    InputType.TEXT: lambda f: _text(f, forms.TextInput(attrs={"size": 60})),
-    InputType.TEXTAREA: lambda f: _text(f, forms.Textarea(attrs={"rows": 4, "cols": 60})),
-    InputType.NUMBER: lambda f: _text(f, forms.NumberInput(attrs={"step": "any"})),
-    InputType.SELECT: lambda f: _text(f, forms.Select(choices=_choices(f))),
-    InputType.RADIO: lambda f: _text(f, forms.RadioSelect(choices=_choices(f))),
+    InputType.TEXT: lambda f: _text(forms.TextInput(attrs={"size": 60})),
+    InputType.TEXTAREA: lambda f: _text(forms.Textarea(attrs={"rows": 4, "cols": 60})),
+    InputType.NUMBER: lambda f: _text(forms.NumberInput(attrs={"step": "any"})),
+    InputType.SELECT: lambda f: _text(forms.Select(choices=_choices(f))),
+    InputType.RADIO: lambda f: _text(forms.RadioSelect(choices=_choices(f))),
     InputType.CHECKBOX: lambda f: forms.BooleanField(required=False),
     InputType.PASSWORD: lambda f: _text(
-        f, forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+        forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
     ),
 }
 

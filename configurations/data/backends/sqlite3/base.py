@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.db.backends.sqlite3 import base
 
-from configurations import sqlfunctions
+from configurations.data import sqlfunctions
 
 
 class DatabaseWrapper(base.DatabaseWrapper):

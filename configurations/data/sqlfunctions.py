@@ -11,7 +11,7 @@ import datetime
 import hashlib
 import sqlite3
 
-SECRET_PREFIX = "encrypted:"
+from ..core.vocabulary import ENVELOPE_PREFIX, HISTORY_SECRET_MARKER
 
 
 class TransactionSettings:
@@ -41,14 +41,14 @@ def history_value(value: str | None, secret) -> str | None:
     """What configuration_history keeps of a value (twin of the PL/pgSQL function)."""
     if value is None:
         return None
-    if value.startswith(SECRET_PREFIX):
+    if value.startswith(ENVELOPE_PREFIX):
         parts = value.split(":")
         key_id = parts[3] if len(parts) > 3 and parts[3] else "?"
         digest = hashlib.sha256(value.encode()).hexdigest()[:16]
-        return f"[secret key={key_id} sha256={digest}]"
+        return f"{HISTORY_SECRET_MARKER} key={key_id} sha256={digest}]"
     if secret:
         # A secret stored in the clear: a digest of it would be guessable, so show only that it is one.
-        return "[secret]"
+        return f"{HISTORY_SECRET_MARKER}]"
     return value
 
 

@@ -10,10 +10,10 @@ import dataclasses
 import hashlib
 from itertools import groupby
 
-from .models import ConfigurationMetadata, InputType, SystemConfiguration
+from ..core.vocabulary import INPUT_OF_VALUE_TYPE, InputType, ValueType
+from ..data.models import ConfigurationMetadata, SystemConfiguration
 
 OTHER_GROUP = "Other settings"
-_TYPE_INPUTS = {"number": InputType.NUMBER, "boolean": InputType.CHECKBOX, "json": InputType.TEXTAREA}
 
 
 @dataclasses.dataclass
@@ -28,7 +28,7 @@ class EditorField:
             return self.meta.input_type
         if self.row is not None and self.row.is_encrypted:
             return InputType.PASSWORD
-        return _TYPE_INPUTS.get(self.row.value_type if self.row else "string", InputType.TEXT)
+        return INPUT_OF_VALUE_TYPE.get(self.row.value_type if self.row else ValueType.STRING, InputType.TEXT)
 
     @property
     def secret(self) -> bool:

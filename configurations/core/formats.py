@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from .vocabulary import Change, Problem
+
 MAX_INPUT_BYTES = 10 * 1024 * 1024
 FORMATS = ("json", "yaml", "env")
 LONG_FORM_KEYS = {"value", "value_type", "is_encrypted", "masked"}
@@ -25,26 +27,11 @@ PLAIN_ENV_VALUE = re.compile(r"[A-Za-z0-9_./:@+,=-]*")
 
 
 @dataclasses.dataclass(frozen=True)
-class Record:
-    """One value to import, and where it was found."""
+class Record(Change):
+    """One value to import, and where it was found (``masked``: a secret an export left out)."""
 
-    environment: str
-    category: str
-    key: str
-    value: Any
-    where: str
-    value_type: str | None = None
-    is_encrypted: bool | None = None
+    where: str = ""
     masked: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class Problem:
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
 
 
 class InputError(Exception):
@@ -124,9 +111,11 @@ def _record(env: str, category: str, key: str, item: Any, where: str, problems: 
         if is_encrypted is not None and not isinstance(is_encrypted, bool):
             problems.append(Problem(where, "'is_encrypted' must be true or false"))
             return None
-        return Record(env, category, key, item["value"], where, value_type, is_encrypted, bool(item.get("masked")))
+        return Record(
+            category, key, env, item["value"], value_type, is_encrypted, where=where, masked=bool(item.get("masked"))
+        )
     value_type = "json" if isinstance(item, Mapping | list) else None
-    return Record(env, category, key, item, where, value_type)
+    return Record(category, key, env, item, value_type, where=where)
 
 
 def _unique_pairs(pairs):
@@ -216,12 +205,12 @@ def parse_env(text: str, source: str, *, environment: str, known: Mapping[str, t
 def _env_record(name, value, where, environment, known, annotation, skipped) -> Record | None:
     if annotation:
         category, key, value_type, encrypted = annotation.groups()
-        return Record(environment, category, key, value, f"{where} ({name})", value_type, encrypted == "true")
+        return Record(category, key, environment, value, value_type, encrypted == "true", where=f"{where} ({name})")
     match = known.get(name.upper())
     if match is None:
         skipped.append(Problem(f"{where} ({name})", "matches no known configuration key"))
         return None
-    return Record(environment, match[0], match[1], value, f"{where} ({name})")
+    return Record(match[0], match[1], environment, value, where=f"{where} ({name})")
 
 
 def _assignment(line: str, where: str, problems: list[Problem]) -> tuple[str, str] | None:
@@ -287,7 +276,7 @@ def parse_environ(
             if prefix:  # without a prefix most of the environment is unrelated: say nothing
                 skipped.append(Problem(f"environment variable {name}", "matches no known configuration key"))
             continue
-        records.append(Record(environment, match[0], match[1], environ[name], f"environment variable {name}"))
+        records.append(Record(match[0], match[1], environment, environ[name], where=f"environment variable {name}"))
     return Parsed(records, skipped)
 
 

@@ -31,3 +31,16 @@ def _entry(name: str, url_name: str) -> dict:
         "add_url": None,
         "view_only": True,
     }
+
+
+site = ConfigurationsAdminSite()
+
+
+def default_site() -> ConfigurationsAdminSite:
+    """The one instance of the site, for ``AdminConfig.default_site``.
+
+    Django's lazy ``admin.site`` calls this on first use. That first use happens while autodiscovery imports
+    ``configurations.admin``, whose model admins register on ``admin.site`` again before the first call has
+    returned; handing out one instance makes both calls agree, so no registration is lost.
+    """
+    return site

@@ -19,8 +19,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from . import conf
+from .vocabulary import ENVELOPE_PREFIX, label
 
-PREFIX = "encrypted:AES256:v1:"
+PREFIX = f"{ENVELOPE_PREFIX}AES256:v1:"
 KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 NONCE_BYTES = 12
 
@@ -95,7 +96,7 @@ def new_key_entry(key_id: str) -> str:
 
 
 def is_envelope(value: str | None) -> bool:
-    return isinstance(value, str) and value.startswith("encrypted:")
+    return isinstance(value, str) and value.startswith(ENVELOPE_PREFIX)
 
 
 def envelope_key_id(value: str) -> str | None:
@@ -119,7 +120,7 @@ def encrypt(plaintext: str, *, environment: str, category: str, key: str, ring: 
 
 
 def decrypt(envelope: str, *, environment: str, category: str, key: str, ring: Keyring | None = None) -> str:
-    where = f"{category}.{key} [{environment}]"
+    where = label(category, key, environment)
     if not envelope.startswith(PREFIX) or len(envelope.split(":")) != 6:
         raise DecryptionError(f"{where}: the stored value is not an encrypted:AES256:v1 envelope")
     _, _, _, key_id, nonce, sealed = envelope.split(":")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 
-from .models import ENVIRONMENTS
+from ..core.vocabulary import ENVIRONMENTS
 
 
 def permission_name(environment: str) -> str:

@@ -9,10 +9,10 @@ import json
 
 from django.db.models import Q, QuerySet
 
-from .models import ConfigurationHistory
+from ..core.vocabulary import HISTORY_SECRET_MARKER
+from ..data.models import ConfigurationHistory
 
 PAGE_SIZE = 50
-SECRET_MARKER = "[secret"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +47,7 @@ class HistoryEntry:
 
     @property
     def is_secret(self) -> bool:
-        return any((v or "").startswith(SECRET_MARKER) for v in (self.row.old_value, self.row.new_value))
+        return any((v or "").startswith(HISTORY_SECRET_MARKER) for v in (self.row.old_value, self.row.new_value))
 
     @property
     def summary(self) -> str:

@@ -9,15 +9,14 @@
 from __future__ import annotations
 
 import json
-import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from .vocabulary import VALUE_TYPES
 
 MAX_VALUE_LENGTH = 256 * 1024
 MAX_JSON_DEPTH = 32
 
-NUMBER_PATTERN = re.compile(r"-?[0-9]+(\.[0-9]+)?")
-TYPES = ("string", "number", "boolean", "json")
 
 
 class ValueTypeError(ValueError):
@@ -31,8 +30,8 @@ def to_text(value_type: str, value: Any) -> str:
 
 def parse(value_type: str, value: Any) -> Any:
     """The Python value of ``value`` (stored text or a Python value) as ``value_type``."""
-    if value_type not in TYPES:
-        raise ValueTypeError(f"unknown value type {value_type!r}; expected one of {', '.join(TYPES)}")
+    if value_type not in VALUE_TYPES:
+        raise ValueTypeError(f"unknown value type {value_type!r}; expected one of {', '.join(VALUE_TYPES)}")
     if isinstance(value, str) and len(value) > MAX_VALUE_LENGTH:
         raise ValueTypeError(f"is {len(value)} characters long; the limit is {MAX_VALUE_LENGTH}")
     return _PARSERS[value_type](value)

@@ -13,9 +13,11 @@ import logging
 import sqlite3
 import threading
 
+import psycopg
 from django.db import connection as django_connection
 
-from . import conf
+from ..core import conf
+from .snapshots import SNAPSHOT_SQL, install
 
 logger = logging.getLogger(__name__)
 CHANNEL = "configurations_changed"
@@ -23,16 +25,14 @@ MAX_BACKOFF = 2.0
 
 
 class Watcher(threading.Thread):
-    def __init__(self, store) -> None:
+    def __init__(self) -> None:
         super().__init__(name="configurations-watcher", daemon=True)
-        self.store = store
         self.environments: set[str] = set()
         self.settings = dict(django_connection.settings_dict)
         self.vendor = django_connection.vendor
         self._stop_event = threading.Event()
         self._connection = None
         self.in_outage = False
-        self.resyncs = 0
 
     def add(self, environment: str) -> None:
         self.environments.add(environment)
@@ -65,8 +65,6 @@ class Watcher(threading.Thread):
 
     def _connect(self) -> None:
         if self.vendor == "postgresql":
-            import psycopg
-
             s = self.settings
             self._connection = psycopg.connect(
                 dbname=s["NAME"],
@@ -113,15 +111,12 @@ class Watcher(threading.Thread):
         return self._connection.execute("SELECT value FROM configuration_change_counter WHERE id = 1").fetchone()[0]
 
     def _resync(self) -> None:
-        from .runtime import SNAPSHOT_SQL, install
-
         for env in list(self.environments):
             if self.vendor == "postgresql":
                 rows = self._connection.execute(SNAPSHOT_SQL, [env]).fetchall()
             else:
                 rows = self._connection.execute(SNAPSHOT_SQL.replace("%s", "?"), [env]).fetchall()
             install(env, rows)
-        self.resyncs += 1
 
     # ---------------------------------------------------------------------- reporting
 

@@ -18,7 +18,6 @@ Semantics, shared with the SQL function:
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import ipaddress
 import re
@@ -29,7 +28,8 @@ import regex
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator
 
-from . import conf
+from . import conf, values
+from .vocabulary import InputType, Problem, ValueType
 
 RULE_NAMES = ("required", "minLength", "maxLength", "pattern", "options", "min", "max", "custom")
 CUSTOM_RULES = ("emailValidation", "domainValidation")
@@ -38,15 +38,38 @@ NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
-@dataclasses.dataclass(frozen=True)
-class Problem:
-    """One rule a value breaks: the rule's name and a sentence for a person."""
+def checked_text(
+    value: Any,
+    *,
+    value_type: str,
+    where: str,
+    rules: dict | None = None,
+    input_type: str | None = None,
+    required: bool = False,
+) -> str:
+    """The canonical stored text of ``value`` as ``value_type``, checked against ``rules``.
 
-    rule: str
-    message: str
+    Raises a ValidationError listing every problem, each message starting with ``where`` and coded with
+    the rule's name (``type`` when the value is not of its type).
+    """
+    text = canonical_text(value, value_type, where)
+    numeric = value_type == ValueType.NUMBER or input_type == InputType.NUMBER
+    found = problems(text, rules, numeric=numeric, required=required)
+    if found:
+        raise DjangoValidationError([DjangoValidationError(f"{where}: {p}", code=p.rule) for p in found])
+    return text
 
-    def __str__(self) -> str:
-        return f"{self.rule}: {self.message}"
+
+def canonical_text(value: Any, value_type: str, where: str) -> str:
+    """The stored text of ``value`` as ``value_type`` ('' for no value); ValidationError if it is not one."""
+    if value is None or value == "":
+        return ""
+    try:
+        return values.to_text(value_type, value)
+    except values.ValueTypeError as error:
+        raise DjangoValidationError(
+            [DjangoValidationError(f"{where}: {error} (type {value_type})", code="type")]
+        ) from None
 
 
 def is_required(rules: dict | None, is_required_column: bool = False) -> bool:

@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from . import conf
+from ..core import conf
 
 logger = logging.getLogger(__name__)
 FORMAT = 1

@@ -1,0 +1,132 @@
+"""The words of the domain, each defined once and imported everywhere else.
+
+Environments, value types, input types, history actions, write outcomes, the secret mask, the history's
+secret marker, the envelope prefix, the error for a missing configuration, and how messages name one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models.enums import TextChoices
+
+
+class Environment(TextChoices):
+    DEVELOPMENT = "development"
+    STAGING = "staging"
+    PRODUCTION = "production"
+    TEST = "test"
+
+
+class ValueType(TextChoices):
+    STRING = "string"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    JSON = "json"
+
+
+ENVIRONMENTS: tuple[str, ...] = tuple(Environment.values)
+VALUE_TYPES: tuple[str, ...] = tuple(ValueType.values)
+
+
+class InputType(TextChoices):
+    TEXT = "text"
+    PASSWORD = "password"
+    NUMBER = "number"
+    SELECT = "select"
+    TEXTAREA = "textarea"
+    CHECKBOX = "checkbox"
+    RADIO = "radio"
+
+
+# The value type an input type implies for a new key, and the input a key without metadata gets.
+VALUE_TYPE_OF_INPUT = {InputType.NUMBER: ValueType.NUMBER, InputType.CHECKBOX: ValueType.BOOLEAN}
+INPUT_OF_VALUE_TYPE = {
+    ValueType.NUMBER: InputType.NUMBER,
+    ValueType.BOOLEAN: InputType.CHECKBOX,
+    ValueType.JSON: InputType.TEXTAREA,
+}
+
+
+def value_type_for_input(input_type: str | None) -> str:
+    """The value type of a new key whose metadata has ``input_type`` (string unless it implies one)."""
+    return VALUE_TYPE_OF_INPUT.get(input_type, ValueType.STRING)
+
+
+class HistoryAction(TextChoices):
+    CREATE = "create"
+    UPDATE = "update"
+    DEACTIVATE = "deactivate"
+    REACTIVATE = "reactivate"
+    DELETE = "delete"
+
+
+class Outcome(TextChoices):
+    """What writing one requested value does; the label is how a report says it happened."""
+
+    ADD = "add", "added"
+    CHANGE = "change", "changed"
+    REACTIVATE = "reactivate", "changed"
+    UNCHANGED = "unchanged", "unchanged"
+
+
+# How a preview (before anything is written) shows each outcome.
+PREVIEW_STATUS = {
+    Outcome.ADD: "new",
+    Outcome.CHANGE: "changed",
+    Outcome.REACTIVATE: "changed",
+    Outcome.UNCHANGED: "same",
+}
+
+# Shown wherever a secret's value would be.
+SECRET_MASK = "••••••••"
+# The start of what configuration_history keeps instead of a secret (the SQL trigger writes the same).
+HISTORY_SECRET_MARKER = "[secret"
+# The start of every stored secret envelope (the SQL trigger recognises the same).
+ENVELOPE_PREFIX = "encrypted:"
+
+
+class ConfigurationNotFound(ObjectDoesNotExist, KeyError):
+    """No active configuration for this category, key and environment."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "configuration not found"
+
+
+def label(category: str, key: str, environment: str) -> str:
+    """How messages name a configuration: ``category.key [environment]``."""
+    return f"{category}.{key} [{environment}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """One thing wrong and what it is about: a place in an input (file and line or path), or a rule's name."""
+
+    where: str
+    message: str
+
+    @property
+    def rule(self) -> str:
+        """For a value's problem: the name of the rule it breaks."""
+        return self.where
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """A requested value for one configuration (``value_type``/``is_encrypted`` None: decided by the key)."""
+
+    category: str
+    key: str
+    environment: str
+    value: Any
+    value_type: str | None = None
+    is_encrypted: bool | None = None
+
+    @property
+    def label(self) -> str:
+        return label(self.category, self.key, self.environment)

@@ -1,0 +1,424 @@
+"""Models that mirror docs/spec/configuration-schema.md table for table.
+
+Column names, types, CHECK and UNIQUE constraints, database defaults and index
+definitions follow the spec so that its SQL runs unchanged; docs/schema.md lists
+every place where this differs from the spec and why.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.indexes import GinIndex
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connection, models, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Now
+from simple_history.models import HistoricalRecords
+
+from ..core import crypto, stored, templates_engine, validation
+from ..core.vocabulary import (
+    ENVIRONMENTS,
+    Environment,
+    HistoryAction,
+    InputType,
+    ValueType,
+    label,
+)
+
+__all__ = [
+    "ENVIRONMENTS",
+    "ConfigurationHistory",
+    "ConfigurationHistoryArchive",
+    "ConfigurationMetadata",
+    "ConfigurationTemplate",
+    "Environment",
+    "HistoryAction",
+    "InputType",
+    "PostgresGinIndex",
+    "SentTestEmail",
+    "SystemConfiguration",
+    "User",
+    "ValueType",
+]
+
+
+def _in_choices(field: str, choices: type[models.TextChoices]) -> Q:
+    return Q(**{f"{field}__in": choices.values})
+
+
+class PostgresGinIndex(GinIndex):
+    """A GIN index on PostgreSQL; a no-op statement on other databases."""
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor != "postgresql":
+            return "SELECT 1"
+        return super().create_sql(model, schema_editor, using=using, **kwargs)
+
+    def remove_sql(self, model, schema_editor, **kwargs):
+        if schema_editor.connection.vendor != "postgresql":
+            return "SELECT 1"
+        return super().remove_sql(model, schema_editor, **kwargs)
+
+
+class User(AbstractUser):
+    """The spec's ``users`` table: UUID primary key, email and username."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+
+    class Meta(AbstractUser.Meta):
+        db_table = "users"
+        swappable = "AUTH_USER_MODEL"
+
+
+class CheckedOnSave(models.Model):
+    """A model whose ``clean()`` runs on every save, not only in forms: a typo in rules or template data
+    (``"maxLenght"``) must never silently switch checking off."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        self.clean()
+        super().save(*args, **kwargs)
+
+
+def _user_column(name: str, *, on_delete) -> models.ForeignKey:
+    """A nullable reference to a user in a column of the spec's name (no reverse accessor, no index of its own)."""
+    return models.ForeignKey(
+        User, null=True, blank=True, on_delete=on_delete, db_column=name, db_index=False, related_name="+"
+    )
+
+
+class KeyedByCategory(models.Model):
+    """The spec's identity of a setting: a category and a key within it, with the spec's lengths."""
+
+    category = models.CharField(max_length=50)
+    config_key = models.CharField(max_length=100)
+
+    class Meta:
+        abstract = True
+
+
+class SystemConfigurationQuerySet(models.QuerySet):
+    def active(self) -> SystemConfigurationQuerySet:
+        return self.filter(is_active=True)
+
+    def for_category(self, category: str, environment: str) -> SystemConfigurationQuerySet:
+        return self.filter(category=category, environment=environment)
+
+    def with_secret_flag(self) -> SystemConfigurationQuerySet:
+        """Annotate ``is_secret``: encrypted, or a key whose metadata input type is password."""
+        password_metadata = ConfigurationMetadata.objects.passwords().filter(
+            category=OuterRef("category"), config_key=OuterRef("config_key")
+        )
+        return self.annotate(is_secret=Q(is_encrypted=True) | Exists(password_metadata))
+
+
+class ConfigurationMetadataQuerySet(models.QuerySet):
+    def passwords(self) -> ConfigurationMetadataQuerySet:
+        """Metadata of keys whose input type is password (secrets by declaration)."""
+        return self.filter(input_type=InputType.PASSWORD)
+
+    def password_keys(self, category: str) -> set[str]:
+        """The keys of ``category`` that metadata declares secret."""
+        return set(self.passwords().filter(category=category).values_list("config_key", flat=True))
+
+
+class SystemConfiguration(KeyedByCategory):
+    config_value = models.TextField(null=True, blank=True)
+    value_type = models.CharField(
+        max_length=20, choices=ValueType.choices, default=ValueType.STRING, db_default=ValueType.STRING
+    )
+    is_encrypted = models.BooleanField(default=False, db_default=False)
+    is_active = models.BooleanField(default=True, db_default=True)
+    environment = models.CharField(
+        max_length=20,
+        choices=Environment.choices,
+        default=Environment.DEVELOPMENT,
+        db_default=Environment.DEVELOPMENT,
+    )
+    updated_by = _user_column("updated_by", on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    objects = SystemConfigurationQuerySet.as_manager()
+
+    class Meta:
+        db_table = "system_configurations"
+        verbose_name = "configuration"
+        ordering = ("category", "environment", "config_key")
+        # Editing is granted per environment (docs/admin.md, Permissions); production needs its own.
+        permissions = [(f"edit_{env}", f"Can edit {env} configurations") for env in ENVIRONMENTS]
+        constraints = [
+            models.UniqueConstraint(
+                fields=("category", "config_key", "environment"),
+                name="unique_config_key_per_category_env",
+                violation_error_message="A configuration with this category, key and environment already exists.",
+            ),
+            models.CheckConstraint(
+                condition=_in_choices("value_type", ValueType), name="system_configurations_value_type_check"
+            ),
+            models.CheckConstraint(
+                condition=_in_choices("environment", Environment), name="system_configurations_environment_check"
+            ),
+        ]
+        indexes = [
+            # Spec names shortened to Django's 30-character limit (docs/schema.md).
+            models.Index(fields=["category"], name="idx_sysconf_category"),
+            models.Index(fields=["environment"], name="idx_sysconf_env"),
+            models.Index(fields=["is_active"], name="idx_sysconf_active"),
+            models.Index(fields=["category", "environment"], name="idx_sysconf_category_env"),
+            models.Index(fields=["updated_at"], name="idx_sysconf_updated_at"),
+            models.Index(fields=["category", "environment", "is_active"], name="idx_config_category_env_active"),
+            models.Index(fields=["-updated_at"], name="idx_config_updated_at_desc"),
+            models.Index(fields=["category", "config_key"], condition=Q(is_active=True), name="idx_config_active_only"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category}.{self.config_key} [{self.environment}]"
+
+    @property
+    def label(self) -> str:
+        return label(self.category, self.config_key, self.environment)
+
+    def plaintext(self) -> str | None:
+        """The stored text, decrypted if it is encrypted (DecryptionError if it cannot be)."""
+        return stored.plaintext(self.config_value, **self._identity())
+
+    def typed_value(self):
+        """The Python value of the row: decrypted, parsed by its value_type."""
+        return stored.typed(self.config_value, self.value_type, **self._identity())
+
+    def _identity(self) -> dict:
+        return {
+            "is_encrypted": self.is_encrypted,
+            "environment": self.environment,
+            "category": self.category,
+            "key": self.config_key,
+        }
+
+    def clean(self) -> None:
+        """The value against its type and its key's metadata rules, with the one engine."""
+        meta = ConfigurationMetadata.objects.filter(category=self.category, config_key=self.config_key).first()
+        value = self.config_value
+        try:
+            if self.is_encrypted and crypto.is_envelope(value):
+                value = self.plaintext()
+            validation.checked_text(
+                value,
+                value_type=self.value_type,
+                where=self.label,
+                rules=meta.validation_rules if meta else None,
+                input_type=meta.input_type if meta else None,
+                required=bool(meta and meta.is_required),
+            )
+        except crypto.DecryptionError as error:
+            raise ValidationError({"config_value": [ValidationError(str(error), code="decrypt")]}) from None
+        except ValidationError as error:
+            raise ValidationError({"config_value": error.error_list}) from None
+
+
+class ConfigurationMetadata(KeyedByCategory, CheckedOnSave):
+    display_name = models.CharField(max_length=200)
+    description = models.TextField(null=True, blank=True)
+    input_type = models.CharField(
+        max_length=20, choices=InputType.choices, default=InputType.TEXT, db_default=InputType.TEXT
+    )
+    validation_rules = models.JSONField(null=True, blank=True)
+    default_value = models.TextField(null=True, blank=True)
+    is_required = models.BooleanField(default=False, db_default=False)
+    sort_order = models.IntegerField(default=0, db_default=0)
+    group_name = models.CharField(max_length=100, null=True, blank=True)
+    help_text = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    objects = ConfigurationMetadataQuerySet.as_manager()
+    history = HistoricalRecords(table_name="configuration_metadata_changes")
+
+    class Meta:
+        db_table = "configuration_metadata"
+        verbose_name = "configuration metadata"
+        verbose_name_plural = "configuration metadata"
+        ordering = ("category", "sort_order", "config_key")
+        constraints = [
+            models.UniqueConstraint(fields=("category", "config_key"), name="unique_metadata_key_per_category"),
+            models.CheckConstraint(
+                condition=_in_choices("input_type", InputType), name="configuration_metadata_input_type_check"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["category"], name="idx_confmeta_category"),
+            models.Index(fields=["group_name"], name="idx_confmeta_group"),
+            models.Index(fields=["category", "sort_order"], name="idx_confmeta_sort"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category}.{self.config_key}"
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        rule_errors = validation.check_rules(self.validation_rules, input_type=self.input_type)
+        rule_errors += _pattern_errors_in_database(self.validation_rules)
+        if rule_errors:
+            errors["validation_rules"] = rule_errors
+        elif self.default_value not in (None, ""):
+            numeric = self.input_type == InputType.NUMBER
+            found = validation.problems(self.default_value, self.validation_rules, numeric=numeric)
+            if found:
+                errors["default_value"] = [f"the default breaks its own rules: {problem}" for problem in found]
+        if errors:
+            raise ValidationError(errors)
+
+
+def _pattern_errors_in_database(rules) -> list[str]:
+    """PostgreSQL's regex dialect must accept the pattern too, since validate_configuration_value() uses it."""
+    pattern = rules.get("pattern") if isinstance(rules, dict) else None
+    if not isinstance(pattern, str) or connection.vendor != "postgresql":
+        return []
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT '' ~ %s", [pattern])
+    except DatabaseError as error:
+        return [f"'pattern' is not valid in PostgreSQL: {str(error).splitlines()[0]}"]
+    return []
+
+
+class HistoryColumns(models.Model):
+    """The columns of configuration_history, shared with its archive.
+
+    Both tables get the same columns in the same order, so the spec's
+    ``INSERT INTO configuration_history_archive SELECT * ...`` works as written.
+    """
+
+    # No database constraint: the row outlives a hard-deleted configuration.
+    config = models.ForeignKey(
+        SystemConfiguration,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_column="config_id",
+        db_index=False,
+        related_name="+",
+    )
+    old_value = models.TextField(null=True, blank=True)
+    new_value = models.TextField(null=True, blank=True)
+    changed_by = _user_column("changed_by", on_delete=models.PROTECT)
+    change_reason = models.TextField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+    # Additions to the spec (docs/schema.md): the row's identity, so history of a
+    # deleted configuration stays readable, and what kind of change it was.
+    category = models.CharField(max_length=50, null=True, blank=True)
+    config_key = models.CharField(max_length=100, null=True, blank=True)
+    environment = models.CharField(max_length=20, null=True, blank=True)
+    action = models.CharField(
+        max_length=20, choices=HistoryAction.choices, default=HistoryAction.UPDATE, db_default=HistoryAction.UPDATE
+    )
+    old_value_type = models.CharField(max_length=20, null=True, blank=True)
+    new_value_type = models.CharField(max_length=20, null=True, blank=True)
+    old_is_encrypted = models.BooleanField(null=True, blank=True)
+    new_is_encrypted = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.category}.{self.config_key} [{self.environment}] #{self.pk}"
+
+
+class ConfigurationHistory(HistoryColumns):
+    class Meta(HistoryColumns.Meta):
+        db_table = "configuration_history"
+        verbose_name = "configuration history entry"
+        verbose_name_plural = "configuration history"
+        indexes = [
+            models.Index(fields=["config"], name="idx_confhist_config_id"),
+            models.Index(fields=["changed_by"], name="idx_confhist_changed_by"),
+            models.Index(fields=["created_at"], name="idx_confhist_created_at"),
+            models.Index(fields=["config", "-created_at"], name="idx_confhist_config_created"),
+        ]
+
+
+class ConfigurationHistoryArchive(HistoryColumns):
+    """Old history moved out of configuration_history by ``archive_history``: the same columns, fewer indexes."""
+
+    class Meta(HistoryColumns.Meta):
+        db_table = "configuration_history_archive"
+        indexes = [
+            models.Index(fields=["config", "-created_at"], name="idx_confarch_config_created"),
+            models.Index(fields=["created_at"], name="idx_confarch_created_at"),
+        ]
+        verbose_name = "archived history entry"
+        verbose_name_plural = "configuration history archive"
+
+
+class ConfigurationTemplate(CheckedOnSave):
+    provider_name = models.CharField(max_length=50)
+    category = models.CharField(max_length=50)
+    template_data = models.JSONField()
+    description = models.TextField(null=True, blank=True)
+    is_active = models.BooleanField(default=True, db_default=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
+
+    history = HistoricalRecords(table_name="configuration_templates_changes")
+
+    class Meta:
+        db_table = "configuration_templates"
+        verbose_name = "configuration template"
+        ordering = ("category", "provider_name")
+        constraints = [
+            models.UniqueConstraint(fields=("provider_name", "category"), name="unique_provider_category"),
+        ]
+        indexes = [
+            models.Index(fields=["provider_name"], name="idx_conftmpl_provider"),
+            models.Index(fields=["category"], name="idx_conftmpl_category"),
+            models.Index(fields=["is_active"], name="idx_conftmpl_active"),
+            PostgresGinIndex(fields=["template_data"], name="idx_template_data_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_name} ({self.category})"
+
+    def clean(self) -> None:
+        name = f"template {self.provider_name}/{self.category}"
+        errors = templates_engine.check(self.template_data, template=name)
+        if not errors:
+            errors = _secret_mixing(self, name)
+        if errors:
+            raise ValidationError({"template_data": errors})
+
+
+def _secret_mixing(template: ConfigurationTemplate, name: str) -> list[str]:
+    """A variable that fills a password key must not also fill a plain key, where it would be stored in the clear."""
+    password_keys = ConfigurationMetadata.objects.password_keys(template.category)
+    errors = []
+    for variable in templates_engine.variables(template.template_data):
+        keys = set(templates_engine.keys_using(template.template_data, variable.name))
+        if keys & password_keys and keys - password_keys:
+            errors.append(
+                f"{name}: variable {variable.name} fills the secret key {sorted(keys & password_keys)[0]} and the "
+                f"plain key {sorted(keys - password_keys)[0]}, where the secret would be stored in the clear"
+            )
+    return errors
+
+
+class SentTestEmail(models.Model):
+    """Each "Send test email" attempt and its result (who, when, where to, what happened)."""
+
+    environment = models.CharField(max_length=20, choices=Environment.choices)
+    recipient = models.EmailField()
+    sent_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(db_default=Now())
+    succeeded = models.BooleanField()
+    result = models.TextField()
+
+    class Meta:
+        db_table = "configuration_test_emails"
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"test email to {self.recipient} [{self.environment}]"
