@@ -61,6 +61,11 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.cons
 CONFIG_SMTP_TIMEOUT = env.float("CONFIG_SMTP_TIMEOUT", default=10)
 CONFIG_SMTP_CA_FILE = env.str("CONFIG_SMTP_CA_FILE", default="")
 
+# Key names that make a key a secret (always encrypted, never shown): comma-separated substrings, any case.
+CONFIG_SECRET_KEY_PATTERNS = env.list(
+    "CONFIG_SECRET_KEY_PATTERNS", default=["pass", "secret", "token", "api_key", "apikey", "private_key", "credential"]
+)
+
 # Seconds an admin-supplied validation pattern may run before the value is refused.
 CONFIG_PATTERN_TIMEOUT = env.float("CONFIG_PATTERN_TIMEOUT", default=0.25)
 
@@ -120,6 +125,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["ENGINE"] = "configurations.data.backends.sqlite3"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Error pages, error emails and logged reports hide sensitive variables and POST data with DEBUG on as well.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "configurations.error_reports.AlwaysCleansingFilter"
 AUTH_USER_MODEL = "configurations.User"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -9,7 +9,7 @@ from django.db import connection
 from configurations.models import ConfigurationHistory
 
 from . import browser as browser_support
-from .factories import UserFactory
+from .factories import UserFactory, editor_of
 
 
 def pytest_collection_modifyitems(config, items):
@@ -94,8 +94,20 @@ def staff_client(client, db):
 
 
 @pytest.fixture
+def developer_user(client, db):
+    """dev-only: a logged-in staff user who may edit development only, with every model permission of the app."""
+    user = editor_of("development", username="dev-only")
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="configurations").exclude(codename__startswith="edit_")
+    )
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
 def user(db):
-    return UserFactory(username="alice")
+    """alice, a staff user who may edit every environment: services act with their actor's permissions."""
+    return editor_of(username="alice")
 
 
 @pytest.fixture

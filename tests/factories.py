@@ -27,6 +27,19 @@ class UserFactory(DjangoModelFactory):
     password = factory.django.Password(USER_PASSWORD)
 
 
+def editor_of(*environments: str, username: str, **fields) -> User:
+    """A staff user who may edit exactly ``environments`` (every environment when none are named)."""
+    from django.contrib.auth.models import Permission
+
+    from configurations.core.vocabulary import ENVIRONMENTS
+
+    user = UserFactory(username=username, is_staff=True, **fields)
+    codenames = [f"edit_{env}" for env in (environments or ENVIRONMENTS)]
+    permissions = Permission.objects.filter(content_type__app_label="configurations", codename__in=codenames)
+    user.user_permissions.add(*permissions)
+    return User.objects.get(pk=user.pk)  # a fresh instance: no stale permission cache
+
+
 class ConfigurationFactory(DjangoModelFactory):
     class Meta:
         model = SystemConfiguration

@@ -138,11 +138,12 @@ def test_forwarded_for_is_honoured_from_a_trusted_proxy(admin_client):
 def test_admin_delete_is_recorded_with_the_user(admin_client, admin_user):
     config = ConfigurationFactory(config_value="bye")
     url = reverse("admin:configurations_systemconfiguration_delete", args=[config.pk])
-    response = admin_client.post(url, {"post": "yes"}, REMOTE_ADDR="192.0.2.50")
+    response = admin_client.post(url, {"post": "yes", "reason": "retired"}, REMOTE_ADDR="192.0.2.50")
     assert response.status_code == 302
     assert not SystemConfiguration.objects.filter(pk=config.pk).exists()
     row = ConfigurationHistory.objects.get(config_id=config.pk, action="delete")
     assert (row.changed_by, row.ip_address, row.old_value) == (admin_user, "192.0.2.50", "bye")
+    assert row.change_reason == "retired"
 
 
 def test_history_is_read_only(admin_client):

@@ -14,7 +14,7 @@ from configurations.audit import audit_context
 from configurations.models import ConfigurationHistory
 from configurations.services import history
 
-from .factories import UserFactory
+from .factories import editor_of
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/configurations/systemconfiguration/history/"
@@ -43,7 +43,7 @@ def test_per_category_and_environment(admin_client):
 
 
 def test_filters_by_user_and_date(admin_client):
-    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    alice, bob = editor_of(username="alice"), editor_of(username="bob")
     with audit_context(actor=alice):
         services.set_value(category="app", key="a", environment="test", value="1")
     with audit_context(actor=bob):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from configurations import services
@@ -12,6 +13,8 @@ from configurations.models import (
     ConfigurationTemplate,
     SystemConfiguration,
 )
+
+from .factories import UserFactory, editor_of
 
 pytestmark = pytest.mark.django_db
 SECRET = "never-show-me-42"
@@ -49,11 +52,29 @@ def _pages(row) -> list[str]:
     ]
 
 
-def test_no_page_shows_a_secret_or_its_envelope(admin_client, secret_row):
+def _viewer(client):
+    """A staff user who may view every table but edit nothing."""
+    user = UserFactory(username="viewer", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__startswith="view_"))
+    client.force_login(user)
+
+
+def _developer(client):
+    """A staff user with every model permission who may edit development only."""
+    user = editor_of("development", username="dev-only")
+    user.user_permissions.add(*Permission.objects.exclude(codename__startswith="edit_"))
+    client.force_login(user)
+
+
+@pytest.mark.parametrize("who", ["superuser", "view-only", "development-only"])
+def test_no_page_shows_a_secret_or_its_envelope(client, admin_user, secret_row, who):
+    {"superuser": lambda c: c.force_login(admin_user), "view-only": _viewer, "development-only": _developer}[who](
+        client
+    )
     envelope = SystemConfiguration.objects.get(pk=secret_row.pk).config_value
     for url in _pages(secret_row):
-        response = admin_client.get(url)
-        assert response.status_code == 200, url
+        response = client.get(url)
+        assert response.status_code == 200 or (who != "superuser" and response.status_code == 403), url
         html = response.content.decode()
         assert SECRET not in html, url
         assert envelope not in html and "encrypted:AES256" not in html, url

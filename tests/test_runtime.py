@@ -12,6 +12,7 @@ from configurations import runtime, services
 from configurations.core import crypto
 from configurations.middleware import RuntimeSnapshotMiddleware
 from configurations.models import SystemConfiguration
+from configurations.runtime import persistence
 
 pytestmark = pytest.mark.django_db
 
@@ -139,7 +140,10 @@ def test_snapshot_is_saved_atomically_with_secrets_still_encrypted(values, setti
     runtime.reload("production")
     saved = tmp_path / "configurations-production.json"
     text = saved.read_text()
-    assert "runtime-secret-1" not in text and "encrypted:AES256:v1:" in text
+    assert "runtime-secret-1" not in text and "smtp" not in text  # the whole file is sealed
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
-    assert ["smtp", "port", "587", "number", False] in json.loads(text)["rows"]
+    rows = persistence.load("production")
+    assert ("smtp", "port", "587", "number", False) in rows
+    assert any(str(row[2]).startswith("encrypted:AES256:v1:") for row in rows)  # secrets stay encrypted inside
+    assert set(json.loads(text)) == {"format", "key_id", "nonce", "sealed"}
     assert not list(tmp_path.glob(".snapshot-*"))  # no temporary file left behind

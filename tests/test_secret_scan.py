@@ -1,6 +1,8 @@
 """After secrets are written through every path, no table holds a plaintext secret, and history holds no ciphertext.
 
-Paths: services, the plain admin, the category editor, a provider template, an import, key rotation.
+Paths: services, the plain admin, the category editor, a provider template (service and admin action, whose
+pending values wait in the session), an import (also of a key secret by its name only), key rotation. Every
+table is read, the simple-history tables of metadata and templates included, and sessions are decoded.
 """
 
 from __future__ import annotations
@@ -8,12 +10,15 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
 from configurations import services
 from configurations.core import crypto
+from configurations.models import ConfigurationTemplate
 
 from .factories import UserFactory
 
@@ -23,12 +28,13 @@ HISTORY_TABLES = {"configuration_history", "configuration_history_archive"}
 
 
 def _every_text_value() -> dict[str, list[str]]:
-    """table -> every non-null value of every column, as text."""
+    """table -> every non-null value of every column, as text; sessions also decoded."""
     found: dict[str, list[str]] = {}
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names(cursor):
             cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
             found[table] = [str(value) for row in cursor.fetchall() for value in row if value is not None]
+    found["django_session (decoded)"] = [str(session.get_decoded()) for session in Session.objects.all()]
     return found
 
 
@@ -64,9 +70,18 @@ def test_no_plaintext_secret_anywhere(client, settings, tmp_path):
         variables={"SENDGRID_API_KEY": "SG.template-secret-4"},
     )
     import_file = tmp_path / "secrets.json"
-    import_file.write_text('{"staging": {"api": {"key": {"value": "import-secret-5", "is_encrypted": true}}}}')
+    import_file.write_text(
+        '{"staging": {"api": {"key": {"value": "import-secret-5", "is_encrypted": true},'
+        ' "webhook_secret": "named-secret-6"}}}'
+    )
     call_command("import_configs", str(import_file), stdout=StringIO())
-    secrets += ["editor-secret-3", "SG.template-secret-4", "import-secret-5"]
+    gmail = ConfigurationTemplate.objects.get(provider_name="gmail")
+    variables = {"var__EMAIL_USER": "me@gmail.com", "var__EMAIL_PASS": "pend ingx secr etsx"}
+    action = {"action": "apply_to_environment", ACTION_CHECKBOX_NAME: [gmail.pk], "post": "preview",
+              "environment": "test", **variables}  # fmt: skip
+    preview = client.post(reverse("admin:configurations_configurationtemplate_changelist"), action)
+    assert preview.status_code == 200 and Session.objects.exists()  # the pending application waits in the session
+    secrets += ["editor-secret-3", "SG.template-secret-4", "import-secret-5", "named-secret-6", "pend ingx secr etsx"]
     settings.CONFIG_ENCRYPTION_KEYS = f"{crypto.new_key_entry('rotated')},{settings.CONFIG_ENCRYPTION_KEYS}"
     call_command("rotate_encryption_keys", stdout=StringIO())
     assert services.get_value(category="smtp", key="auth_pass", environment="staging") == secrets[2]

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 from itertools import groupby
 
+from ..core.secrecy import is_secret_key
 from ..core.vocabulary import INPUT_OF_VALUE_TYPE, InputType, ValueType
 from ..data.models import ConfigurationMetadata, SystemConfiguration
 
@@ -26,13 +27,15 @@ class EditorField:
     def input_type(self) -> str:
         if self.meta is not None:
             return self.meta.input_type
-        if self.row is not None and self.row.is_encrypted:
+        if is_secret_key(self.key, is_encrypted=self.row is not None and self.row.is_encrypted):
             return InputType.PASSWORD
         return INPUT_OF_VALUE_TYPE.get(self.row.value_type if self.row else ValueType.STRING, InputType.TEXT)
 
     @property
     def secret(self) -> bool:
-        return self.input_type == InputType.PASSWORD or bool(self.row and self.row.is_encrypted)
+        return is_secret_key(
+            self.key, input_type=self.input_type, is_encrypted=bool(self.row and self.row.is_encrypted)
+        )
 
     @property
     def label(self) -> str:

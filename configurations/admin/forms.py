@@ -7,10 +7,23 @@ from django.core.exceptions import ValidationError
 
 from .. import services
 from ..core import crypto, templates_engine, validation
+from ..core.secrecy import Secret, name_is_secret
 from ..core.vocabulary import ENVIRONMENTS, InputType
 from ..data.models import SystemConfiguration
 from ..services import permissions
 from .editor import CategorySnapshot, EditorField
+
+
+class SecretField(forms.CharField):
+    """A password input whose cleaned value is a ``Secret``: masked in every repr, never rendered back."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}))
+        super().__init__(strip=False, **kwargs)
+
+    def clean(self, value):
+        cleaned = super().clean(value)
+        return Secret(cleaned) if cleaned else cleaned
 
 
 class SystemConfigurationForm(forms.ModelForm):
@@ -29,21 +42,26 @@ class SystemConfigurationForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.is_secret = bool(self.instance.pk) and self._instance_is_secret()
+        if not self.instance.pk and self.is_bound:
+            self.is_secret = name_is_secret(str(self.data.get("config_key", "")))
         if self.is_secret and "config_value" in self.fields:
-            field = self.fields["config_value"]
-            field.widget = forms.PasswordInput(render_value=False)
-            field.required = False
-            field.help_text = "Secret: leave blank to keep the current value."
+            self.fields["config_value"] = SecretField(
+                required=False, label="Config value", help_text="Secret: leave blank to keep the current value."
+            )
+        if self.is_secret and "is_encrypted" in self.fields:
+            field = self.fields["is_encrypted"]
+            field.disabled, field.initial = True, True
+            field.help_text = "A secret is always stored encrypted; it cannot be turned into plaintext."
 
     def _instance_is_secret(self) -> bool:
         return SystemConfiguration.objects.with_secret_flag().filter(pk=self.instance.pk, is_secret=True).exists()
 
     def clean_config_value(self):
         value = self.cleaned_data.get("config_value")
-        if not value and self.is_secret:
+        if not value and self.is_secret and self.instance.pk:
             # Keep the current secret: hand the service its plaintext, so nothing is re-encrypted.
             try:
-                return SystemConfiguration.objects.get(pk=self.instance.pk).plaintext()
+                return Secret(SystemConfiguration.objects.get(pk=self.instance.pk).plaintext())
             except crypto.DecryptionError as error:
                 raise forms.ValidationError(f"The current value cannot be kept: {error}") from None
         return value
@@ -57,6 +75,13 @@ class SystemConfigurationForm(forms.ModelForm):
         if not self.errors:
             self._check_with_the_service()
         return cleaned
+
+    def _get_validation_exclusions(self):
+        # The value is checked by the service (_check_with_the_service), which knows a Secret; the model's
+        # field cleaning would turn one into its mask.
+        exclusions = super()._get_validation_exclusions()
+        exclusions.add("config_value")
+        return exclusions
 
     def _check_with_the_service(self) -> None:
         """The service's own checks (type, rules, encryption), so that saving cannot fail after a valid form."""
@@ -76,7 +101,8 @@ class SystemConfigurationForm(forms.ModelForm):
             environment=data.get("environment", self.instance.environment),
             value=data.get("config_value"),
             value_type=data.get("value_type"),
-            is_encrypted=data.get("is_encrypted") or None,
+            # Unticked on a secret asks to store it in the clear: the service refuses that, and says so.
+            is_encrypted=data.get("is_encrypted"),
         )
 
 
@@ -102,9 +128,7 @@ FIELD_BUILDERS = {
     InputType.SELECT: lambda f: _text(forms.Select(choices=_choices(f))),
     InputType.RADIO: lambda f: _text(forms.RadioSelect(choices=_choices(f))),
     InputType.CHECKBOX: lambda f: forms.BooleanField(required=False),
-    InputType.PASSWORD: lambda f: _text(
-        forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
-    ),
+    InputType.PASSWORD: lambda f: SecretField(required=False),
 }
 
 
@@ -130,7 +154,7 @@ class CategoryForm(forms.Form):
                 form_field.disabled = True
 
     def _add(self, field: EditorField, read_only: bool) -> None:
-        form_field = FIELD_BUILDERS[field.input_type](field)
+        form_field = FIELD_BUILDERS[InputType.PASSWORD if field.secret else field.input_type](field)
         form_field.label = field.label
         form_field.help_text = field.meta.help_text if field.meta and field.meta.help_text else ""
         if field.input_type == InputType.CHECKBOX:
@@ -221,15 +245,13 @@ class ApplyTemplateForm(forms.Form):
         self.template = template
         self.secret_names = secret_names
         for variable in templates_engine.variables(template.template_data):
-            widget = forms.PasswordInput(render_value=False) if variable.name in secret_names else forms.TextInput()
             help_parts = [variable.description, f"Example: {variable.example}" if variable.example else ""]
-            self.fields[f"var__{variable.name}"] = forms.CharField(
-                label=variable.name,
-                required=False,  # the template engine reports missing variables by name
-                strip=False,
-                widget=widget,
-                help_text=" ".join(part for part in help_parts if part),
-            )
+            # Not required here: the template engine reports missing variables by name.
+            options = {"label": variable.name, "required": False, "help_text": " ".join(p for p in help_parts if p)}
+            if variable.name in secret_names:
+                self.fields[f"var__{variable.name}"] = SecretField(**options)
+            else:
+                self.fields[f"var__{variable.name}"] = forms.CharField(strip=False, **options)
             self.fields[f"var__{variable.name}"].is_required_variable = variable.required
 
     def variables(self) -> dict[str, str]:

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import functools
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters
 from simple_history.admin import SimpleHistoryAdmin
 
 from .. import services
 from ..core.vocabulary import SECRET_MASK
+from ..data.audit import audit_context
 from ..data.models import (
     ConfigurationHistory,
     ConfigurationHistoryArchive,
@@ -56,6 +61,9 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
     identity_fields = ("category", "config_key", "environment")
     show_full_result_count = False
     form = SystemConfigurationForm
+    actions = ["delete_with_reason"]
+    delete_confirmation_template = "admin/configurations/systemconfiguration/delete_confirmation.html"
+    delete_selected_confirmation_template = "admin/configurations/systemconfiguration/delete_selected_confirmation.html"
 
     def get_urls(self):
         def route(pattern: str, view, name: str):
@@ -93,14 +101,52 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
         allowed = super().has_delete_permission(request, obj)
         return allowed and (obj is None or permissions.can_edit(request.user, obj.environment))
 
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # replaced by delete_with_reason, which asks why
+        return actions
+
+    @admin.action(permissions=["delete"], description="Delete selected configurations (asks for a reason)")
+    def delete_with_reason(self, request, queryset):
+        """Django's delete_selected, refused unless the confirmation page was given a reason."""
+        if request.POST.get("post") and not _delete_reason(request):
+            self.message_user(request, "Give a reason for the deletion; nothing was deleted.", messages.ERROR)
+            return None
+        return delete_selected(self, request, queryset)
+
+    @method_decorator(sensitive_post_parameters())
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, object_id)
+        if request.method == "POST" and obj is not None and not self.has_delete_permission(request, obj):
+            raise PermissionDenied(f"You may not edit the {obj.environment} environment.")
+        if request.method == "POST" and not _delete_reason(request):
+            self.message_user(request, "Give a reason for the deletion; nothing was deleted.", messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        return super().delete_view(request, object_id, extra_context)
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, SystemConfiguration.objects.filter(pk=obj.pk))
+
     def delete_queryset(self, request, queryset):
         for environment in set(queryset.values_list("environment", flat=True)):
             if not permissions.can_edit(request.user, environment):
                 raise PermissionDenied(f"You may not edit the {environment} environment.")
-        super().delete_queryset(request, queryset)
+        with audit_context(reason=_delete_reason(request)):
+            super().delete_queryset(request, queryset)
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj) and "config_value" in fields:
+            # Read-only pages show the value as the list does: a secret as the mask, never its envelope.
+            fields[fields.index("config_value")] = "shown_value"
+        return fields
 
     def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields + (self.identity_fields if obj is not None else ())
+        readonly = self.readonly_fields + (self.identity_fields if obj is not None else ())
+        return (*readonly, "shown_value") if obj is not None else readonly
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
@@ -111,9 +157,12 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
         # Through the service: validated, typed, encrypted, audited. The request's user, IP and
         # user agent come from the middleware's context.
         reason = form.cleaned_data["change_reason"]
-        row = services.apply_changes([form.change()], reason=reason)[0].row
-        if not form.cleaned_data.get("is_active", True):
-            services.deactivate(category=row.category, key=row.config_key, environment=row.environment, reason=reason)
+        with audit_context(reason=reason):
+            row = services.apply_changes([form.change()], reason=reason)[0].row
+            if not form.cleaned_data.get("is_active", True):
+                services.deactivate(
+                    category=row.category, key=row.config_key, environment=row.environment, reason=reason
+                )
         obj.pk = row.pk
 
     @admin.display(description="value")
@@ -124,8 +173,47 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
         return value if len(value) <= 80 else value[:77] + "..."
 
 
+def _delete_reason(request) -> str:
+    return request.POST.get("reason", "").strip()
+
+
+class EveryEnvironmentAdmin(SimpleHistoryAdmin):
+    """Metadata and templates apply to every environment: changing them needs every edit_<environment>.
+
+    Without all of them the pages are read-only, and every write path (add, change, delete, bulk delete,
+    simple-history's revert) is refused.
+    """
+
+    def _may_change_rules(self, request) -> bool:
+        return permissions.can_edit_all(request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return super().has_add_permission(request) and self._may_change_rules(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and self._may_change_rules(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and self._may_change_rules(request)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # simple-history saves a POSTed revert for anyone who may view the history.
+        if request.method == "POST" and not self.has_change_permission(request):
+            raise PermissionDenied("Reverting needs the permission to change it, and to edit every environment.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "GET" and not self._may_change_rules(request) and super().has_change_permission(request):
+            self.message_user(
+                request,
+                "This applies to every environment, so changing it needs the edit permission of every environment.",
+                messages.INFO,
+            )
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+
 @admin.register(ConfigurationMetadata)
-class ConfigurationMetadataAdmin(SimpleHistoryAdmin):
+class ConfigurationMetadataAdmin(EveryEnvironmentAdmin):
     list_display = ("category", "config_key", "display_name", "input_type", "group_name", "sort_order", "is_required")
     list_filter = ("category", "input_type", "group_name", "is_required")
     search_fields = ("category", "config_key", "display_name", "description")
@@ -133,7 +221,7 @@ class ConfigurationMetadataAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ConfigurationTemplate)
-class ConfigurationTemplateAdmin(SimpleHistoryAdmin):
+class ConfigurationTemplateAdmin(EveryEnvironmentAdmin):
     actions = [template_actions.apply_to_environment]
     list_display = ("provider_name", "category", "description", "is_active", "updated_at")
     list_filter = ("category", "is_active")

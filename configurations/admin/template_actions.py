@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 
 from .. import services
 from ..core import crypto
+from ..core.secrecy import Secret, reveal
 from ..services import permissions
 from .forms import ApplyTemplateForm
 
@@ -48,7 +49,6 @@ def apply_to_environment(modeladmin, request, queryset):
             return _preview(modeladmin, request, template, form)
         return _form_page(modeladmin, request, template, form)
     return _form_page(modeladmin, request, template, ApplyTemplateForm(template, secret_names))
-
 
 
 def _field(name: str) -> str:
@@ -134,8 +134,9 @@ def _confirm(modeladmin, request, template, secret_names):
 @sensitive_variables()
 def _store_pending(request, template, environment, reason, variables, secret_names) -> str:
     token = secrets.token_urlsafe(16)
+    # Secret variables wait sealed with the encryption key; nothing readable without it reaches the session.
     sealed = {
-        name: crypto.encrypt(value, environment="pending-template", category=token, key=name)
+        name: crypto.encrypt(reveal(value), environment="pending-template", category=token, key=name)
         for name, value in variables.items()
         if name in secret_names
     }
@@ -165,7 +166,7 @@ def _pending(request, *, pop: bool) -> dict | None:
 def _decrypt_secrets(request, pending) -> dict[str, str]:
     try:
         return {
-            name: crypto.decrypt(sealed, environment="pending-template", category=pending["token"], key=name)
+            name: Secret(crypto.decrypt(sealed, environment="pending-template", category=pending["token"], key=name))
             for name, sealed in pending["sealed"].items()
         }
     except crypto.DecryptionError as error:

@@ -146,18 +146,26 @@ def compare(request, category: str, *, site):
         "category": category,
         "left": left,
         "right": right,
-        "rows": _comparison(left_snapshot, right_snapshot),
+        # Same/different of a secret is an oracle: only someone who may edit both sides may see it.
+        "rows": _comparison(
+            left_snapshot, right_snapshot, secrets_comparable=_may_edit_both(request.user, left, right)
+        ),
         "can_copy_to_left": permissions.can_edit(request.user, left),
         "can_copy_to_right": permissions.can_edit(request.user, right),
     }
     return _render(site, request, "category_compare.html", context)
 
 
-def _comparison(left: CategorySnapshot, right: CategorySnapshot) -> list[dict]:
+def _may_edit_both(user, left: str, right: str) -> bool:
+    return permissions.can_edit(user, left) and permissions.can_edit(user, right)
+
+
+def _comparison(left: CategorySnapshot, right: CategorySnapshot, *, secrets_comparable: bool) -> list[dict]:
     keys = sorted({f.key for f in left.fields} | {f.key for f in right.fields})
     by_key = [(key, _field(left, key), _field(right, key)) for key in keys]
     return [
-        {"key": key, "label": (lf or rf).label, "secret": _secret(lf, rf), **_sides(lf, rf)} for key, lf, rf in by_key
+        {"key": key, "label": (lf or rf).label, "secret": _secret(lf, rf), **_sides(lf, rf, secrets_comparable)}
+        for key, lf, rf in by_key
     ]
 
 
@@ -179,16 +187,20 @@ def _value(field) -> str | None:
         return "\0undecryptable"
 
 
-def _sides(left, right) -> dict:
+@sensitive_variables()
+def _sides(left, right, secrets_comparable: bool) -> dict:
     left_value, right_value = _value(left), _value(right)
+    status = "same" if left_value == right_value else "different"
     if _secret(left, right):
         shown = tuple("set" if value is not None else "unset" for value in (left_value, right_value))
+        if not secrets_comparable:
+            status = "not compared"
     else:
         shown = (left_value, right_value)
-    status = "same" if left_value == right_value else "different"
     return {"left_shown": shown[0], "right_shown": shown[1], "status": status}
 
 
+@sensitive_variables()
 def _copy(request, category: str, left: str, right: str):
     target = _environment(request.POST.get("target", ""))
     source = left if target == right else right
@@ -201,6 +213,9 @@ def _copy(request, category: str, left: str, right: str):
         return redirect(url)
     try:
         plans = services.copy_values(category=category, keys=keys, source=source, target=target, reason=reason)
+    except permissions.EnvironmentPermissionDenied as error:
+        messages.error(request, str(error))
+        return redirect(url)
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)

@@ -48,3 +48,17 @@ def smtp_ca_file() -> str:
 def runtime_snapshot_dir() -> str:
     """``CONFIG_RUNTIME_SNAPSHOT_DIR``: where snapshots are saved for a restart during an outage (empty: off)."""
     return getattr(settings, "CONFIG_RUNTIME_SNAPSHOT_DIR", "") or ""
+
+
+DEFAULT_SECRET_KEY_PATTERNS = ("pass", "secret", "token", "api_key", "apikey", "private_key", "credential")
+
+
+def secret_key_patterns() -> tuple[str, ...]:
+    """``CONFIG_SECRET_KEY_PATTERNS``: lower-case substrings that make a key name a secret."""
+    patterns = getattr(settings, "CONFIG_SECRET_KEY_PATTERNS", DEFAULT_SECRET_KEY_PATTERNS)
+    return tuple(p.strip().lower() for p in patterns if p and p.strip())
+
+
+def import_max_bytes() -> int:
+    """``CONFIG_IMPORT_MAX_BYTES``: the largest import file accepted (default 10 MiB)."""
+    return int(getattr(settings, "CONFIG_IMPORT_MAX_BYTES", 10 * 1024 * 1024))

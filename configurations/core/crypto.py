@@ -139,6 +139,25 @@ def decrypt(envelope: str, *, environment: str, category: str, key: str, ring: K
     return plaintext.decode()
 
 
+def seal(data: bytes, *, purpose: str, ring: Keyring | None = None) -> dict:
+    """Encrypt and authenticate a whole document (e.g. a snapshot file) bound to ``purpose``."""
+    ring = ring or keyring()
+    if ring.active_id is None:
+        raise EncryptionError("cannot seal: CONFIG_ENCRYPTION_KEYS is not set")
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = AESGCM(ring.keys[ring.active_id]).encrypt(nonce, data, purpose.encode())
+    return {"key_id": ring.active_id, "nonce": _b64(nonce), "sealed": _b64(sealed)}
+
+
+def unseal(document: dict, *, purpose: str, ring: Keyring | None = None) -> bytes:
+    """The data of a sealed document; DecryptionError if it was altered, is for another purpose or key."""
+    try:
+        secret_key = (ring or keyring()).key(str(document["key_id"]))
+        return AESGCM(secret_key).decrypt(_unb64(document["nonce"]), _unb64(document["sealed"]), purpose.encode())
+    except (KeyError, TypeError, InvalidTag, ValueError, binascii.Error):
+        raise DecryptionError("the sealed document does not verify: it was altered, or sealed elsewhere") from None
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 

@@ -24,6 +24,7 @@ LONG_FORM_KEYS = {"value", "value_type", "is_encrypted", "masked"}
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ANNOTATION = re.compile(r"#:\s*category=(\S+)\s+key=(\S+)\s+type=(\S+)\s+encrypted=(true|false)\s*$")
 PLAIN_ENV_VALUE = re.compile(r"[A-Za-z0-9_./:@+,=-]*")
+ANNOTATION_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,20 +166,24 @@ def _load_yaml(text: str, source: str) -> Any:
 
 
 def env_name(category: str, key: str) -> str:
-    return f"{category}_{key}".upper()
+    """The variable name of a key: ``CATEGORY_KEY`` upper-cased, other characters than [A-Z0-9_] as ``_``."""
+    return re.sub(r"[^A-Z0-9_]", "_", f"{category}_{key}".upper())
 
 
 def parse_env(text: str, source: str, *, environment: str, known: Mapping[str, tuple[str, str]]) -> Parsed:
     """``CATEGORY_KEY=value`` lines, matched against ``known`` (env name -> (category, key)).
 
-    An annotation line ``#: category=C key=K type=T encrypted=B`` (written by export) names the next line's key
-    and type exactly. Lines that match no known key are reported as skipped.
+    Values are read as a POSIX shell reads them when single-quoted (``'it'\\''s'``, newlines kept), dotenv-style
+    when double-quoted (``\\n`` escapes) and up to a `` #`` comment when bare. An annotation line
+    ``#: category=C key=K type=T encrypted=B`` (written by export) names the next line's key and type exactly.
+    Lines that match no known key are reported as skipped.
     """
     records, skipped, problems = [], [], []
     annotation = None
-    for number, line in enumerate(text.splitlines(), start=1):
+    reader = _EnvReader(text)
+    while (line := reader.next_line()) is not None:
+        number, stripped = line
         where = f"{source}:{number}"
-        stripped = line.strip()
         if not stripped or (stripped.startswith("#") and not stripped.startswith("#:")):
             continue
         if stripped.startswith("#:"):
@@ -188,15 +193,12 @@ def parse_env(text: str, source: str, *, environment: str, known: Mapping[str, t
                     Problem(where, "malformed annotation; expected '#: category=C key=K type=T encrypted=B'")
                 )
             continue
-        parsed = _assignment(stripped, where, problems)
-        if parsed is None:
-            annotation = None
-            continue
-        name, value = parsed
-        record = _env_record(name, value, where, environment, known, annotation, skipped)
+        parsed = reader.assignment(where, problems)
+        if parsed is not None:
+            record = _env_record(*parsed, where, environment, known, annotation, skipped)
+            if record:
+                records.append(record)
         annotation = None
-        if record:
-            records.append(record)
     if problems:
         raise InputError(problems)
     return Parsed(records, skipped)
@@ -213,53 +215,97 @@ def _env_record(name, value, where, environment, known, annotation, skipped) -> 
     return Record(match[0], match[1], environment, value, where=f"{where} ({name})")
 
 
-def _assignment(line: str, where: str, problems: list[Problem]) -> tuple[str, str] | None:
-    if line.startswith("export "):
-        line = line[len("export ") :].lstrip()
-    name, sep, raw = line.partition("=")
-    name = name.strip()
-    if not sep or not ENV_NAME.fullmatch(name):
-        problems.append(Problem(where, "expected NAME=value"))
-        return None
-    try:
-        return name, _unquote(raw.strip())
-    except ValueError as error:
-        problems.append(Problem(f"{where} ({name})", str(error)))
-        return None
+class _EnvReader:
+    """Walks .env text line by line; an assignment's quoted value may run over several lines."""
 
+    def __init__(self, text: str) -> None:
+        self.text, self.pos, self.number = text, 0, 0
+        self.line_start = 0
 
-def _unquote(raw: str) -> str:
-    if raw[:1] == "'":
-        closing = raw.find("'", 1)
-        if closing < 0:
-            raise ValueError("unterminated single-quoted value")
-        _only_comment_after(raw[closing + 1 :])
-        return raw[1:closing]
-    if raw[:1] == '"':
-        return _double_quoted(raw)
-    return raw.split(" #", 1)[0].rstrip()  # an unquoted value may carry a trailing comment
+    def next_line(self) -> tuple[int, str] | None:
+        if self.pos >= len(self.text):
+            return None
+        self.number += 1
+        self.line_start = self.pos
+        end = self.text.find("\n", self.pos)
+        end = len(self.text) if end < 0 else end
+        line = self.text[self.pos : end]
+        self.pos = end + 1
+        return self.number, line.strip()
 
+    def assignment(self, where: str, problems: list[Problem]) -> tuple[str, str] | None:
+        """Re-read the current line as ``NAME=value``; a quoted value may consume following lines."""
+        self.pos = self.line_start
+        line_end = self._line_end(self.pos)
+        head = self.text[self.pos : line_end].lstrip()
+        if head.startswith("export "):
+            head = head[len("export ") :].lstrip()
+        name, sep, _ = head.partition("=")
+        name = name.strip()
+        if not sep or not ENV_NAME.fullmatch(name):
+            problems.append(Problem(where, "expected NAME=value"))
+            self.pos = line_end + 1
+            return None
+        self.pos = self.text.index("=", self.pos) + 1
+        try:
+            value = self._value()
+        except ValueError as error:
+            problems.append(Problem(f"{where} ({name})", str(error)))
+            self.pos = self._line_end(self.pos) + 1
+            return None
+        return name, value
 
-def _double_quoted(raw: str) -> str:
-    out, index = [], 1
-    while index < len(raw):
-        char = raw[index]
-        if char == "\\" and index + 1 < len(raw):
-            out.append({"n": "\n", "t": "\t", "r": "\r"}.get(raw[index + 1], raw[index + 1]))
-            index += 2
-            continue
-        if char == '"':
-            _only_comment_after(raw[index + 1 :])
-            return "".join(out)
-        out.append(char)
-        index += 1
-    raise ValueError("unterminated double-quoted value")
+    def _line_end(self, pos: int) -> int:
+        end = self.text.find("\n", pos)
+        return len(self.text) if end < 0 else end
 
+    def _value(self) -> str:
+        while self.pos < len(self.text) and self.text[self.pos] in " \t":
+            self.pos += 1
+        if self.pos >= len(self.text) or self.text[self.pos] not in "'\"":
+            end = self._line_end(self.pos)
+            bare = self.text[self.pos : end]
+            self.pos = end + 1
+            return bare.split(" #", 1)[0].rstrip()
+        parts = []
+        while self.pos < len(self.text) and self.text[self.pos] in "'\"\\":
+            parts.append(self._quoted_part())
+        self._only_comment_after()
+        return "".join(parts)
 
-def _only_comment_after(rest: str) -> None:
-    rest = rest.strip()
-    if rest and not rest.startswith("#"):
-        raise ValueError(f"unexpected text after the quoted value: {rest[:20]!r}")
+    def _quoted_part(self) -> str:
+        quote, start = self.text[self.pos], self.pos + 1
+        if quote == "\\":  # the \' of 'it'\''s'
+            self.pos += 2
+            return self.text[start : self.pos]
+        if quote == "'":
+            closing = self.text.find("'", start)
+            if closing < 0:
+                raise ValueError("unterminated single-quoted value")
+            self.number += self.text.count("\n", start, closing)
+            self.pos = closing + 1
+            return self.text[start:closing]
+        out, index = [], start
+        while index < len(self.text):
+            char = self.text[index]
+            if char == "\\" and index + 1 < len(self.text):
+                out.append({"n": "\n", "t": "\t", "r": "\r"}.get(self.text[index + 1], self.text[index + 1]))
+                index += 2
+                continue
+            if char == '"':
+                self.number += self.text.count("\n", start, index)
+                self.pos = index + 1
+                return "".join(out)
+            out.append(char)
+            index += 1
+        raise ValueError("unterminated double-quoted value")
+
+    def _only_comment_after(self) -> None:
+        end = self._line_end(self.pos)
+        rest = self.text[self.pos : end].strip()
+        self.pos = end + 1
+        if rest and not rest.startswith("#"):
+            raise ValueError(f"unexpected text after the quoted value: {rest[:20]!r}")
 
 
 def parse_environ(
@@ -321,8 +367,17 @@ def _json_value(item: ExportItem) -> Any:
 
 
 def _dump_env(items: list[ExportItem]) -> str:
+    """One ``NAME='value'`` per key, inert when sourced by a POSIX shell (``set -a; . ./file``).
+
+    Values are single-quoted (the shell expands nothing inside; ``'`` is written ``'\\''``), so ``$``, backticks,
+    backslashes and newlines mean nothing to the shell and come back exactly, through the shell and through
+    import. A key whose variable name or annotation could not be written safely is refused.
+    """
     if len({item.environment for item in items}) > 1:
         raise InputError([Problem("export", "the env format holds one environment; give --environment")])
+    problems = [problem for item in items if (problem := _unsafe_env_name(item))]
+    if problems:
+        raise InputError(problems)
     lines = []
     for item in items:
         name = env_name(item.category, item.key)
@@ -335,10 +390,16 @@ def _dump_env(items: list[ExportItem]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+def _unsafe_env_name(item: ExportItem) -> Problem | None:
+    where = f"{item.category}.{item.key} [{item.environment}]"
+    if not ENV_NAME.fullmatch(env_name(item.category, item.key)):
+        return Problem(where, f"cannot be written as a shell variable ({env_name(item.category, item.key)!r})")
+    if not ANNOTATION_NAME.fullmatch(item.category) or not ANNOTATION_NAME.fullmatch(item.key):
+        return Problem(where, "its category or key holds characters the env format cannot write safely")
+    return None
+
+
 def _env_quote(text: str) -> str:
     if PLAIN_ENV_VALUE.fullmatch(text):
         return text
-    escaped = (
-        text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
-    )
-    return f'"{escaped}"'
+    return "'" + text.replace("'", "'\\''") + "'"

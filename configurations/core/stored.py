@@ -20,9 +20,7 @@ def plaintext(text: str | None, *, is_encrypted: bool, environment: str, categor
     return text
 
 
-def typed(
-    text: str | None, value_type: str, *, is_encrypted: bool, environment: str, category: str, key: str
-) -> Any:
+def typed(text: str | None, value_type: str, *, is_encrypted: bool, environment: str, category: str, key: str) -> Any:
     """The Python value of a stored value (DecryptionError, or ValueTypeError if it does not parse)."""
     plain = plaintext(text, is_encrypted=is_encrypted, environment=environment, category=category, key=key)
     return parse_stored(plain, value_type)

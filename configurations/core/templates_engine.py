@@ -1,8 +1,9 @@
 """Provider templates: checking template_data, and turning a template plus variables into changes.
 
 ``template_data`` is ``{"configs": {key: text with {{VARIABLE}} placeholders}, "variables": [{"name",
-"description", "required", "example", "validation"}], "instructions": [text]}``. Variable validation uses
-the metadata rule language and the one engine (``validation``).
+"description", "required", "example", "validation", "secret"}], "instructions": [text]}``. Variable validation
+uses the metadata rule language and the one engine (``validation``). ``"secret": true`` makes a variable secret
+(a password input, never stored readable, never shown again), as does feeding a key that is a secret.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from typing import Any
 
 from . import validation
+from .secrecy import reveal
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 VARIABLE_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
@@ -26,6 +28,7 @@ class Variable:
     required: bool
     example: str | None
     rules: dict
+    secret: bool = False
 
 
 def check(data: Any, *, template: str) -> list[str]:
@@ -68,8 +71,9 @@ def _check_variables(variables: Any, template: str) -> list[str]:
             errors.append(f"{where}: declared twice")
         seen.add(name)
         errors += [f"{where}: unknown field {field!r}" for field in variable if field not in VARIABLE_FIELDS]
-        if "required" in variable and not isinstance(variable["required"], bool):
-            errors.append(f"{where}: 'required' must be true or false")
+        for flag in ("required", "secret"):
+            if flag in variable and not isinstance(variable[flag], bool):
+                errors.append(f"{where}: '{flag}' must be true or false")
         for text_field in ("description", "example"):
             if text_field in variable and not isinstance(variable[text_field], str):
                 errors.append(f"{where}: '{text_field}' must be a string")
@@ -108,6 +112,7 @@ def variables(data: dict) -> list[Variable]:
             required=v.get("required", False),
             example=v.get("example"),
             rules=v.get("validation") or {},
+            secret=v.get("secret", False),
         )
         for v in data.get("variables", [])
     ]
@@ -123,7 +128,7 @@ def variable_problems(data: dict, given: dict[str, str], *, template: str) -> li
     declared = {v.name: v for v in variables(data)}
     errors = [f"{template}: unknown variable {name}" for name in sorted(set(given) - set(declared))]
     for variable in declared.values():
-        value = given.get(variable.name)
+        value = reveal(given.get(variable.name))
         if value in (None, ""):
             if variable.required:
                 errors.append(f"{template}: variable {variable.name} is required ({variable.description})")
@@ -137,4 +142,7 @@ def variable_problems(data: dict, given: dict[str, str], *, template: str) -> li
 
 def render(data: dict, given: dict[str, str]) -> dict[str, str]:
     """The template's configs with every placeholder replaced (missing optional variables become '')."""
-    return {key: PLACEHOLDER.sub(lambda m: given.get(m.group(1), ""), value) for key, value in data["configs"].items()}
+    return {
+        key: PLACEHOLDER.sub(lambda m: reveal(given.get(m.group(1), "")), value)
+        for key, value in data["configs"].items()
+    }

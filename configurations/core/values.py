@@ -18,7 +18,6 @@ MAX_VALUE_LENGTH = 256 * 1024
 MAX_JSON_DEPTH = 32
 
 
-
 class ValueTypeError(ValueError):
     """A value that does not parse as its type; the message says why."""
 

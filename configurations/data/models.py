@@ -17,7 +17,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Now
 from simple_history.models import HistoricalRecords
 
-from ..core import crypto, stored, templates_engine, validation
+from ..core import conf, crypto, stored, templates_engine, validation
+from ..core.secrecy import reveal
 from ..core.vocabulary import (
     ENVIRONMENTS,
     Environment,
@@ -109,11 +110,17 @@ class SystemConfigurationQuerySet(models.QuerySet):
         return self.filter(category=category, environment=environment)
 
     def with_secret_flag(self) -> SystemConfigurationQuerySet:
-        """Annotate ``is_secret``: encrypted, or a key whose metadata input type is password."""
+        """Annotate ``is_secret`` (core.secrecy): encrypted, password metadata, or a secret-looking key name."""
         password_metadata = ConfigurationMetadata.objects.passwords().filter(
             category=OuterRef("category"), config_key=OuterRef("config_key")
         )
-        return self.annotate(is_secret=Q(is_encrypted=True) | Exists(password_metadata))
+        secret = Q(is_encrypted=True) | Exists(password_metadata)
+        for pattern in conf.secret_key_patterns():
+            secret |= Q(config_key__icontains=pattern)
+        return self.annotate(is_secret=secret)
+
+    def secrets(self) -> SystemConfigurationQuerySet:
+        return self.with_secret_flag().filter(is_secret=True)
 
 
 class ConfigurationMetadataQuerySet(models.QuerySet):
@@ -202,7 +209,7 @@ class SystemConfiguration(KeyedByCategory):
     def clean(self) -> None:
         """The value against its type and its key's metadata rules, with the one engine."""
         meta = ConfigurationMetadata.objects.filter(category=self.category, config_key=self.config_key).first()
-        value = self.config_value
+        value = reveal(self.config_value)
         try:
             if self.is_encrypted and crypto.is_envelope(value):
                 value = self.plaintext()
@@ -320,6 +327,8 @@ class HistoryColumns(models.Model):
     new_value_type = models.CharField(max_length=20, null=True, blank=True)
     old_is_encrypted = models.BooleanField(null=True, blank=True)
     new_is_encrypted = models.BooleanField(null=True, blank=True)
+    # Whether the configuration was a secret when the change was made (then both values are markers).
+    is_secret = models.BooleanField(null=True, blank=True)
 
     class Meta:
         abstract = True
@@ -327,6 +336,11 @@ class HistoryColumns(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.category}.{self.config_key} [{self.environment}] #{self.pk}"
+
+    @property
+    def secret(self) -> bool:
+        """Whether this entry is about a secret: from its own columns, never from the text of its values."""
+        return bool(self.is_secret or self.old_is_encrypted or self.new_is_encrypted)
 
 
 class ConfigurationHistory(HistoryColumns):

@@ -41,15 +41,15 @@ def history_value(value: str | None, secret) -> str | None:
     """What configuration_history keeps of a value (twin of the PL/pgSQL function)."""
     if value is None:
         return None
+    if not secret:
+        return value  # whatever its text: only the row's own flags make a value a secret
     if value.startswith(ENVELOPE_PREFIX):
         parts = value.split(":")
         key_id = parts[3] if len(parts) > 3 and parts[3] else "?"
         digest = hashlib.sha256(value.encode()).hexdigest()[:16]
         return f"{HISTORY_SECRET_MARKER} key={key_id} sha256={digest}]"
-    if secret:
-        # A secret stored in the clear: a digest of it would be guessable, so show only that it is one.
-        return f"{HISTORY_SECRET_MARKER}]"
-    return value
+    # A secret stored in the clear: a digest of it would be guessable, so show only that it is one.
+    return f"{HISTORY_SECRET_MARKER}]"
 
 
 def next_timestamp(previous: str | None) -> str:

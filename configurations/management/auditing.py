@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
 from configurations.data import audit
@@ -23,13 +24,20 @@ class AuditedCommand(BaseCommand):
         return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser):
-        parser.add_argument("--actor", help="Username to record as the author of the changes (default: unknown).")
+        parser.add_argument(
+            "--actor",
+            help="Act as this user: recorded as the author, and held to that user's permissions (default: none).",
+        )
 
     def execute(self, *args, **options):
         self.actor = actor = self._actor(options.get("actor"))
         agent = f"manage.py {getattr(self, 'command_name', type(self).__module__.rsplit('.', 1)[-1])}"
         with audit.request_context(actor=actor, ip_address=None, user_agent=f"{agent} (os user {_os_user()})"):
-            return super().execute(*args, **options)
+            try:
+                return super().execute(*args, **options)
+            except PermissionDenied as error:
+                # --actor acts with that user's permissions; a refusal is one clear line, nothing written.
+                raise CommandError(f"{error} Nothing was changed.") from None
 
     @staticmethod
     def _actor(username: str | None):

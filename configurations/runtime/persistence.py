@@ -1,7 +1,9 @@
 """Runtime snapshots saved on disk, so that a restart during a database outage still has values.
 
-Off unless ``CONFIG_RUNTIME_SNAPSHOT_DIR`` is set. The file holds the rows as stored: secrets stay encrypted.
-It is written atomically (a temporary file renamed over the old one) and readable by its owner only.
+Off unless ``CONFIG_RUNTIME_SNAPSHOT_DIR`` is set. The whole file is sealed with the encryption key
+(AES-256-GCM, bound to its environment): a file that was edited, truncated or copied from another environment
+does not verify, is logged and is never served. Inside, rows are kept as stored (secrets stay encrypted
+too). It is written atomically (a temporary file renamed over the old one) and readable by its owner only.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..core import conf
+from ..core import conf, crypto
 
 logger = logging.getLogger(__name__)
-FORMAT = 1
+FORMAT = 2
 
 
 def _path(environment: str) -> Path | None:
@@ -23,29 +25,38 @@ def _path(environment: str) -> Path | None:
     return Path(directory) / f"configurations-{environment}.json" if directory else None
 
 
+def _purpose(environment: str) -> str:
+    return f"configurations runtime snapshot v{FORMAT}: {environment}"
+
+
 def save(environment: str, rows: list[tuple]) -> None:
     path = _path(environment)
     if path is None:
         return
     try:
+        payload = json.dumps({"environment": environment, "rows": rows}).encode()
+        document = {"format": FORMAT, **crypto.seal(payload, purpose=_purpose(environment))}
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-", suffix=".tmp")
         with os.fdopen(handle, "w") as out:
-            json.dump({"format": FORMAT, "environment": environment, "rows": rows}, out)
+            json.dump(document, out)
         os.replace(temporary, path)  # mkstemp made it 0600
-    except OSError as error:
+    except (OSError, crypto.EncryptionError) as error:
         logger.warning("Could not save the %s configuration snapshot to %s: %s", environment, path, error)
 
 
 def load(environment: str) -> list[tuple] | None:
+    """The rows saved for ``environment``, or None when there is no file or it does not verify."""
     path = _path(environment)
     if path is None or not path.exists():
         return None
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        logger.warning("Could not read the %s configuration snapshot %s: %s", environment, path, error)
+        document = json.loads(path.read_text())
+        data = json.loads(crypto.unseal(document, purpose=_purpose(environment)))
+    except (OSError, ValueError, AttributeError, crypto.DecryptionError) as error:
+        logger.error("Refusing the %s configuration snapshot %s: %s", environment, path, error)
         return None
-    if data.get("format") != FORMAT or data.get("environment") != environment:
+    if data.get("environment") != environment:
+        logger.error("Refusing the %s configuration snapshot %s: it is for another environment", environment, path)
         return None
     return [tuple(row) for row in data["rows"]]

@@ -8,13 +8,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.views.decorators.debug import sensitive_variables
 
 from ..core import crypto, validation
+from ..core.secrecy import Secret, conceal, is_secret_key, reveal, why_secret
 from ..core.vocabulary import (
     Change,
     ConfigurationNotFound,
     Environment,
-    InputType,
     Outcome,
     label,
     value_type_for_input,
@@ -22,15 +23,19 @@ from ..core.vocabulary import (
 from ..data import bulk
 from ..data.audit import audit_context
 from ..data.models import ConfigurationMetadata, SystemConfiguration
+from . import permissions
 
 
 @dataclasses.dataclass
 class PlannedChange:
-    """What writing a Change will do: an Outcome (``add``, ``change``, ``reactivate`` or ``unchanged``)."""
+    """What writing a Change will do: an Outcome (``add``, ``change``, ``reactivate`` or ``unchanged``).
+
+    ``text`` is the canonical stored text before encryption; for a secret it is a ``Secret``.
+    """
 
     change: Change
     row: SystemConfiguration | None
-    text: str
+    text: str | Secret
     value_type: str
     secret: bool
     outcome: str
@@ -65,6 +70,7 @@ def plaintext(row: SystemConfiguration) -> str | None:
 # -------------------------------------------------------------------------------- writes
 
 
+@sensitive_variables()
 def set_value(
     *,
     category: str,
@@ -92,17 +98,24 @@ def apply_changes(
     """Validate every change, then write those that change something, all in one transaction.
 
     Nothing is written if any change is invalid: the ValidationError lists every problem, keyed by
-    ``category.key [environment]``. Unchanged values are not written, so they leave no history.
+    ``category.key [environment]``. Unchanged values are not written, so they leave no history. The acting
+    user must be allowed to edit every environment written (EnvironmentPermissionDenied otherwise).
     """
     context = {"actor": actor, "reason": reason, "ip_address": ip_address, "user_agent": user_agent}
     with audit_context(**context):
-        plans = plan_changes(changes, lock=True)
+        plans = plan_changes(changes, lock=True, actor=actor)
         write_plans(plans)
     return plans
 
 
-def plan_changes(changes: Sequence[Change], *, lock: bool = False, progress=None) -> list[PlannedChange]:
-    """What ``apply_changes`` would do, without writing; ValidationError if anything is invalid."""
+@sensitive_variables()
+def plan_changes(changes: Sequence[Change], *, lock: bool = False, progress=None, actor=None) -> list[PlannedChange]:
+    """What ``apply_changes`` would do, without writing; ValidationError if anything is invalid.
+
+    Planning a write is already refused (EnvironmentPermissionDenied) unless the acting user may edit
+    every environment it names, so previews and dry runs show nothing the user could not do.
+    """
+    permissions.require_edit_each(actor, {c.environment for c in changes})
     _refuse_duplicates(changes)
     metadata = _metadata_for(changes)
     rows = existing_rows(changes, lock=lock)
@@ -123,6 +136,7 @@ def plan_changes(changes: Sequence[Change], *, lock: bool = False, progress=None
 
 def deactivate(*, category: str, key: str, environment: str, actor=None, reason: str | None = None) -> int:
     """The spec's soft delete: ``is_active = false``. Returns how many rows it changed (0 or 1)."""
+    permissions.require_edit_each(actor, [environment])
     with audit_context(actor=actor, reason=reason):
         return SystemConfiguration.objects.filter(
             category=category, config_key=key, environment=environment, is_active=True
@@ -178,27 +192,47 @@ def _error(change: Change, message: str, code: str) -> ValidationError:
     return ValidationError(f"{change.label}: {message}", code=code)
 
 
+@sensitive_variables()
 def _plan(change: Change, meta: ConfigurationMetadata | None, row: SystemConfiguration | None) -> PlannedChange:
     if change.environment not in Environment.values:
         raise ValidationError(
             [_error(change, f"unknown environment; use one of {', '.join(Environment.values)}", "environment")]
         )
     value_type = _type_for(change, meta, row)
+    secret = _secret(change, meta, row)
     text = validation.checked_text(
-        change.value,
+        reveal(change.value),
         value_type=value_type,
         where=change.label,
         rules=meta.validation_rules if meta else None,
         input_type=meta.input_type if meta else None,
         required=bool(meta and meta.is_required),
     )
-    secret = bool(change.is_encrypted) or (meta is not None and meta.input_type == InputType.PASSWORD)
-    secret = secret or (change.is_encrypted is None and row is not None and row.is_encrypted)
     if secret and crypto.keyring().active_id is None:
         raise ValidationError(
             [_error(change, "cannot store a secret: CONFIG_ENCRYPTION_KEYS is not set", "encryption")]
         )
-    return PlannedChange(change, row, text, value_type, secret, _outcome(row, text, value_type, secret))
+    outcome = _outcome(row, text, value_type, secret)
+    return PlannedChange(change, row, conceal(text, secret), value_type, secret, outcome)
+
+
+def _secret(change: Change, meta: ConfigurationMetadata | None, row: SystemConfiguration | None) -> bool:
+    """Whether the change stores a secret; a request to store a secret in the clear is refused."""
+    facts = {"input_type": meta.input_type if meta else None, "is_encrypted": row is not None and row.is_encrypted}
+    if not is_secret_key(change.key, **facts):
+        return bool(change.is_encrypted)
+    if change.is_encrypted is False:
+        raise ValidationError(
+            [
+                _error(
+                    change,
+                    f"is a secret ({why_secret(change.key, **facts)}), so it is always stored encrypted; "
+                    "it cannot be stored or turned into plaintext",
+                    "plaintext_secret",
+                )
+            ]
+        )
+    return True
 
 
 def _outcome(row: SystemConfiguration | None, text: str, value_type: str, secret: bool) -> str:
@@ -211,6 +245,7 @@ def _outcome(row: SystemConfiguration | None, text: str, value_type: str, secret
 
 
 def _stored_equals(row: SystemConfiguration, text: str) -> bool:
+    text = reveal(text)
     if not row.is_encrypted:
         return row.config_value == text
     try:
@@ -219,6 +254,7 @@ def _stored_equals(row: SystemConfiguration, text: str) -> bool:
         return False  # an undecryptable secret is replaced, never compared
 
 
+@sensitive_variables()
 def write_plans(plans: list[PlannedChange], progress=None) -> None:
     """Write the plans that change something (inside the caller's audited transaction)."""
     new_rows, changed_rows = [], []
@@ -226,9 +262,9 @@ def write_plans(plans: list[PlannedChange], progress=None) -> None:
         if not plan.writes:
             continue
         change = plan.change
-        stored = plan.text
+        stored = reveal(plan.text)
         if plan.secret and plan.outcome != Outcome.REACTIVATE:
-            stored = crypto.encrypt(plan.text, environment=change.environment, category=change.category, key=change.key)
+            stored = crypto.encrypt(stored, environment=change.environment, category=change.category, key=change.key)
         if plan.row is None:
             plan.row = SystemConfiguration(
                 category=change.category, config_key=change.key, environment=change.environment
@@ -248,22 +284,32 @@ def write_plans(plans: list[PlannedChange], progress=None) -> None:
 # ---------------------------------------------------------------------------- environments
 
 
+@sensitive_variables()
 def copy_values(
     *, category: str, keys: Sequence[str], source: str, target: str, actor=None, reason: str | None = None
 ) -> list[PlannedChange]:
     """Copy the active values of ``keys`` from one environment to another, as one audited change.
 
-    Secrets are decrypted from the source row and encrypted again for the target row.
+    Secrets are decrypted from the source row and encrypted again for the target row; a secret may leave
+    ``source`` only at the hands of someone who may edit ``source``, so a request that includes one the acting
+    user may not move is refused whole (EnvironmentPermissionDenied naming the keys).
     """
-    rows = SystemConfiguration.objects.active().filter(category=category, environment=source, config_key__in=keys)
-    by_key = {row.config_key: row for row in rows}
+    permissions.require_edit_each(actor, [target])
+    rows = SystemConfiguration.objects.active().with_secret_flag()
+    by_key = {row.config_key: row for row in rows.filter(category=category, environment=source, config_key__in=keys)}
     missing = sorted(set(keys) - set(by_key))
     if missing:
         raise ValidationError(
             [ValidationError(f"{label(category, k, source)}: no active value to copy", code="missing") for k in missing]
         )
+    secrets = sorted(key for key, row in by_key.items() if row.is_secret)
+    if secrets and not permissions.may_edit(actor, source):
+        raise permissions.EnvironmentPermissionDenied(
+            f"Nothing was copied: {', '.join(secrets)} {'is a secret' if len(secrets) == 1 else 'are secrets'} of "
+            f"{source}, and a secret may leave {source} only at the hands of someone who may edit {source}."
+        )
     changes = [
-        Change(category, key, target, row.plaintext(), row.value_type, row.is_encrypted or None)
+        Change(category, key, target, conceal(row.plaintext(), row.is_secret), row.value_type, row.is_secret or None)
         for key, row in sorted(by_key.items())
     ]
     return apply_changes(changes, actor=actor, reason=reason)

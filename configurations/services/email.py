@@ -7,6 +7,7 @@ from django.core.mail import EmailMessage
 from .. import runtime
 from ..data.models import SentTestEmail
 from ..runtime import mail
+from . import permissions
 
 
 def send_test_email(*, environment: str, recipient: str, actor=None) -> SentTestEmail:
@@ -15,6 +16,8 @@ def send_test_email(*, environment: str, recipient: str, actor=None) -> SentTest
     The result is success, or the failure in plain words (connection refused, authentication failed, TLS
     failure, timeout, ...) within CONFIG_SMTP_TIMEOUT; it never contains a secret.
     """
+    # Sending uses the environment's credentials: only someone who may edit it may do that.
+    permissions.require_edit_each(actor, [environment], doing="send mail with the settings of")
     runtime.reload(environment)  # the values as they are now, not as this process last saw them
     settings = None
     try:

@@ -9,7 +9,6 @@ import json
 
 from django.db.models import Q, QuerySet
 
-from ..core.vocabulary import HISTORY_SECRET_MARKER
 from ..data.models import ConfigurationHistory
 
 PAGE_SIZE = 50
@@ -47,7 +46,7 @@ class HistoryEntry:
 
     @property
     def is_secret(self) -> bool:
-        return any((v or "").startswith(HISTORY_SECRET_MARKER) for v in (self.row.old_value, self.row.new_value))
+        return self.row.secret
 
     @property
     def summary(self) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 from ..core import crypto
+from ..core.vocabulary import ENVIRONMENTS
 from ..data import bulk
 from ..data.audit import audit_context
 from ..data.models import SystemConfiguration
+from . import permissions
 
 
 @dataclasses.dataclass
@@ -32,6 +34,7 @@ def rotate_encryption_keys(*, batch_size: int = 500, dry_run: bool = False, acto
     encrypted. Idempotent: values already under the active key are left alone. A batch that fails
     rolls back alone; every row stays decryptable, and a re-run completes the work.
     """
+    permissions.require_edit_each(actor, ENVIRONMENTS, doing="re-encrypt the secrets of")
     ring = crypto.keyring()
     if ring.active_id is None:
         raise crypto.EncryptionError("cannot rotate: CONFIG_ENCRYPTION_KEYS is not set")
@@ -49,7 +52,7 @@ def rotate_encryption_keys(*, batch_size: int = 500, dry_run: bool = False, acto
 
 
 def _secret_rows():
-    return SystemConfiguration.objects.with_secret_flag().filter(is_secret=True)
+    return SystemConfiguration.objects.secrets()
 
 
 def _needs_rotation(row: SystemConfiguration, ring: crypto.Keyring, report: RotationReport) -> bool:

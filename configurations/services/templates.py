@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 from django.core.exceptions import ValidationError
+from django.views.decorators.debug import sensitive_variables
 
 from ..core import templates_engine
+from ..core.secrecy import conceal, name_is_secret
 from ..core.vocabulary import PREVIEW_STATUS, SECRET_MASK, Environment
 from ..data.audit import audit_context
-from ..data.models import ConfigurationMetadata, ConfigurationTemplate
+from ..data.models import ConfigurationMetadata, ConfigurationTemplate, SystemConfiguration
 from .changes import Change, PlannedChange, plan_changes, write_plans
 
 
@@ -41,22 +43,40 @@ class TemplateApplication:
 
 
 def secret_variables(template: ConfigurationTemplate) -> set[str]:
-    """Variables that fill a key whose metadata marks it a password."""
+    """Variables that are secret: declared ``"secret": true``, or feeding a key that is a secret.
+
+    A key is a secret by its metadata (password), by its name (CONFIG_SECRET_KEY_PATTERNS), or by its row
+    being encrypted in any environment.
+    """
     data = template.template_data
-    password_keys = ConfigurationMetadata.objects.password_keys(template.category)
+    secret_keys = _secret_keys(template.category, set(data["configs"]))
     return {
         v.name
         for v in templates_engine.variables(data)
-        if set(templates_engine.keys_using(data, v.name)) & password_keys
+        if v.secret or set(templates_engine.keys_using(data, v.name)) & secret_keys
     }
 
 
-def plan_template(*, provider: str, category: str, environment: str, variables: dict[str, str]) -> TemplateApplication:
-    """Validate a template application without writing; ValidationError names what is wrong."""
+def _secret_keys(category: str, keys: set[str]) -> set[str]:
+    encrypted = SystemConfiguration.objects.filter(category=category, config_key__in=keys, is_encrypted=True)
+    found = ConfigurationMetadata.objects.password_keys(category) & keys
+    found |= set(encrypted.values_list("config_key", flat=True).distinct())
+    return found | {key for key in keys if name_is_secret(key)}
+
+
+@sensitive_variables()
+def plan_template(
+    *, provider: str, category: str, environment: str, variables: dict[str, str], actor=None
+) -> TemplateApplication:
+    """Validate a template application without writing; ValidationError names what is wrong.
+
+    Planning for an environment the acting user may not edit is refused (EnvironmentPermissionDenied).
+    """
     template, changes = _template_changes(provider, category, environment, variables)
-    return TemplateApplication(template, environment, _plan_or_explain(template, changes))
+    return TemplateApplication(template, environment, _plan_or_explain(template, changes, actor=actor))
 
 
+@sensitive_variables()
 def apply_template(
     *,
     provider: str,
@@ -73,14 +93,17 @@ def apply_template(
     are encrypted; keys not in the template are untouched; applying the same values again writes nothing.
     """
     if dry_run:
-        return plan_template(provider=provider, category=category, environment=environment, variables=variables)
+        return plan_template(
+            provider=provider, category=category, environment=environment, variables=variables, actor=actor
+        )
     template, changes = _template_changes(provider, category, environment, variables)
     with audit_context(actor=actor, reason=reason or f"Applied template {template.provider_name}"):
-        plans = _plan_or_explain(template, changes, lock=True)
+        plans = _plan_or_explain(template, changes, lock=True, actor=actor)
         write_plans(plans)
     return TemplateApplication(template, environment, plans)
 
 
+@sensitive_variables()
 def _template_changes(provider: str, category: str, environment: str, given: dict[str, str]):
     template = ConfigurationTemplate.objects.filter(provider_name=provider, category=category, is_active=True).first()
     if template is None:
@@ -100,13 +123,20 @@ def _template_changes(provider: str, category: str, environment: str, given: dic
     if problems:
         raise ValidationError([ValidationError(p, code="variable") for p in problems])
     rendered = templates_engine.render(template.template_data, given)
-    return template, [Change(category, key, environment, value) for key, value in rendered.items()]
+    secret_names = secret_variables(template)
+    # A key fed by a secret variable is stored as a secret, whatever else it is.
+    fed = {key for name in secret_names for key in templates_engine.keys_using(template.template_data, name)}
+    changes = [
+        Change(category, key, environment, conceal(value, key in fed), is_encrypted=True if key in fed else None)
+        for key, value in rendered.items()
+    ]
+    return template, changes
 
 
-def _plan_or_explain(template: ConfigurationTemplate, changes: list[Change], *, lock: bool = False):
+def _plan_or_explain(template: ConfigurationTemplate, changes: list[Change], *, lock: bool = False, actor=None):
     """plan_changes, with each key's errors also naming the variables that fill it."""
     try:
-        return plan_changes(changes, lock=lock)
+        return plan_changes(changes, lock=lock, actor=actor)
     except ValidationError as error:
         data = template.template_data
         messages = []

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ..core.vocabulary import HISTORY_SECRET_MARKER, HistoryAction, label
+from ..core.vocabulary import HistoryAction, label
 from ..data.audit import audit_context
 from ..data.models import ConfigurationHistory, ConfigurationHistoryArchive, SystemConfiguration
 from .changes import deactivate, set_value
@@ -24,7 +24,7 @@ def rollback(*, history_id: int, actor=None, reason: str | None = None) -> Syste
     except ConfigurationHistory.DoesNotExist:
         raise ValidationError(f"no history entry #{history_id}", code="missing") from None
     where = label(entry.category, entry.config_key, entry.environment)
-    if entry.new_value is not None and entry.new_value.startswith(HISTORY_SECRET_MARKER):
+    if entry.secret:
         raise ValidationError(
             f"history entry #{history_id} ({where}) is a secret: history keeps no secret value, so it cannot be "
             "rolled back. Set the secret again in the editor.",

@@ -6,11 +6,13 @@ import dataclasses
 from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
+from django.views.decorators.debug import sensitive_variables
 
 from ..core import formats, stored
 from ..core.vocabulary import label
 from ..data.audit import audit_context
 from ..data.models import ConfigurationMetadata, SystemConfiguration
+from . import permissions
 from .changes import PlannedChange, existing_rows, plan_changes, write_plans
 
 
@@ -27,6 +29,7 @@ class ImportRejected(ValidationError):
     """Every problem of an import, each starting with where it is (file and path or line)."""
 
 
+@sensitive_variables()
 def import_records(
     records: Sequence[formats.Record],
     *,
@@ -44,6 +47,7 @@ def import_records(
     """
     if on_conflict not in ("overwrite", "skip", "abort"):
         raise ValueError(f"on_conflict must be overwrite, skip or abort, not {on_conflict!r}")
+    permissions.require_edit_each(actor, {r.environment for r in records}, doing="import into")
     skipped = [
         f"{r.where}: {label(r.category, r.key, r.environment)}: secret not in the export, kept"
         for r in records
@@ -59,7 +63,7 @@ def import_records(
                 if (r.category, r.key, r.environment) in existing
             ]
             wanted = [r for r in wanted if (r.category, r.key, r.environment) not in existing]
-        plans = _plan_records(wanted, lock=not dry_run, progress=progress)
+        plans = _plan_records(wanted, lock=not dry_run, progress=progress, actor=actor)
         if on_conflict == "abort":
             _refuse_conflicts(wanted, plans)
         if not dry_run:
@@ -67,9 +71,9 @@ def import_records(
     return ImportReport(plans, skipped, dry_run)
 
 
-def _plan_records(records: Sequence[formats.Record], *, lock: bool, progress=None) -> list[PlannedChange]:
+def _plan_records(records: Sequence[formats.Record], *, lock: bool, progress=None, actor=None) -> list[PlannedChange]:
     try:
-        return plan_changes(records, lock=lock, progress=progress)  # a Record is a Change
+        return plan_changes(records, lock=lock, progress=progress, actor=actor)  # a Record is a Change
     except ValidationError as error:
         where = {label(r.category, r.key, r.environment): r.where for r in records}
         messages = [
@@ -88,15 +92,24 @@ def _refuse_conflicts(records: Sequence[formats.Record], plans: list[PlannedChan
         raise ImportRejected(conflicts)
 
 
+@sensitive_variables()
 def export_items(
-    *, environment: str | None = None, category: str | None = None, include_secrets: bool = False
+    *, environment: str | None = None, category: str | None = None, include_secrets: bool = False, actor=None
 ) -> list[formats.ExportItem]:
-    """Active configurations as export items; secrets masked unless ``include_secrets``."""
+    """Active configurations as export items; secrets masked unless ``include_secrets``.
+
+    A secret leaves its environment only at the hands of someone who may edit it: with an acting user, every
+    environment whose secrets would be exported must be editable by them (EnvironmentPermissionDenied).
+    """
     rows = SystemConfiguration.objects.active().with_secret_flag().order_by("environment", "category", "config_key")
     if environment:
         rows = rows.filter(environment=environment)
     if category:
         rows = rows.filter(category=category)
+    rows = list(rows)
+    if include_secrets:
+        secret_environments = {row.environment for row in rows if row.is_secret}
+        permissions.require_edit_each(actor, secret_environments, doing="export the secrets of")
     items = []
     for row in rows:
         secret = row.is_encrypted or row.is_secret

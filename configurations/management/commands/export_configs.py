@@ -2,43 +2,69 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from configurations import services
 from configurations.core import formats
 from configurations.core.vocabulary import ENVIRONMENTS
+from configurations.management.auditing import AuditedCommand
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Export active configurations. Secrets are masked unless --include-secrets is given."
 
     def add_arguments(self, parser):
+        super().add_arguments(parser)
         parser.add_argument("--environment", choices=ENVIRONMENTS)
         parser.add_argument("--category")
         parser.add_argument("--format", choices=formats.FORMATS, help="Default: from --output's name, else json.")
-        parser.add_argument("--output", help="File to write (default: standard output).")
-        parser.add_argument("--include-secrets", action="store_true", help="Export secrets in the clear.")
+        parser.add_argument("--output", help="File to write, created readable by you only (default: standard output).")
+        parser.add_argument("--force", action="store_true", help="Replace --output if it exists.")
+        parser.add_argument(
+            "--include-secrets",
+            action="store_true",
+            help="Export secrets in the clear (with --actor: only of environments that user may edit).",
+        )
 
-    def handle(self, *args, environment, category, format, output, include_secrets, **options):
+    def handle(self, *args, environment, category, format, output, force, include_secrets, **options):
         fmt = format or (formats.detect_format(output, None) if output and Path(output).suffix else "json")
+        if output and Path(output).exists() and not force:
+            raise CommandError(f"{output} exists; give --force to replace it")
+        try:
+            items = services.export_items(
+                environment=environment, category=category, include_secrets=include_secrets, actor=self.actor
+            )
+            text = formats.dump(items, fmt)
+        except formats.InputError as error:
+            raise CommandError(str(error)) from None
         if include_secrets:
             self.stderr.write(
                 self.style.WARNING(
                     "WARNING: secrets are exported in the clear. Protect the output and delete it when done."
                 )
             )
-        items = services.export_items(environment=environment, category=category, include_secrets=include_secrets)
-        try:
-            text = formats.dump(items, fmt)
-        except formats.InputError as error:
-            raise CommandError(str(error)) from None
         if output:
-            path = Path(output)
-            path.write_text(text, encoding="utf-8")
-            if include_secrets:
-                path.chmod(0o600)
+            _write_private(Path(output), text)
             self.stderr.write(f"Exported {len(items)} configuration(s) to {output}.")
         else:
             self.stdout.write(text, ending="")
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file that is never readable by others, at any moment.
+
+    A temporary file is created 0600 beside the target and renamed over it, so an existing file is replaced
+    in one step and a reader sees the old file or the new one, never a half-written or wider-readable one.
+    """
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
