@@ -23,6 +23,7 @@ BENCHMARKS = [
     "import_and_archive",
     "runtime_reads",
     "runtime_freshness",
+    "history_chain",
 ]
 ENGINES = ["postgres", "sqlite"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models.enums import TextChoices
 
 
@@ -93,6 +93,10 @@ class ConfigurationNotFound(ObjectDoesNotExist, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "configuration not found"
+
+
+class EnvironmentPermissionDenied(PermissionDenied):
+    """The acting user may not edit an environment the request needs; the message says which."""
 
 
 def label(category: str, key: str, environment: str) -> str:

@@ -8,9 +8,15 @@ Django's bulk operations.
 
 from __future__ import annotations
 
-from django.db import connection
+from contextlib import contextmanager
 
+from django.db import DatabaseError, connection
+
+from ..core.vocabulary import EnvironmentPermissionDenied
+from . import audit
 from .models import SystemConfiguration
+
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for a row-level security (or privilege) refusal
 
 WRITE_BATCH = 1000  # rows per statement where Django's bulk operations are used
 COLUMNS = ("config_value", "value_type", "is_encrypted", "is_active")
@@ -39,7 +45,7 @@ def insert(rows: list[SystemConfiguration]) -> None:
         return
     identity = ("category", "config_key", "environment")
     params = [[getattr(row, column) for row in rows] for column in (*identity, *COLUMNS)]
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, _refusals_explained(rows):
         cursor.execute(_INSERT, params)
         ids = {tuple(found[1:]): found[0] for found in cursor.fetchall()}
     for row in rows:
@@ -54,5 +60,22 @@ def update(rows: list[SystemConfiguration]) -> None:
         SystemConfiguration.objects.bulk_update(rows, list(COLUMNS), batch_size=WRITE_BATCH)
         return
     params = [[getattr(row, column) for row in rows] for column in ("id", *COLUMNS)]
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, _refusals_explained(rows):
         cursor.execute(_UPDATE, params)
+        if cursor.rowcount != len(rows):  # rows the policy hid from this actor: nothing may be written
+            raise DatabaseError(INSUFFICIENT_PRIVILEGE)
+
+
+@contextmanager
+def _refusals_explained(rows: list[SystemConfiguration]):
+    """Turn PostgreSQL's row-level security refusal into the application's own permission error."""
+    try:
+        yield
+    except DatabaseError as error:
+        if INSUFFICIENT_PRIVILEGE not in (getattr(error.__cause__, "sqlstate", None), *error.args):
+            raise
+        environments = ", ".join(sorted({row.environment for row in rows}))
+        hint = "" if audit.current().actor else " Connected as the application role, a command needs --actor USERNAME."
+        raise EnvironmentPermissionDenied(
+            f"You may not write to the {environments} environment: the database refused it (row-level security).{hint}"
+        ) from None

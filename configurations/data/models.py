@@ -36,6 +36,7 @@ __all__ = [
     "ConfigurationTemplate",
     "Environment",
     "HistoryAction",
+    "HistoryChainHead",
     "InputType",
     "PostgresGinIndex",
     "SentTestEmail",
@@ -329,6 +330,9 @@ class HistoryColumns(models.Model):
     new_is_encrypted = models.BooleanField(null=True, blank=True)
     # Whether the configuration was a secret when the change was made (then both values are markers).
     is_secret = models.BooleanField(null=True, blank=True)
+    # The hash chain (data/chain.py): written by the configurations trigger only; verify_history checks it.
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)
+    row_hash = models.CharField(max_length=64, null=True, blank=True)
 
     class Meta:
         abstract = True
@@ -367,6 +371,21 @@ class ConfigurationHistoryArchive(HistoryColumns):
         ]
         verbose_name = "archived history entry"
         verbose_name_plural = "configuration history archive"
+
+
+class HistoryChainHead(models.Model):
+    """The last link of the history's hash chain (one row, id 1), locked by every writer until it commits."""
+
+    id = models.IntegerField(primary_key=True)
+    last_id = models.BigIntegerField(null=True)
+    last_hash = models.CharField(max_length=64, null=True)
+
+    class Meta:
+        db_table = "configuration_history_head"
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="configuration_history_head_one_row")]
+
+    def __str__(self) -> str:
+        return f"history head #{self.last_id}: {self.last_hash}"
 
 
 class ConfigurationTemplate(CheckedOnSave):

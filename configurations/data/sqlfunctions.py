@@ -12,6 +12,7 @@ import hashlib
 import sqlite3
 
 from ..core.vocabulary import ENVELOPE_PREFIX, HISTORY_SECRET_MARKER
+from . import chain
 
 
 class TransactionSettings:
@@ -70,3 +71,5 @@ def register(connection: sqlite3.Connection, settings: TransactionSettings) -> N
     connection.create_function("current_setting", 2, settings.get)
     connection.create_function("config_history_value", 2, history_value, deterministic=True)
     connection.create_function("config_next_timestamp", 1, next_timestamp)
+    connection.create_function("config_history_content", len(chain.FIELDS), chain.content, deterministic=True)
+    connection.create_function("config_chain_hash", 2, chain.chain_hash, deterministic=True)

@@ -21,6 +21,7 @@ from .changes import (
     typed_value,
 )
 from .email import send_test_email
+from .integrity import ChainReport, Finding, parse_head, verify_history
 from .keys import RotationReport, rotate_encryption_keys
 from .templates import TemplateApplication, apply_template, plan_template, secret_variables
 from .trail import ArchiveReport, archive_history, rollback
@@ -29,8 +30,10 @@ from .transfer import ImportRejected, ImportReport, export_items, import_records
 __all__ = [
     "SECRET_MASK",
     "ArchiveReport",
+    "ChainReport",
     "Change",
     "ConfigurationNotFound",
+    "Finding",
     "ImportRejected",
     "ImportReport",
     "PlannedChange",
@@ -46,6 +49,7 @@ __all__ = [
     "import_records",
     "known_env_names",
     "label",
+    "parse_head",
     "plaintext",
     "plan_changes",
     "plan_template",
@@ -55,4 +59,5 @@ __all__ = [
     "send_test_email",
     "set_value",
     "typed_value",
+    "verify_history",
 ]

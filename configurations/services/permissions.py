@@ -20,14 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 
-from ..core.vocabulary import ENVIRONMENTS
+from ..core.vocabulary import ENVIRONMENTS, EnvironmentPermissionDenied
 from ..data import audit
 
-
-class EnvironmentPermissionDenied(PermissionDenied):
-    """The acting user may not edit an environment the request needs; the message says which."""
+__all__ = ["EnvironmentPermissionDenied", "can_edit", "can_edit_all", "editable_environments", "require_edit"]
 
 
 def permission_name(environment: str) -> str:

@@ -1,0 +1,61 @@
+"""Create or update the owner, application and reader roles, their grants and the row-level security."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from configurations.services import database_roles
+
+MASK = "'********'"
+
+
+class Command(BaseCommand):
+    help = (
+        "PostgreSQL only, as a database superuser, after every migrate: create the owner, application and reader "
+        "roles, hand the tables to the owner, grant least privilege and enable the spec's row-level security. "
+        "Idempotent."
+    )
+
+    def add_arguments(self, parser):
+        defaults = database_roles.Roles()
+        parser.add_argument("--owner-role", default=defaults.owner)
+        parser.add_argument("--app-role", default=defaults.app)
+        parser.add_argument("--reader-role", default=defaults.reader)
+        for kind in ("owner", "app", "reader"):
+            parser.add_argument(f"--{kind}-password", help="Set (or change) this role's password.")
+        parser.add_argument(
+            "--reader-environment",
+            action="append",
+            dest="reader_environments",
+            metavar="ENV",
+            help="An environment the reader role may read (repeatable); without it the reader keeps what it had.",
+        )
+        parser.add_argument("--dry-run", action="store_true", help="Print the SQL (passwords masked); change nothing.")
+
+    def handle(self, *args, owner_role, app_role, reader_role, reader_environments, dry_run, **options):
+        if connection.vendor != "postgresql":
+            raise CommandError("database roles are PostgreSQL's; on SQLite there is one local user (docs/schema.md)")
+        if not database_roles.is_superuser():
+            raise CommandError("run this as a database superuser (it creates roles and changes table owners)")
+        passwords = {kind: options[f"{kind}_password"] for kind in ("owner", "app", "reader")}
+        try:
+            roles = database_roles.Roles(owner=owner_role, app=app_role, reader=reader_role)
+            sql = database_roles.statements(roles, passwords=passwords, reader_environments=reader_environments)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        if dry_run:
+            for statement in sql:
+                self.stdout.write(_masked(statement, passwords) + ";")
+            return
+        database_roles.apply(sql)
+        self.stdout.write(
+            f"Roles ready: owner {roles.owner}, application {roles.app}, reader {roles.reader}; "
+            f"{len(sql)} statement(s) applied."
+        )
+
+
+def _masked(statement: str, passwords: dict[str, str | None]) -> str:
+    for password in filter(None, passwords.values()):
+        statement = statement.replace("'" + password.replace("'", "''") + "'", MASK)
+    return statement

@@ -1,0 +1,37 @@
+"""Recompute the history's hash chain and report every edited, deleted or forged row."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from configurations import services
+from configurations.management.progress import ProgressBar
+
+
+class Command(BaseCommand):
+    help = (
+        "Check the configuration history's hash chain (history and archive). Exits non-zero when a row was edited, "
+        "deleted or inserted outside the trigger. Prints the head (ID:HASH) to pin outside the database."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--expect-head",
+            metavar="ID:HASH",
+            help="A head printed earlier: fail unless the trail still contains it (nobody rewrote it since).",
+        )
+
+    def handle(self, *args, expect_head: str | None, **options):
+        try:
+            expected = services.parse_head(expect_head) if expect_head else None
+        except ValueError as error:
+            raise CommandError(f"--expect-head: {error}") from None
+        bar = ProgressBar(self.stderr)
+        report = services.verify_history(expect_head=expected, progress=lambda rows: bar("verifying", rows, rows))
+        for finding in report.findings:
+            self.stdout.write(f"  {finding.kind:<8} {finding}")
+        self.stdout.write(f"Checked {report.rows} history row(s). Head: {report.head_text}")
+        if report.expected_head_found is False:
+            raise CommandError(f"the trail no longer contains the head {expect_head}: it was rewritten from before it")
+        if report.findings:
+            raise CommandError(f"the history's hash chain is broken: {len(report.findings)} finding(s) above")

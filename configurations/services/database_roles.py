@@ -1,0 +1,186 @@
+"""Least-privilege PostgreSQL roles and the spec's row-level security (setup_database_roles).
+
+Three roles (docs/schema.md, Roles):
+
+- the **owner** runs migrations and owns every table, view, sequence and function of the schema, so the
+  history trigger and the archive function (SECURITY DEFINER) run with its rights;
+- the **application** role (the one ``DATABASE_URL`` names when serving) reads and writes configurations,
+  metadata, templates, users and sessions; it may only read the history (the trigger writes it as the owner)
+  and archive it through ``config_archive_history``; never UPDATE, DELETE or TRUNCATE it. On
+  ``system_configurations`` it is subject to the spec's policy: a row may be inserted, updated or deleted only
+  in an environment the transaction's actor may edit (``current_user_id()``, ``user_permissions``);
+- a **reader** role for other services: SELECT on the active configurations of its environments, nothing else.
+
+Every statement is idempotent, so this is safe to run after every migrate; run twice, it changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from django.db import connection, transaction
+
+from ..core.vocabulary import ENVIRONMENTS
+
+ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+# What the application role may only read; every other table and view of the schema it may read and write.
+APP_READ_ONLY = (
+    "configuration_history",
+    "configuration_history_archive",
+    "configuration_history_head",
+    "django_migrations",
+    "auth_permission",
+    "django_content_type",
+    "user_permissions",
+)
+READER_POLICY = "config_reader_access"
+USER_POLICY = "config_user_access"
+
+
+@dataclasses.dataclass(frozen=True)
+class Roles:
+    owner: str = "configurations_owner"
+    app: str = "configurations_app"
+    reader: str = "configurations_reader"
+
+    def __post_init__(self) -> None:
+        for name in (self.owner, self.app, self.reader):
+            if not ROLE_NAME.fullmatch(name):
+                raise ValueError(f"role name {name!r}: use lower-case letters, digits and _ (start with a letter or _)")
+        if len({self.owner, self.app, self.reader}) != 3:
+            raise ValueError("the owner, application and reader roles must be three different roles")
+
+
+def statements(
+    roles: Roles, *, passwords: dict[str, str] | None = None, reader_environments: list[str] | None = None
+) -> list[str]:
+    """Every statement, in order; passwords appear as the literal given (the caller masks them for display)."""
+    unknown = sorted(set(reader_environments or []) - set(ENVIRONMENTS))
+    if unknown:
+        raise ValueError(f"unknown reader environment(s) {', '.join(unknown)}; use {', '.join(ENVIRONMENTS)}")
+    passwords = passwords or {}
+    found = [*_create_roles(roles, passwords), *_ownership(roles), *_grants(roles), *_policies(roles)]
+    return found + _reader_policy(roles, reader_environments)
+
+
+def apply(statements_to_run: list[str]) -> None:
+    """Run the statements in one transaction (all or nothing)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        for statement in statements_to_run:
+            cursor.execute(statement)
+
+
+def is_superuser() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def reader_policy_exists() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_policies WHERE tablename = 'system_configurations' AND policyname = %s", [READER_POLICY]
+        )
+        return cursor.fetchone() is not None
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _create_roles(roles: Roles, passwords: dict[str, str]) -> list[str]:
+    found = []
+    for kind, name in (("owner", roles.owner), ("app", roles.app), ("reader", roles.reader)):
+        found.append(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {_literal(name)}) THEN "
+            f'CREATE ROLE "{name}" LOGIN; END IF; END $$'
+        )
+        if passwords.get(kind):
+            found.append(f'ALTER ROLE "{name}" LOGIN PASSWORD {_literal(passwords[kind])}')
+    return found
+
+
+def _ownership(roles: Roles) -> list[str]:
+    owner = roles.owner
+    return [
+        f'GRANT USAGE, CREATE ON SCHEMA public TO "{owner}"',
+        f"""DO $$
+DECLARE r record;
+BEGIN
+  -- Tables first: their identity sequences follow them.
+  FOR r IN SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+             AND pg_get_userbyid(c.relowner) <> {_literal(owner)}
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))
+           ORDER BY c.relkind <> 'r' LOOP
+    EXECUTE format('ALTER %s %I OWNER TO %I',
+                   CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                  WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,
+                   r.relname, {_literal(owner)});
+  END LOOP;
+  FOR r IN SELECT p.oid::regprocedure AS signature FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) <> {_literal(owner)} LOOP
+    EXECUTE format('ALTER FUNCTION %s OWNER TO %I', r.signature, {_literal(owner)});
+  END LOOP;
+END $$""",
+    ]
+
+
+def _grants(roles: Roles) -> list[str]:
+    app, reader = roles.app, roles.reader
+    read_only = ", ".join(APP_READ_ONLY)
+    return [
+        f'GRANT USAGE ON SCHEMA public TO "{app}", "{reader}"',
+        f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{app}", "{reader}"',
+        f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{app}"',
+        f"""DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+             AND c.relname NOT IN ({", ".join(_literal(t) for t in APP_READ_ONLY)}) LOOP
+    EXECUTE format('GRANT INSERT, UPDATE, DELETE ON %I TO %I', r.relname, {_literal(app)});
+  END LOOP;
+END $$""",
+        f'REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {read_only} FROM "{app}"',
+        f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{app}"',
+        "REVOKE ALL ON FUNCTION config_archive_history(timestamptz, bigint) FROM PUBLIC",
+        f'GRANT EXECUTE ON FUNCTION config_archive_history(timestamptz, bigint) TO "{app}"',
+        f'GRANT SELECT ON system_configurations TO "{reader}"',
+    ]
+
+
+def _policies(roles: Roles) -> list[str]:
+    app = roles.app
+    return [
+        "ALTER TABLE system_configurations ENABLE ROW LEVEL SECURITY",
+        "DROP POLICY IF EXISTS config_app_read ON system_configurations",
+        # Reads stay open to the application: runtime snapshots and view-only pages need every environment.
+        f'CREATE POLICY config_app_read ON system_configurations FOR SELECT TO "{app}" USING (true)',
+        f"DROP POLICY IF EXISTS {USER_POLICY} ON system_configurations",
+        # The spec's policy, made real: writes only in the environments the transaction's actor may edit.
+        f"""CREATE POLICY {USER_POLICY} ON system_configurations
+  FOR ALL
+  TO "{app}"
+  USING (
+    environment IN (
+      SELECT unnest(allowed_environments)
+      FROM user_permissions
+      WHERE user_id = current_user_id()
+    )
+  )""",
+    ]
+
+
+def _reader_policy(roles: Roles, environments: list[str] | None) -> list[str]:
+    """Given environments replace the reader's; none given keeps an existing policy (or creates an empty one)."""
+    if environments is None and reader_policy_exists():
+        return []
+    allowed = ", ".join(_literal(env) for env in sorted(set(environments or [])))
+    condition = f"is_active AND environment IN ({allowed})" if allowed else "false"
+    return [
+        f"DROP POLICY IF EXISTS {READER_POLICY} ON system_configurations",
+        f'CREATE POLICY {READER_POLICY} ON system_configurations FOR SELECT TO "{roles.reader}" USING ({condition})',
+    ]

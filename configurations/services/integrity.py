@@ -1,0 +1,142 @@
+"""Checking the history's hash chain (data/chain.py): edited, deleted and forged rows, and the head.
+
+The chain is recomputed in Python from the rows as stored, history and archive together in id order, so a
+database whose functions were replaced cannot vouch for itself. What is found, by the row's own link:
+
+- a row whose hash does not match its content was **edited**;
+- a row with no hash was **inserted outside the trigger** (forged);
+- a row whose ``prev_hash`` is not the hash of the row before it: if it is the hash of the row before that one,
+  the row in between was **forged** (nothing chains onto it); otherwise rows were **deleted** between the two
+  (or the earlier one was rewritten together with its hash);
+- the chain's recorded head (``configuration_history_head``) missing from the trail: rows were **deleted** at
+  the end.
+
+The head (last id and hash) can be pinned outside the database; ``expect_head`` then says whether the trail
+still contains it, which fails once someone rewrote the chain from before it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from django.db import connection, transaction
+
+from ..data import chain
+from ..data.models import HistoryChainHead
+
+FETCH = 20_000
+
+
+def _trail_sql(columns: str) -> str:
+    return (
+        f"SELECT {columns}, prev_hash, row_hash FROM configuration_history UNION ALL "
+        f"SELECT {columns}, prev_hash, row_hash FROM configuration_history_archive ORDER BY 1"
+    )
+
+
+# On PostgreSQL the server's built-in casts write each column as text (chain.NORMALISED_SQL); elsewhere the
+# stored values are normalised in Python. Either way Python joins the texts and computes every hash.
+_TRAILS = {
+    "postgresql": (_trail_sql(chain.NORMALISED_SQL), chain.content_of_texts),
+    "other": (_trail_sql(", ".join(chain.FIELDS)), lambda values: chain.content(*values)),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    kind: str  # "edited", "deleted" or "forged"
+    ids: tuple[int, ...]
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclasses.dataclass
+class ChainReport:
+    rows: int = 0
+    findings: list[Finding] = dataclasses.field(default_factory=list)
+    head: tuple[int, str] | None = None
+    expected_head_found: bool | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings and self.expected_head_found is not False
+
+    @property
+    def head_text(self) -> str:
+        return f"{self.head[0]}:{self.head[1]}" if self.head else "(empty)"
+
+
+def parse_head(text: str) -> tuple[int, str]:
+    """``ID:HASH`` as printed by verify_history; ValueError if it is not that."""
+    entry_id, sep, digest = text.partition(":")
+    if not sep or not entry_id.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError("expected ID:HASH, the head that verify_history printed (a number, a colon, 64 hex digits)")
+    return int(entry_id), digest
+
+
+def verify_history(*, expect_head: tuple[int, str] | None = None, progress=None) -> ChainReport:
+    """Recompute the whole chain; report every finding with the ids it concerns."""
+    report = ChainReport()
+    sql, content = _TRAILS.get(connection.vendor, _TRAILS["other"])
+    walk = _Walk(report, expect_head, content)
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(FETCH):
+            for row in batch:
+                walk.step(row)
+            if progress:
+                progress(report.rows)
+    walk.finish()
+    return report
+
+
+class _Walk:
+    def __init__(self, report: ChainReport, expect_head: tuple[int, str] | None, content) -> None:
+        self.report, self.expect_head, self.content = report, expect_head, content
+        self.head: tuple[int, str] | None = None  # the last chained row
+        self.before: tuple[int, str] | None = None  # the one before it
+        if expect_head is not None:
+            report.expected_head_found = False
+
+    def step(self, row: tuple) -> None:
+        self.report.rows += 1
+        entry_id, prev_hash, row_hash = int(row[0]), row[-2], row[-1]
+        if row_hash is None:
+            self._found("forged", (entry_id,), f"#{entry_id} has no chain link: it was inserted outside the trigger")
+            return
+        if self.expect_head is not None and self.expect_head == (entry_id, row_hash):
+            self.report.expected_head_found = True
+        if chain.chain_hash(prev_hash, self.content(row[:-2])) != row_hash:
+            self._found("edited", (entry_id,), f"#{entry_id} was edited: its hash does not match its content")
+        if self.head is None or prev_hash != self.head[1]:
+            self._check_link(entry_id, prev_hash)
+        self.before, self.head = self.head, (entry_id, row_hash)
+
+    def _check_link(self, entry_id: int, prev_hash: str | None) -> None:
+        expected = self.head[1] if self.head else None
+        if prev_hash == expected:
+            return
+        if self.head is None:
+            self._found("deleted", (entry_id,), f"rows before #{entry_id} were deleted: it is not the chain's first")
+        elif self.before is not None and prev_hash == self.before[1]:
+            forged = self.head[0]
+            self._found("forged", (forged,), f"#{forged} was inserted outside the trigger: the chain skips it")
+        else:
+            gap = (self.head[0], entry_id)
+            self._found("deleted", gap, f"rows between #{gap[0]} and #{gap[1]} were deleted (or #{gap[0]} rewritten)")
+
+    def finish(self) -> None:
+        self.report.head = self.head
+        recorded = HistoryChainHead.objects.filter(id=1).values_list("last_id", "last_hash").first()
+        if recorded and recorded[1] and (self.head is None or tuple(recorded) != self.head):
+            last = self.head[0] if self.head else "the start"
+            self._found(
+                "deleted",
+                (recorded[0],),
+                f"the chain's head is #{recorded[0]}, but the trail ends at #{last}: rows after it were deleted",
+            )
+
+    def _found(self, kind: str, ids: tuple[int, ...], message: str) -> None:
+        self.report.findings.append(Finding(kind, ids, message))
