@@ -20,6 +20,7 @@ BENCHMARKS = [
     "crypto_and_validation",
     "set_value_throughput",
     "history_page",
+    "history_large_values",
     "import_and_archive",
     "runtime_reads",
     "runtime_freshness",

@@ -66,6 +66,9 @@ CONFIG_SECRET_KEY_PATTERNS = env.list(
     "CONFIG_SECRET_KEY_PATTERNS", default=["pass", "secret", "token", "api_key", "apikey", "private_key", "credential"]
 )
 
+# The largest import file accepted, in bytes.
+CONFIG_IMPORT_MAX_BYTES = env.int("CONFIG_IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
+
 # Seconds an admin-supplied validation pattern may run before the value is refused.
 CONFIG_PATTERN_TIMEOUT = env.float("CONFIG_PATTERN_TIMEOUT", default=0.25)
 

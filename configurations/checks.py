@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 from django.db import DatabaseError
 
 from .core import crypto
 from .core.vocabulary import label
-from .data.models import SystemConfiguration
+from .data.models import ConfigurationMetadata, ConfigurationTemplate, SystemConfiguration
 
 
 @register(Tags.security)
@@ -64,3 +64,28 @@ def _one_secret_per_key(model) -> dict[str, object]:
         key_id = crypto.envelope_key_id(row.config_value or "") or "(not an envelope)"
         samples.setdefault(key_id, row)
     return samples
+
+
+@register()
+def check_configuration_names(app_configs=None, **kwargs) -> list[Warning]:
+    """Rows stored before the naming rule existed are reported, never rewritten (migration 0010)."""
+    found = []
+    try:
+        for model in (SystemConfiguration, ConfigurationMetadata, ConfigurationTemplate):
+            for constraint in model._meta.constraints:
+                if constraint.name.endswith("_name"):
+                    field = constraint.condition.children[0][0].removesuffix("__regex")
+                    bad = model.objects.exclude(constraint.condition).values_list(field, flat=True).distinct()
+                    found += [f"{model._meta.db_table}.{field} {name!r}" for name in bad[:10]]
+    except DatabaseError:
+        return []  # tables not migrated yet
+    if not found:
+        return []
+    return [
+        Warning(
+            "Stored names break the naming rule (letters, digits, '_', '-', '.', starting with a letter or a digit) "
+            "and cannot be shown or edited everywhere: " + "; ".join(found[:10]),
+            hint="Rename them: copy each value to a key with a valid name, then delete the old one.",
+            id="configurations.W003",
+        )
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import time
 
 import pytest
 from django.db import connection
@@ -103,3 +104,27 @@ def test_page_function_orders_by_time_then_id():
     more, _ = history.page(history.HistoryFilters(category="same"), before=cursor, size=10)
     ids = [e.row.id for e in entries + more]
     assert ids == sorted(ids, reverse=True) and len(ids) == 5
+
+
+def test_large_and_very_different_values_keep_the_history_page_bounded(admin_client):
+    """600-item JSON lists once made the page answer 500 (RecursionError in difflib.ndiff) after 108 s."""
+    first = [f"a-{n:05d}" for n in range(600)]
+    second = [f"b-{n:05d}" for n in range(600)]
+    services.set_value(category="big", key="doc", environment="test", value=first, value_type="json")
+    row = services.set_value(category="big", key="doc", environment="test", value=second, value_type="json")
+    started = time.perf_counter()
+    response = admin_client.get(reverse("admin:configurations_history") + f"?config={row.pk}")
+    assert response.status_code == 200 and time.perf_counter() - started < 1.0
+    update = next(e for e in response.context["entries"] if e.row.action == "update")
+    assert update.truncated and update.diff == [] and len(update.new) <= history.PREVIEW_CHARS + 1
+    assert "full values on the entry's page" in response.content.decode()
+    full = admin_client.get(reverse("admin:configurations_configurationhistory_change", args=[update.row.pk]))
+    assert "b-00599" in full.content.decode()  # the entry's own page shows the whole value
+
+
+def test_small_multi_line_values_still_get_a_line_diff(admin_client):
+    services.set_value(category="doc", key="list", environment="test", value=["a", "b", "c"], value_type="json")
+    row = services.set_value(category="doc", key="list", environment="test", value=["a", "x", "c"], value_type="json")
+    entries, _ = history.page(history.HistoryFilters(config_id=row.pk))
+    update = next(e for e in entries if e.row.action == "update")
+    assert ("-", '  "b",') in update.diff and ("+", '  "x",') in update.diff and (" ", '  "a",') in update.diff

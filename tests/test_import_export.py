@@ -213,10 +213,10 @@ def test_bad_input_is_a_clear_error(tmp_path, name, raw, message):
     assert not SystemConfiguration.objects.exists()
 
 
-def test_size_cap(tmp_path, monkeypatch):
-    monkeypatch.setattr(formats, "MAX_INPUT_BYTES", 100)
+def test_size_cap(tmp_path, settings):
+    settings.CONFIG_IMPORT_MAX_BYTES = 100
     path = write(tmp_path, "big.json", json.dumps({"production": {"x": {"k": "v" * 200}}}))
-    with pytest.raises(CommandError, match="the limit is 100"):
+    with pytest.raises(CommandError, match=r"is more than 100 bytes \(CONFIG_IMPORT_MAX_BYTES\)"):
         run("import_configs", path)
 
 

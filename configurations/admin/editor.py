@@ -12,6 +12,7 @@ from itertools import groupby
 
 from ..core.secrecy import is_secret_key
 from ..core.vocabulary import INPUT_OF_VALUE_TYPE, InputType, ValueType
+from ..data import locks
 from ..data.models import ConfigurationMetadata, SystemConfiguration
 
 OTHER_GROUP = "Other settings"
@@ -111,6 +112,8 @@ def load_snapshot(category: str, environment: str, *, lock: bool = False) -> Cat
     metadata = {m.config_key: m for m in ConfigurationMetadata.objects.filter(category=category)}
     rows_query = SystemConfiguration.objects.filter(category=category, environment=environment)
     if lock:
+        # Before the rows are read: a save that committed meanwhile (keys added included) is then seen.
+        locks.lock_categories([(category, environment)])
         rows_query = rows_query.select_for_update()
     rows = list(rows_query)
     active = {r.config_key: r for r in rows if r.is_active}

@@ -16,9 +16,11 @@ from typing import Any
 
 import yaml
 
+from . import conf, values
 from .vocabulary import Change, Problem
 
-MAX_INPUT_BYTES = 10 * 1024 * 1024
+# An import file nests environment > category > key > value; a JSON value itself may nest MAX_JSON_DEPTH deep.
+MAX_FILE_DEPTH = values.MAX_JSON_DEPTH + 8
 FORMATS = ("json", "yaml", "env")
 LONG_FORM_KEYS = {"value", "value_type", "is_encrypted", "masked"}
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -62,9 +64,15 @@ def detect_format(name: str, given: str | None) -> str:
     raise InputError([Problem(name, "cannot tell the format from the file name; use --format json|yaml|env")])
 
 
+def max_input_bytes() -> int:
+    """The largest import accepted (``CONFIG_IMPORT_MAX_BYTES``, default 10 MiB)."""
+    return conf.import_max_bytes()
+
+
 def decode(raw: bytes, source: str) -> str:
-    if len(raw) > MAX_INPUT_BYTES:
-        raise InputError([Problem(source, f"is {len(raw)} bytes; the limit is {MAX_INPUT_BYTES}")])
+    limit = max_input_bytes()
+    if len(raw) > limit:
+        raise InputError([Problem(source, f"is more than {limit} bytes (CONFIG_IMPORT_MAX_BYTES); split it")])
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -130,15 +138,39 @@ def _unique_pairs(pairs):
 
 def _load_json(text: str, source: str) -> Any:
     try:
-        return json.loads(text, object_pairs_hook=_unique_pairs, parse_float=Decimal)
+        values.check_json_depth(text, MAX_FILE_DEPTH)
+        return json.loads(text, object_pairs_hook=_unique_pairs, parse_float=Decimal, parse_int=values.bounded_int)
     except json.JSONDecodeError as error:
         raise InputError([Problem(f"{source}:{error.lineno}:{error.colno}", f"malformed JSON: {error.msg}")]) from None
-    except ValueError as error:
-        raise InputError([Problem(source, f"malformed JSON: {error}")]) from None
+    except ValueError as error:  # duplicate keys, nesting, numbers out of range (ValueTypeError)
+        raise InputError([Problem(source, f"cannot be read: {error}")]) from None
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML that refuses duplicate keys."""
+    """Safe YAML that refuses duplicate keys, aliases (whose expansion is unbounded) and deep nesting."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted; write the value out", mark)
+        self.depth += 1
+        try:
+            if self.depth > MAX_FILE_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(None, None, f"nests deeper than {MAX_FILE_DEPTH} levels", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_yaml_int(self, node):
+        digits = str(node.value).lstrip("+-").replace("_", "")
+        if len(digits) > values.MAX_NUMBER_DIGITS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a number of more than {values.MAX_NUMBER_DIGITS} digits", node.start_mark
+            )
+        return super().construct_yaml_int(node)
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -152,6 +184,9 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+
+
 def _load_yaml(text: str, source: str) -> Any:
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
@@ -160,6 +195,8 @@ def _load_yaml(text: str, source: str) -> Any:
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = getattr(error, "problem", None) or str(error)
         raise InputError([Problem(where, f"malformed YAML: {problem}")]) from None
+    except (ValueError, RecursionError) as error:
+        raise InputError([Problem(source, f"cannot be read: {error}")]) from None
 
 
 # ----------------------------------------------------------------------------------- .env

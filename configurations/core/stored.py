@@ -30,4 +30,4 @@ def parse_stored(plain: str | None, value_type: str) -> Any:
     """The Python value of already decrypted stored text."""
     if plain in (None, ""):
         return plain if value_type == ValueType.STRING else None
-    return values.parse(value_type, plain)
+    return values.parse(value_type, plain, stored=True)

@@ -47,10 +47,13 @@ def check(data: Any, *, template: str) -> list[str]:
 def _check_configs(configs: Any, template: str) -> list[str]:
     if not isinstance(configs, dict) or not configs:
         return [f"{template}: 'configs' must be a non-empty object mapping keys to values"]
-    return [
+    errors = [
         f"{template}: configs.{key} must be a string, got {type(value).__name__}"
         for key, value in configs.items()
         if not isinstance(value, str)
+    ]
+    return errors + [
+        f"{template}: configs: {problem}" for key in configs for problem in validation.name_problems(key=key)
     ]
 
 

@@ -34,6 +34,13 @@ from .vocabulary import InputType, Problem, ValueType
 RULE_NAMES = ("required", "minLength", "maxLength", "pattern", "options", "min", "max", "custom")
 CUSTOM_RULES = ("emailValidation", "domainValidation")
 MAX_PATTERN_LENGTH = 500
+# Category and key names: what every page can show in a URL and every format can write (one rule, also a
+# CHECK constraint in the database).
+NAME_RULE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*", re.ASCII)
+NAME_RULE_SQL = r"^[A-Za-z0-9][A-Za-z0-9_.-]*\Z"  # the same, for PostgreSQL's ~ and SQLite's REGEXP
+MAX_CATEGORY_LENGTH = 50
+MAX_KEY_LENGTH = 100
+_UNSET = object()
 NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
@@ -53,11 +60,50 @@ def checked_text(
     the rule's name (``type`` when the value is not of its type).
     """
     text = canonical_text(value, value_type, where)
+    text_problem = _text_problem(text)
+    if text_problem:
+        raise DjangoValidationError([DjangoValidationError(f"{where}: {text_problem}", code="text")])
     numeric = value_type == ValueType.NUMBER or input_type == InputType.NUMBER
     found = problems(text, rules, numeric=numeric, required=required)
     if found:
         raise DjangoValidationError([DjangoValidationError(f"{where}: {p}", code=p.rule) for p in found])
     return text
+
+
+def _text_problem(text: str) -> str | None:
+    """What no stored text may hold, whatever the key's rules: too much, NUL, or invalid Unicode."""
+    if len(text) > values.MAX_VALUE_LENGTH:
+        return f"is {len(text)} characters long; the limit is {values.MAX_VALUE_LENGTH}"
+    if "\x00" in text:
+        return f"contains a NUL character (at position {text.index(chr(0)) + 1}), which cannot be stored"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return f"contains invalid Unicode (a lone surrogate at position {error.start + 1})"
+    return None
+
+
+def name_problems(*, category: Any = _UNSET, key: Any = _UNSET) -> list[str]:
+    """Problems of the names given: non-empty, within the column lengths, NAME_RULE's characters."""
+    found = []
+    for what, name, limit in (("category", category, MAX_CATEGORY_LENGTH), ("key", key, MAX_KEY_LENGTH)):
+        if name is _UNSET:
+            continue
+        if not isinstance(name, str) or not name:
+            found.append(f"the {what} name is empty")
+        elif len(name) > limit:
+            found.append(f"the {what} name is {len(name)} characters long; the limit is {limit}")
+        elif not NAME_RULE.fullmatch(name):
+            found.append(
+                f"the {what} name {_shown_name(name)} may contain only letters, digits, '_', '-' and '.', "
+                "and must start with a letter or a digit"
+            )
+    return found
+
+
+def _shown_name(name: str) -> str:
+    shown = repr(name)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def canonical_text(value: Any, value_type: str, where: str) -> str:

@@ -14,7 +14,8 @@ from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Now
+from django.db.models.functions import Length, Now
+from django.db.models.lookups import LessThanOrEqual
 from simple_history.models import HistoricalRecords
 
 from ..core import conf, crypto, stored, templates_engine, validation
@@ -48,6 +49,15 @@ __all__ = [
 
 def _in_choices(field: str, choices: type[models.TextChoices]) -> Q:
     return Q(**{f"{field}__in": choices.values})
+
+
+def valid_name(field: str, length: int, name: str) -> models.CheckConstraint:
+    """The name rule of core.validation (NAME_RULE) as a CHECK constraint: same characters, column length."""
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__regex": validation.NAME_RULE_SQL}) & LessThanOrEqual(Length(field), length),
+        name=name,
+        violation_error_message=f"The {field} name breaks the naming rule.",
+    )
 
 
 class PostgresGinIndex(GinIndex):
@@ -171,6 +181,8 @@ class SystemConfiguration(KeyedByCategory):
             models.CheckConstraint(
                 condition=_in_choices("environment", Environment), name="system_configurations_environment_check"
             ),
+            valid_name("category", validation.MAX_CATEGORY_LENGTH, "system_configurations_category_name"),
+            valid_name("config_key", validation.MAX_KEY_LENGTH, "system_configurations_key_name"),
         ]
         indexes = [
             # Spec names shortened to Django's 30-character limit (docs/schema.md).
@@ -255,6 +267,8 @@ class ConfigurationMetadata(KeyedByCategory, CheckedOnSave):
             models.CheckConstraint(
                 condition=_in_choices("input_type", InputType), name="configuration_metadata_input_type_check"
             ),
+            valid_name("category", validation.MAX_CATEGORY_LENGTH, "configuration_metadata_category_name"),
+            valid_name("config_key", validation.MAX_KEY_LENGTH, "configuration_metadata_key_name"),
         ]
         indexes = [
             models.Index(fields=["category"], name="idx_confmeta_category"),
@@ -267,6 +281,9 @@ class ConfigurationMetadata(KeyedByCategory, CheckedOnSave):
 
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}
+        names = validation.name_problems(category=self.category, key=self.config_key)
+        if names:
+            errors["config_key"] = names
         rule_errors = validation.check_rules(self.validation_rules, input_type=self.input_type)
         rule_errors += _pattern_errors_in_database(self.validation_rules)
         if rule_errors:
@@ -405,6 +422,7 @@ class ConfigurationTemplate(CheckedOnSave):
         ordering = ("category", "provider_name")
         constraints = [
             models.UniqueConstraint(fields=("provider_name", "category"), name="unique_provider_category"),
+            valid_name("category", validation.MAX_CATEGORY_LENGTH, "configuration_templates_category_name"),
         ]
         indexes = [
             models.Index(fields=["provider_name"], name="idx_conftmpl_provider"),
@@ -418,7 +436,8 @@ class ConfigurationTemplate(CheckedOnSave):
 
     def clean(self) -> None:
         name = f"template {self.provider_name}/{self.category}"
-        errors = templates_engine.check(self.template_data, template=name)
+        errors = [f"{name}: {problem}" for problem in validation.name_problems(category=self.category)]
+        errors += templates_engine.check(self.template_data, template=name)
         if not errors:
             errors = _secret_mixing(self, name)
         if errors:

@@ -20,7 +20,7 @@ from ..core.vocabulary import (
     label,
     value_type_for_input,
 )
-from ..data import bulk
+from ..data import bulk, locks
 from ..data.audit import audit_context
 from ..data.models import ConfigurationMetadata, SystemConfiguration
 from . import permissions
@@ -118,6 +118,8 @@ def plan_changes(changes: Sequence[Change], *, lock: bool = False, progress=None
     permissions.require_edit_each(actor, {c.environment for c in changes})
     _refuse_duplicates(changes)
     metadata = _metadata_for(changes)
+    if lock:
+        locks.lock_categories((c.category, c.environment) for c in changes)
     rows = existing_rows(changes, lock=lock)
     plans, errors = [], {}
     for position, change in enumerate(changes, start=1):
@@ -198,6 +200,9 @@ def _plan(change: Change, meta: ConfigurationMetadata | None, row: SystemConfigu
         raise ValidationError(
             [_error(change, f"unknown environment; use one of {', '.join(Environment.values)}", "environment")]
         )
+    names = validation.name_problems(category=change.category, key=change.key)
+    if names:
+        raise ValidationError([_error(change, problem, "name") for problem in names])
     value_type = _type_for(change, meta, row)
     secret = _secret(change, meta, row)
     text = validation.checked_text(

@@ -8,10 +8,16 @@ import difflib
 import json
 
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Length, Substr
 
 from ..data.models import ConfigurationHistory
 
 PAGE_SIZE = 50
+# A history page's cost must not depend on how large or how different the values are: it reads at most this
+# much of each value, and diffs only values that fit, line by line, up to DIFF_LINES lines. The entry's own page
+# shows the whole values.
+PREVIEW_CHARS = 4000
+DIFF_LINES = 300
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,19 +64,62 @@ class HistoryEntry:
 
     @property
     def old(self) -> str | None:
-        return None if self.is_secret else _readable(self.row.old_value, self.row.old_value_type)
+        return None if self.is_secret else self._shown("old")
 
     @property
     def new(self) -> str | None:
-        return None if self.is_secret else _readable(self.row.new_value, self.row.new_value_type)
+        return None if self.is_secret else self._shown("new")
+
+    @property
+    def truncated(self) -> bool:
+        """Whether a page shows only the start of a value (the entry's own page shows all of it)."""
+        return not self.is_secret and any(self._cut(side) for side in ("old", "new"))
+
+    def _cut(self, side: str) -> bool:
+        # Only rows read for a page (``page()`` annotates previews) are cut; a row read whole is shown whole.
+        return hasattr(self.row, f"{side}_preview") and self._length(side) > PREVIEW_CHARS
 
     @property
     def diff(self) -> list[tuple[str, str]]:
-        """Line diff of old and new for multi-line values: (kind, text), kind one of ' ', '-', '+'."""
-        old, new = self.old or "", self.new or ""
-        if self.is_secret or ("\n" not in old and "\n" not in new):
+        """Line diff of old and new for multi-line values: (kind, text), kind one of ' ', '-', '+'.
+
+        Bounded: only for values shown whole, and of at most DIFF_LINES lines each; a plain line matcher, with
+        none of ndiff's character-by-character pass (quadratic on lines that differ everywhere).
+        """
+        if self.is_secret or self.truncated or not hasattr(self.row, "old_preview"):
             return []
-        return [(line[0], line[2:]) for line in difflib.ndiff(old.splitlines(), new.splitlines()) if line[0] != "?"]
+        old, new = (self.old or "").splitlines(), (self.new or "").splitlines()
+        if (len(old) <= 1 and len(new) <= 1) or max(len(old), len(new)) > DIFF_LINES:
+            return []
+        lines = []
+        matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+        for tag, old_start, old_end, new_start, new_end in matcher.get_opcodes():
+            if tag == "equal":
+                lines += [(" ", line) for line in old[old_start:old_end]]
+                continue
+            lines += [("-", line) for line in old[old_start:old_end]]
+            lines += [("+", line) for line in new[new_start:new_end]]
+        return lines
+
+    def _value(self, side: str) -> str | None:
+        preview = getattr(self.row, f"{side}_preview", _WHOLE)
+        return getattr(self.row, f"{side}_value") if preview is _WHOLE else preview
+
+    def _length(self, side: str) -> int:
+        length = getattr(self.row, f"{side}_length", None)
+        if length is None:
+            value = self._value(side)
+            return len(value) if value else 0
+        return length
+
+    def _shown(self, side: str) -> str | None:
+        value = self._value(side)
+        if value is None or self._cut(side):
+            return None if value is None else value[:PREVIEW_CHARS] + "…"
+        return _readable(value, getattr(self.row, f"{side}_value_type"))
+
+
+_WHOLE = object()
 
 
 def _readable(value: str | None, value_type: str | None) -> str | None:
@@ -87,7 +136,14 @@ def page(filters: HistoryFilters, *, before: str | None = None, size: int = PAGE
 
     Keyset pagination on (created_at, id): no COUNT, and each page is an index range scan.
     """
-    query = filters.apply(ConfigurationHistory.objects.select_related("changed_by")).order_by("-created_at", "-id")
+    rows = ConfigurationHistory.objects.select_related("changed_by").defer("old_value", "new_value")
+    rows = rows.annotate(
+        old_preview=Substr("old_value", 1, PREVIEW_CHARS + 1),
+        new_preview=Substr("new_value", 1, PREVIEW_CHARS + 1),
+        old_length=Length("old_value"),
+        new_length=Length("new_value"),
+    )
+    query = filters.apply(rows).order_by("-created_at", "-id")
     cursor = _parse_cursor(before)
     if cursor:
         created_at, entry_id = cursor

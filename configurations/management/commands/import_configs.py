@@ -75,7 +75,7 @@ class Command(AuditedCommand):
         return formats.parse_structured(text, fmt, source, environments=ENVIRONMENTS), source
 
     def _read(self, path: str) -> bytes:
-        limit = formats.MAX_INPUT_BYTES + 1  # read one byte more than allowed, so decode() can refuse it
+        limit = formats.max_input_bytes() + 1  # read one byte more than allowed, so decode() can refuse it
         if path == "-":
             return sys.stdin.buffer.read(limit)
         try:
