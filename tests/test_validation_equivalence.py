@@ -46,6 +46,7 @@ RULES = st.fixed_dictionaries(
         "max": BOUND,
         "options": st.lists(st.one_of(SHORT_TEXT, st.integers(-5, 600), st.booleans()), min_size=1, max_size=4),
         "pattern": st.sampled_from(PATTERNS),
+        "integer": st.booleans(),
     },
 ).filter(lambda rules: not check_rules(rules))
 
@@ -60,6 +61,7 @@ def cases(draw):
         "input_type": draw(st.sampled_from(["text", "number"])),
         "is_required": draw(st.booleans()),
         "value_type": draw(st.sampled_from([None, "string", "number"])),
+        "meta_value_type": draw(st.sampled_from([None, "string", "number"])),
         "value": value,
     }
 
@@ -81,6 +83,7 @@ def test_sql_and_python_agree(case):
             "input_type": case["input_type"],
             "is_required": case["is_required"],
             "validation_rules": case["rules"],
+            "value_type": case["meta_value_type"],
         },
     )
     SystemConfiguration.objects.filter(category="prop").delete()
@@ -88,6 +91,8 @@ def test_sql_and_python_agree(case):
         SystemConfiguration.objects.create(
             category="prop", config_key="key", environment="test", value_type=case["value_type"]
         )
-    numeric = case["input_type"] == "number" or case["value_type"] == "number"
+    # The metadata's type when it declares one (issue 14), else the row's: the same on both sides.
+    value_type = case["meta_value_type"] or case["value_type"]
+    numeric = case["input_type"] == "number" or value_type == "number"
     python = not problems(case["value"], case["rules"], numeric=numeric, required=case["is_required"])
     assert sql_verdict(case["value"]) is python, case

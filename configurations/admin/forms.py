@@ -124,7 +124,7 @@ def _choices(field) -> list[tuple[str, str]]:
 FIELD_BUILDERS = {
     InputType.TEXT: lambda f: _text(forms.TextInput(attrs={"size": 60})),
     InputType.TEXTAREA: lambda f: _text(forms.Textarea(attrs={"rows": 4, "cols": 60})),
-    InputType.NUMBER: lambda f: _text(forms.NumberInput(attrs={"step": "any"})),
+    InputType.NUMBER: lambda f: _text(forms.NumberInput(attrs={"step": "1" if f.rules.get("integer") else "any"})),
     InputType.SELECT: lambda f: _text(forms.Select(choices=_choices(f))),
     InputType.RADIO: lambda f: _text(forms.RadioSelect(choices=_choices(f))),
     InputType.CHECKBOX: lambda f: forms.BooleanField(required=False),

@@ -123,8 +123,18 @@ def _record(env: str, category: str, key: str, item: Any, where: str, problems: 
         return Record(
             category, key, env, item["value"], value_type, is_encrypted, where=where, masked=bool(item.get("masked"))
         )
-    value_type = "json" if isinstance(item, Mapping | list) else None
-    return Record(category, key, env, item, value_type, where=where)
+    return Record(category, key, env, item, type_hint=_type_of(item), where=where)
+
+
+def _type_of(item: Any) -> str:
+    """The type a JSON or YAML scalar (or structure) stands for, for a key that has none yet."""
+    if isinstance(item, bool):
+        return "boolean"
+    if isinstance(item, int | float | Decimal):
+        return "number"
+    if isinstance(item, Mapping | list):
+        return "json"
+    return "string"
 
 
 def _unique_pairs(pairs):

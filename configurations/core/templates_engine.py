@@ -144,8 +144,18 @@ def variable_problems(data: dict, given: dict[str, str], *, template: str) -> li
 
 
 def render(data: dict, given: dict[str, str]) -> dict[str, str]:
-    """The template's configs with every placeholder replaced (missing optional variables become '')."""
+    """The template's configs with every placeholder replaced (missing optional variables become '').
+
+    A key whose text is nothing but placeholders of optional variables that were not given is left out: the
+    template does not touch it (an optional sender left empty keeps what the key had).
+    """
     return {
         key: PLACEHOLDER.sub(lambda m: reveal(given.get(m.group(1), "")), value)
         for key, value in data["configs"].items()
+        if not _only_missing_placeholders(value, given)
     }
+
+
+def _only_missing_placeholders(text: str, given: dict) -> bool:
+    names = PLACEHOLDER.findall(text)
+    return bool(names) and not PLACEHOLDER.sub("", text).strip() and all(given.get(n) in (None, "") for n in names)

@@ -31,7 +31,7 @@ from django.core.validators import EmailValidator
 from . import conf, values
 from .vocabulary import InputType, Problem, ValueType
 
-RULE_NAMES = ("required", "minLength", "maxLength", "pattern", "options", "min", "max", "custom")
+RULE_NAMES = ("required", "minLength", "maxLength", "pattern", "options", "min", "max", "integer", "custom")
 CUSTOM_RULES = ("emailValidation", "domainValidation")
 MAX_PATTERN_LENGTH = 500
 # Category and key names: what every page can show in a URL and every format can write (one rule, also a
@@ -155,6 +155,8 @@ def _numeric_problems(value: str, rules: dict) -> list[Problem]:
         return [Problem("number", "must be a number such as 42 or -1.5")]
     number = Decimal(value)
     found = []
+    if rules.get("integer") is True and number != number.to_integral_value():
+        found.append(Problem("integer", "must be a whole number"))
     if "min" in rules and number < Decimal(str(rules["min"])):
         found.append(Problem("min", f"must be at least {rules['min']}"))
     if "max" in rules and number > Decimal(str(rules["max"])):
@@ -264,8 +266,9 @@ def _is_number(value: Any) -> bool:
 
 def _check_kinds(rules: dict) -> list[str]:
     errors = []
-    if "required" in rules and not isinstance(rules["required"], bool):
-        errors.append("'required' must be true or false")
+    for flag in ("required", "integer"):
+        if flag in rules and not isinstance(rules[flag], bool):
+            errors.append(f"'{flag}' must be true or false")
     for name in ("minLength", "maxLength"):
         if name in rules and not _is_count(rules[name]):
             errors.append(f"{name!r} must be a whole number of characters, 0 or more")

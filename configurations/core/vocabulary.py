@@ -130,6 +130,8 @@ class Change:
     value: Any
     value_type: str | None = None
     is_encrypted: bool | None = None
+    # A guess from the input's shape (a YAML ``true``, a JSON ``25``), used only for a key that has no type yet.
+    type_hint: str | None = None
 
     @property
     def label(self) -> str:

@@ -246,6 +246,8 @@ class ConfigurationMetadata(KeyedByCategory, CheckedOnSave):
     input_type = models.CharField(
         max_length=20, choices=InputType.choices, default=InputType.TEXT, db_default=InputType.TEXT
     )
+    # The key's type, the single source of it (the spec's validation function reads it): every write stores it.
+    value_type = models.CharField(max_length=20, choices=ValueType.choices, null=True, blank=True)
     validation_rules = models.JSONField(null=True, blank=True)
     default_value = models.TextField(null=True, blank=True)
     is_required = models.BooleanField(default=False, db_default=False)
@@ -266,6 +268,10 @@ class ConfigurationMetadata(KeyedByCategory, CheckedOnSave):
             models.UniqueConstraint(fields=("category", "config_key"), name="unique_metadata_key_per_category"),
             models.CheckConstraint(
                 condition=_in_choices("input_type", InputType), name="configuration_metadata_input_type_check"
+            ),
+            models.CheckConstraint(
+                condition=Q(value_type__isnull=True) | _in_choices("value_type", ValueType),
+                name="configuration_metadata_value_type_check",
             ),
             valid_name("category", validation.MAX_CATEGORY_LENGTH, "configuration_metadata_category_name"),
             valid_name("config_key", validation.MAX_KEY_LENGTH, "configuration_metadata_key_name"),
@@ -289,7 +295,7 @@ class ConfigurationMetadata(KeyedByCategory, CheckedOnSave):
         if rule_errors:
             errors["validation_rules"] = rule_errors
         elif self.default_value not in (None, ""):
-            numeric = self.input_type == InputType.NUMBER
+            numeric = InputType.NUMBER in (self.input_type, self.value_type)
             found = validation.problems(self.default_value, self.validation_rules, numeric=numeric)
             if found:
                 errors["default_value"] = [f"the default breaks its own rules: {problem}" for problem in found]

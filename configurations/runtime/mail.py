@@ -12,6 +12,7 @@ import smtplib
 import socket
 import ssl
 
+from django.conf import settings as django_settings
 from django.core.mail.backends import smtp
 
 from .. import runtime
@@ -29,6 +30,7 @@ class SmtpSettings:
     use_tls: bool
     username: str
     password: str
+    from_email: str
 
 
 def smtp_settings(environment: str | None = None) -> SmtpSettings:
@@ -44,8 +46,10 @@ def smtp_settings(environment: str | None = None) -> SmtpSettings:
         port=port,
         use_ssl=secure and port == IMPLICIT_TLS_PORT,
         use_tls=secure and port != IMPLICIT_TLS_PORT,
+        # No username: a relay without authentication (Django's backend then sends no AUTH).
         username=values.get("auth_user") or "",
-        password=values.get("auth_pass") or "",
+        password=(values.get("auth_pass") or "") if values.get("auth_user") else "",
+        from_email=values.get("from_email") or django_settings.DEFAULT_FROM_EMAIL,
     )
 
 
@@ -61,6 +65,15 @@ class ConfigurationEmailBackend(smtp.EmailBackend):
         if self.connection is None:
             self._configure(smtp_settings(self.config_environment))
         return super().open()
+
+    def send_messages(self, email_messages):
+        """Messages that kept Django's DEFAULT_FROM_EMAIL are sent from the smtp category's ``from_email``."""
+        sender = None
+        for message in email_messages:
+            if message.from_email == django_settings.DEFAULT_FROM_EMAIL:
+                sender = sender or smtp_settings(self.config_environment).from_email
+                message.from_email = sender
+        return super().send_messages(email_messages)
 
     def _configure(self, settings: SmtpSettings) -> None:
         self.host, self.port = settings.host, settings.port

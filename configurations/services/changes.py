@@ -183,10 +183,20 @@ def existing_rows(changes: Iterable[Change], *, lock: bool) -> dict[tuple[str, s
 
 
 def _type_for(change: Change, meta: ConfigurationMetadata | None, row: SystemConfiguration | None) -> str:
+    """The metadata's type when it declares one (a change that names another is refused); else as before."""
+    declared = meta.value_type if meta is not None else None
+    if declared:
+        if change.value_type not in (None, declared):
+            raise ValidationError(
+                [_error(change, f"is a {declared} key; it cannot be stored as {change.value_type}", "value_type")]
+            )
+        return declared
     if change.value_type is not None:
         return change.value_type
     if row is not None:
         return row.value_type
+    if change.type_hint is not None and meta is None:
+        return change.type_hint
     return value_type_for_input(meta.input_type if meta is not None else None)
 
 

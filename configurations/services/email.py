@@ -24,9 +24,10 @@ def send_test_email(*, environment: str, recipient: str, actor=None) -> SentTest
         settings = mail.smtp_settings(environment)
         backend = mail.ConfigurationEmailBackend(environment=environment)
         EmailMessage(
+            from_email=settings.from_email,
             subject=f"Test email from configurations ({environment})",
             body=f"This test message was sent through the smtp settings of {environment} "
-            f"({settings.host}:{settings.port}).",
+            f"({settings.host}:{settings.port}), from {settings.from_email}.",
             to=[recipient],
             connection=backend,
         ).send()

@@ -105,7 +105,9 @@ class Command(AuditedCommand):
             self.stdout.write("Dry run: nothing was written. The plan:")
             for plan in report.plans:
                 shown = services.SECRET_MASK if plan.secret else _one_line(plan.text)
-                self.stdout.write(f"  {Outcome(plan.outcome).label:<9} {plan.change.label} = {shown}")
+                self.stdout.write(
+                    f"  {Outcome(plan.outcome).label:<9} {plan.change.label} = {shown} ({plan.value_type})"
+                )
         for line in skipped:
             self.stdout.write(f"  skipped   {line}")
         counts = {
