@@ -377,8 +377,12 @@ def test_action_bad_variables_are_shown_inline(admin_client, gmail):
 
 def test_action_needs_the_environment_permission(staff_client, gmail, history):
     client = staff_client("view_configurationtemplate", "edit_staging")
+    form_page = _action(client, gmail, index="0").content.decode()
+    assert '<option value="staging">' in form_page and '<option value="production">' not in form_page
     response = _action(client, gmail, post="preview", environment="production", **_variables())
-    assert response.status_code == 403
+    # Refused on the styled form page, the input kept (but never a secret), instead of a bare 403.
+    assert response.status_code == 200 and "environment" in response.context["form"].errors
+    assert 'value="team@gmail.com"' in response.content.decode()
     assert history.rows() == []
     assert _action(client, gmail, post="preview", environment="staging", **_variables()).status_code == 200
 

@@ -142,6 +142,16 @@ class CategoryForm(forms.Form):
         help_text="Required. Recorded in the history with your name, IP address and browser.",
     )
     version = forms.CharField(widget=forms.HiddenInput)
+    new_key = forms.CharField(
+        label="New key",
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"size": 30}),
+        help_text="Optional: add a key to this category (letters, digits, _ - .).",
+    )
+    new_value = forms.CharField(
+        label="Its value", required=False, strip=False, widget=forms.TextInput(attrs={"size": 60})
+    )
 
     def __init__(self, snapshot: CategorySnapshot, *args, read_only: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -177,9 +187,18 @@ class CategoryForm(forms.Form):
     def _maybe(self, name: str):
         return self[name] if name in self.fields else None
 
+    def clean_new_key(self):
+        key = self.cleaned_data.get("new_key", "").strip()
+        if key and any(f.key == key for f in self.snapshot.fields):
+            raise forms.ValidationError(f"{key} already exists in this category; change it above.")
+        return key
+
     def changes(self, current: CategorySnapshot) -> list[services.Change]:
         """The values to write, compared with ``current`` (the locked rows); untouched defaults are skipped."""
         changes = []
+        if self.cleaned_data.get("new_key"):
+            key, value = self.cleaned_data["new_key"], self.cleaned_data.get("new_value", "")
+            changes.append(services.Change(current.category, key, current.environment, value))
         for field in current.fields:
             value = self._submitted(field)
             if value is None:
@@ -210,10 +229,16 @@ class CategoryForm(forms.Form):
             services.label(self.snapshot.category, f.key, self.snapshot.environment): f.key
             for f in self.snapshot.fields
         }
+        new_key = self.cleaned_data.get("new_key")
+        if new_key:
+            by_label[services.label(self.snapshot.category, new_key, self.snapshot.environment)] = None
         for label_text, errors in error.error_dict.items():
-            key = by_label.get(label_text)
             messages = [e.message.removeprefix(f"{label_text}: ") for e in errors]
-            self.add_error(value_name(key) if key else None, messages)
+            if label_text in by_label and by_label[label_text] is None:
+                self.add_error("new_key", messages)
+            else:
+                key = by_label.get(label_text)
+                self.add_error(value_name(key) if key else None, messages)
 
 
 def _untouched(field: EditorField) -> str:
@@ -240,14 +265,17 @@ class ApplyTemplateForm(forms.Form):
         help_text="Optional. Default: 'Applied template <provider>'.",
     )
 
-    def __init__(self, template, secret_names: set[str], *args, **kwargs):
+    def __init__(self, template, secret_names: set[str], *args, environments=ENVIRONMENTS, **kwargs):
         super().__init__(*args, **kwargs)
         self.template = template
         self.secret_names = secret_names
+        # Only the environments this user may edit are offered.
+        self.fields["environment"].choices = [(env, env) for env in environments]
+        self.fields["reason"].help_text = f"Optional. Default: 'Applied template {template.provider_name}'."
         for variable in templates_engine.variables(template.template_data):
-            help_parts = [variable.description, f"Example: {variable.example}" if variable.example else ""]
+            help_parts = [variable.description.rstrip("."), f"Example: {variable.example}" if variable.example else ""]
             # Not required here: the template engine reports missing variables by name.
-            options = {"label": variable.name, "required": False, "help_text": " ".join(p for p in help_parts if p)}
+            options = {"label": variable.name, "required": False, "help_text": ". ".join(p for p in help_parts if p)}
             if variable.name in secret_names:
                 self.fields[f"var__{variable.name}"] = SecretField(**options)
             else:

@@ -139,13 +139,17 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
+        if obj is None:
+            fields = [f for f in fields if f not in self.readonly_fields]
         if obj is not None and not self.has_change_permission(request, obj) and "config_value" in fields:
             # Read-only pages show the value as the list does: a secret as the mask, never its envelope.
             fields[fields.index("config_value")] = "shown_value"
         return fields
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = self.readonly_fields + (self.identity_fields if obj is not None else ())
+        if obj is None:
+            return ()  # the add form: the database fills the timestamps and the author
+        readonly = self.readonly_fields + self.identity_fields
         return (*readonly, "shown_value") if obj is not None else readonly
 
     def get_form(self, request, obj=None, **kwargs):

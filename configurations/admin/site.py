@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import reverse
 
+from ..services import permissions
+
 
 class ConfigurationsAdminSite(admin.AdminSite):
     site_header = "Configuration management"
@@ -13,13 +15,28 @@ class ConfigurationsAdminSite(admin.AdminSite):
 
     def get_app_list(self, request, app_label=None):
         app_list = super().get_app_list(request, app_label)
-        for app in app_list:
-            if app["app_label"] == "configurations" and request.user.is_staff:
-                app["models"][:0] = [
-                    _entry("Edit by category and environment", "admin:configurations_category_overview"),
-                    _entry("Change history", "admin:configurations_history"),
-                ]
+        if app_label not in (None, "configurations") or not request.user.is_staff:
+            return app_list
+        app = next((a for a in app_list if a["app_label"] == "configurations"), None)
+        if app is None:
+            if not permissions.editable_environments(request.user):
+                return app_list
+            # Someone who may edit an environment but holds no model permission still finds the editor.
+            app = {"name": "Configurations", "app_label": "configurations", "app_url": reverse(
+                "admin:configurations_category_overview"), "has_module_perms": True, "models": []}  # fmt: skip
+            app_list.insert(0, app)
+        app["models"][:0] = [_entry("Edit by category and environment", "admin:configurations_category_overview")]
+        _move_users_to_authentication(app_list, app)
         return app_list
+
+
+def _move_users_to_authentication(app_list: list[dict], app: dict) -> None:
+    """Users sit beside Groups (the model lives in this app only to give users UUID keys)."""
+    users = next((m for m in app["models"] if m.get("object_name") == "User"), None)
+    auth = next((a for a in app_list if a["app_label"] == "auth"), None)
+    if users is not None and auth is not None:
+        app["models"].remove(users)
+        auth["models"].insert(0, users)
 
 
 def _entry(name: str, url_name: str) -> dict:

@@ -41,14 +41,19 @@ def apply_to_environment(modeladmin, request, queryset):
     if stage == "back":
         pending = _pending(request, pop=False)
         initial = {**(pending or {}).get("plain", {}), "environment": (pending or {}).get("environment")}
-        form = ApplyTemplateForm(template, secret_names, initial={_field(k): v for k, v in initial.items()})
+        form = _form(request, template, secret_names, initial={_field(k): v for k, v in initial.items()})
         return _form_page(modeladmin, request, template, form)
     if stage == "preview":
-        form = ApplyTemplateForm(template, secret_names, request.POST)
+        form = _form(request, template, secret_names, request.POST)
         if form.is_valid():
             return _preview(modeladmin, request, template, form)
         return _form_page(modeladmin, request, template, form)
-    return _form_page(modeladmin, request, template, ApplyTemplateForm(template, secret_names))
+    return _form_page(modeladmin, request, template, _form(request, template, secret_names))
+
+
+def _form(request, template, secret_names, *args, **kwargs) -> ApplyTemplateForm:
+    environments = permissions.editable_environments(request.user)
+    return ApplyTemplateForm(template, secret_names, *args, environments=environments, **kwargs)
 
 
 def _field(name: str) -> str:
@@ -114,7 +119,7 @@ def _confirm(modeladmin, request, template, secret_names):
             reason=pending["reason"] or None,
         )
     except ValidationError as error:
-        form = ApplyTemplateForm(template, secret_names, initial={_field(k): v for k, v in pending["plain"].items()})
+        form = _form(request, template, secret_names, initial={_field(k): v for k, v in pending["plain"].items()})
         form.is_bound = False
         for message in error.messages:
             modeladmin.message_user(request, message, messages.ERROR)

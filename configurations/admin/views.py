@@ -27,6 +27,7 @@ from ..services import history, permissions
 from .editor import CategorySnapshot, load_snapshot
 from .forms import CategoryForm
 
+TEST_RECIPIENT_KEY = "configurations_test_recipient"
 STALE_MESSAGE = (
     "Someone else changed {category} in {environment} after you opened this page. Nothing was saved: "
     "the page now shows the current values. Make your change again."
@@ -85,7 +86,8 @@ def edit(request, category: str, environment: str, *, site):
         permissions.require_edit(request.user, environment)
         return _save(request, category, environment, site=site)
     snapshot = load_snapshot(category, environment)
-    if not snapshot.fields:
+    if not snapshot.fields and not SystemConfiguration.objects.filter(category=category).exists():
+        # A category known in another environment only (imported into test, say) is editable everywhere.
         raise Http404(f"No configuration or metadata for category {category!r}.")
     return _edit_page(site, request, snapshot, CategoryForm(snapshot, read_only=not can_edit), can_edit)
 
@@ -124,6 +126,7 @@ def _edit_page(site, request, snapshot: CategorySnapshot, form: CategoryForm, ca
         "groups": groups,
         "can_edit": can_edit,
         "editable_environments": permissions.editable_environments(request.user),
+        "test_recipient": request.session.get(TEST_RECIPIENT_KEY, ""),
     }
     return _render(site, request, "category_edit.html", context, status=status)
 
@@ -238,13 +241,23 @@ def history_list(request, *, site):
     if next_cursor:
         params["before"] = next_cursor
     context = {
-        "title": "Configuration history",
+        "title": _history_title(filters),
+        "editable_environments": permissions.editable_environments(request.user),
         "entries": entries,
         "filters": filters,
         "next_url": f"?{params.urlencode()}" if next_cursor else None,
         "first_url": f"?{newer}" if request.GET.get("before") else None,
     }
     return _render(site, request, "history.html", context)
+
+
+def _history_title(filters: history.HistoryFilters) -> str:
+    """Say what the page shows: one configuration's history is titled with its name."""
+    if filters.config_id is not None:
+        entry = ConfigurationHistory.objects.filter(config_id=filters.config_id).order_by("-id").first()
+        if entry is not None:
+            return f"History of {label(entry.category, entry.config_key, entry.environment)}"
+    return "Configuration history"
 
 
 def _history_filters(query) -> history.HistoryFilters:
@@ -312,6 +325,7 @@ def send_test_email(request, category: str, environment: str, *, site):
     except ValidationError:
         messages.error(request, "Enter the email address to send the test message to.")
     else:
+        request.session[TEST_RECIPIENT_KEY] = recipient  # offered again next time
         attempt = services.send_test_email(environment=environment, recipient=recipient, actor=request.user)
         messages.add_message(
             request, messages.SUCCESS if attempt.succeeded else messages.ERROR, f"Test email: {attempt.result}"

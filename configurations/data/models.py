@@ -336,7 +336,7 @@ class HistoryColumns(models.Model):
     new_value = models.TextField(null=True, blank=True)
     changed_by = _user_column("changed_by", on_delete=models.PROTECT)
     change_reason = models.TextField(null=True, blank=True)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
     user_agent = models.TextField(null=True, blank=True)
     created_at = models.DateTimeField(db_default=Now())
     # Additions to the spec (docs/schema.md): the row's identity, so history of a
