@@ -65,7 +65,7 @@ SERVICE_CASES = [
     ("smtp", "host", "a" * BIG, None, "characters long"),
     ("smtp", "host", "a\x00b", None, "NUL"),
     ("smtp", "host", "\ud800", None, "lone surrogate"),
-    ("smtp", "host", "bad host!", None, "pattern"),
+    ("smtp", "host", "bad host!", None, "SMTP Host may contain only letters, digits, dots and hyphens"),
     ("app", "doc", "[" * 100 + "]" * 100, "json", "nests deeper"),
     ("app", "doc", '{"a": 1, "a": 2}', "json", "twice"),
     ("app", "doc", "NaN", "json", "may not contain NaN"),
@@ -87,7 +87,7 @@ SERVICE_CASES = [
     ("app", "quote'd", "v", None, "key name"),
     ("app", "-leading", "v", None, "must start with a letter or a digit"),
     ("ünï", "k", "v", None, "category name"),
-    ("app", "k", "v", "decimal", "unknown value type"),
+    ("app", "k", "v", "decimal", "Unknown value type"),
 ]  # fmt: skip
 
 
@@ -116,7 +116,7 @@ EDITOR_CASES = [
     ("value__port", "587.5.1", "not a number"),
     ("value__host", "a" * BIG, "characters long"),
     ("value__host", "a\x00b", "Null characters are not allowed"),
-    ("value__host", "smtp example", "pattern"),
+    ("value__host", "smtp example", "may contain only letters, digits, dots and hyphens"),
     ("value__auth_pass", "x" * BIG, "characters long"),
 ]  # fmt: skip
 

@@ -46,7 +46,7 @@ def test_apply_gmail_to_staging_end_to_end(browser, live_server, browser_editor)
 
     WebDriverWait(browser, 10).until(expected_conditions.url_contains("/categories/smtp/staging/"))
     message = browser.find_element(By.CSS_SELECTOR, ".messagelist").text
-    assert "Applied gmail to smtp in staging: 5 key(s) changed" in message
+    assert "Applied gmail to smtp in staging: 5 keys changed" in message
     assert browser.find_element(By.NAME, "value__host").get_attribute("value") == "smtp.gmail.com"
     assert browser.find_element(By.NAME, "value__port").get_attribute("value") == "587"
     assert browser.find_element(By.NAME, "value__auth_user").get_attribute("value") == "team@gmail.com"

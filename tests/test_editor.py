@@ -185,13 +185,13 @@ def test_errors_are_inline_per_field_name_the_rule_and_nothing_is_written(admin_
     response = admin_client.post(url, data)
     assert response.status_code == 200
     errors = response.context["form"].errors
-    assert errors["value__port"] == ["max: must be at most 65535"]
-    assert errors["value__secure"] == ["'maybe' is not a boolean; use true or false (type boolean)"]
+    assert errors["value__port"] == ["SMTP Port must be at most 65535"]
+    assert errors["value__secure"] == ["'maybe' is not a boolean; use true or false"]
     assert "value__host" not in errors
     assert history.rows() == []
     assert services.get_value(category="smtp", key="host", environment="production") == "smtp.gmail.com"
     html = response.content.decode()
-    assert "max: must be at most 65535" in html and "Nothing was saved" in html
+    assert "SMTP Port must be at most 65535" in html and "Nothing was saved" in html
 
 
 def test_new_secret_is_encrypted_blank_keeps_and_clear_clears(admin_client, smtp_production):

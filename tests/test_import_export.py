@@ -172,8 +172,8 @@ def test_every_error_is_listed_with_where_and_nothing_is_written(tmp_path, histo
     with pytest.raises(CommandError) as error:
         run("import_configs", path)
     text = str(error.value)
-    assert "2 problem(s)" in text
-    assert "bad.json: $.production.smtp.port: smtp.port [production]: max: must be at most 65535" in text
+    assert "2 problems" in text
+    assert "bad.json: $.production.smtp.port: smtp.port [production]: SMTP Port must be at most 65535" in text
     assert "bad.json: $.production.smtp.secure: smtp.secure [production]: 'maybe' is not a boolean" in text
     assert history.rows() == [] and not SystemConfiguration.objects.exists()
 
@@ -222,7 +222,7 @@ def test_size_cap(tmp_path, settings):
 
 def test_wrong_type_is_reported(tmp_path):
     path = write(tmp_path, "c.json", json.dumps({"production": {"smtp": {"port": "five hundred"}}}))
-    with pytest.raises(CommandError, match=r"'five hundred' is not a number \(type number\)"):
+    with pytest.raises(CommandError, match=r"'five hundred' is not a number"):
         run("import_configs", path)
 
 
@@ -330,7 +330,7 @@ def test_commands_in_a_real_process(tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert "Imported: 2 added" in ok.stdout and "[" not in ok.stderr  # no progress bar when not on a terminal
     failed = manage("import_configs", bad)
-    assert failed.returncode == 1 and "min: must be at least 1" in failed.stderr
+    assert failed.returncode == 1 and "SMTP Port must be at least 1" in failed.stderr
     exported = manage("export_configs", "--environment", "test")
     assert (
         exported.returncode == 0 and json.loads(exported.stdout)["test"]["smtp"]["host"]["value"] == "proc.example.com"

@@ -150,10 +150,10 @@ def test_archive_failure_midway_then_rerun_completes(old_and_new_history, monkey
 def test_archive_command_dry_run_and_default_age(old_and_new_history):
     out = StringIO()
     call_command("archive_history", "--dry-run", stdout=out)
-    assert "Would archive 20 history row(s) older than 730 days." in out.getvalue()
+    assert "Would archive 20 history rows older than 730 days." in out.getvalue()
     assert not ConfigurationHistoryArchive.objects.exists()
     call_command("archive_history", "--batch-size", "7", stdout=out)
-    assert "Archived 20 history row(s) in 3 batch(es)." in out.getvalue()
+    assert "Archived 20 history rows in 3 batches." in out.getvalue()
     with pytest.raises(CommandError, match="--batch-size at least 1"):
         call_command("archive_history", "--batch-size", "0")
 
@@ -192,7 +192,7 @@ def test_archive_command_in_a_real_process(old_and_new_history):
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "Archived 20 history row(s) in 4 batch(es)." in result.stdout
+    assert "Archived 20 history rows in 4 batches." in result.stdout
     assert result.stderr == ""  # no progress bar off a terminal
 
 

@@ -52,7 +52,7 @@ def test_existing_row_keeps_its_type():
     services.set_value(category="app", key="n", environment="test", value="5", value_type="number")
     row = services.set_value(category="app", key="n", environment="test", value="6")
     assert row.value_type == "number"
-    with pytest.raises(ValidationError, match=r"app\.n \[test\]: 'x' is not a number \(type number\)"):
+    with pytest.raises(ValidationError, match=r"app\.n \[test\]: 'x' is not a number"):
         services.set_value(category="app", key="n", environment="test", value="x")
 
 
@@ -60,7 +60,7 @@ def test_rule_violation_names_the_key_and_rule_and_writes_nothing(history):
     with pytest.raises(ValidationError) as error:
         services.set_value(key="port", value="70000", **PROD)
     assert error.value.message_dict == {
-        "smtp.port [production]": ["smtp.port [production]: max: must be at most 65535"]
+        "smtp.port [production]": ["smtp.port [production]: SMTP Port must be at most 65535"]
     }
     assert error.value.error_dict["smtp.port [production]"][0].code == "max"
     assert not SystemConfiguration.objects.filter(config_key="port").exists()
@@ -164,7 +164,8 @@ def test_model_validation_uses_the_same_engine():
     )
     with pytest.raises(ValidationError) as error:
         row.full_clean()
-    assert "max" not in str(error.value) and "min: must be at least 1" in str(error.value)
+    assert "at most" not in str(error.value) and "SMTP Port must be at least 1" in str(error.value)
+    assert [e.code for e in error.value.error_dict["config_value"]] == ["min"]  # the rule stays the code
 
 
 def test_set_value_query_count_is_constant(django_assert_num_queries):

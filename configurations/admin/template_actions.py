@@ -21,6 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from .. import services
 from ..core import crypto
 from ..core.secrecy import Secret, reveal
+from ..core.vocabulary import counted
 from ..services import permissions
 from .forms import ApplyTemplateForm
 
@@ -128,7 +129,7 @@ def _confirm(modeladmin, request, template, secret_names):
     modeladmin.message_user(
         request,
         f"Applied {template.provider_name} to {template.category} in {pending['environment']}: "
-        f"{len(changed)} key(s) changed{': ' + ', '.join(changed) if changed else ''}.",
+        f"{counted(len(changed), 'key')} changed{': ' + ', '.join(changed) if changed else ''}.",
         messages.SUCCESS,
     )
     return redirect(

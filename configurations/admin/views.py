@@ -21,7 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 
 from .. import services
 from ..core import crypto
-from ..core.vocabulary import ENVIRONMENTS, label
+from ..core.vocabulary import ENVIRONMENTS, counted, label
 from ..data.models import ConfigurationHistory, ConfigurationMetadata, SystemConfiguration
 from ..services import history, permissions
 from .editor import CategorySnapshot, load_snapshot
@@ -110,7 +110,7 @@ def _save(request, category: str, environment: str, *, site):
     written = [plan.change.key for plan in plans if plan.writes]
     if written:
         messages.success(
-            request, f"Saved {len(written)} change(s) to {category} in {environment}: {', '.join(written)}."
+            request, f"Saved {counted(len(written), 'change')} to {category} in {environment}: {', '.join(written)}."
         )
     else:
         messages.info(request, "Nothing changed, so nothing was saved.")
@@ -224,7 +224,9 @@ def _copy(request, category: str, left: str, right: str):
             messages.error(request, message)
         return redirect(url)
     copied = [p.change.key for p in plans if p.writes]
-    messages.success(request, f"Copied {len(copied)} key(s) from {source} to {target}: {', '.join(copied) or 'none'}.")
+    messages.success(
+        request, f"Copied {counted(len(copied), 'key')} from {source} to {target}: {', '.join(copied) or 'none'}."
+    )
     return redirect(url)
 
 

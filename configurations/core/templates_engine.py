@@ -137,7 +137,7 @@ def variable_problems(data: dict, given: dict[str, str], *, template: str) -> li
                 errors.append(f"{template}: variable {variable.name} is required ({variable.description})")
             continue
         errors += [
-            f"{template}: variable {variable.name}: {problem}"
+            f"{template}: {validation.sentence(f'variable {variable.name}', problem.message)}"
             for problem in validation.problems(value, variable.rules, numeric=False)
         ]
     return errors

@@ -31,7 +31,9 @@ from django.core.validators import EmailValidator
 from . import conf, values
 from .vocabulary import InputType, Problem, ValueType
 
-RULE_NAMES = ("required", "minLength", "maxLength", "pattern", "options", "min", "max", "integer", "custom")
+RULE_NAMES = (
+    "required", "minLength", "maxLength", "pattern", "patternDescription", "options", "min", "max", "integer", "custom",
+)  # fmt: skip
 CUSTOM_RULES = ("emailValidation", "domainValidation")
 MAX_PATTERN_LENGTH = 500
 # Category and key names: what every page can show in a URL and every format can write (one rule, also a
@@ -53,21 +55,33 @@ def checked_text(
     rules: dict | None = None,
     input_type: str | None = None,
     required: bool = False,
+    name: str = "The value",
 ) -> str:
     """The canonical stored text of ``value`` as ``value_type``, checked against ``rules``.
 
-    Raises a ValidationError listing every problem, each message starting with ``where`` and coded with
-    the rule's name (``type`` when the value is not of its type).
+    Raises a ValidationError listing every problem: each message starts with ``where`` and then says, for a
+    person, what is wrong (``SMTP Port must be at most 65535``); its code is the rule's name (``type`` when the
+    value is not of its type), for the API and the tests.
     """
-    text = canonical_text(value, value_type, where)
+    text = canonical_text(value, value_type, where, name=name)
     text_problem = _text_problem(text)
     if text_problem:
-        raise DjangoValidationError([DjangoValidationError(f"{where}: {text_problem}", code="text")])
+        raise DjangoValidationError([DjangoValidationError(f"{where}: {name} {text_problem}", code="text")])
     numeric = value_type == ValueType.NUMBER or input_type == InputType.NUMBER
     found = problems(text, rules, numeric=numeric, required=required)
     if found:
-        raise DjangoValidationError([DjangoValidationError(f"{where}: {p}", code=p.rule) for p in found])
+        raise DjangoValidationError(
+            [DjangoValidationError(f"{where}: {sentence(name, p.message)}", code=p.rule) for p in found]
+        )
     return text
+
+
+_VERBS = ("is ", "has ", "holds ", "must ", "may ", "contains ", "took ", "cannot ", "does ")
+
+
+def sentence(name: str, message: str) -> str:
+    """A problem as a sentence about ``name``: ``SMTP Port must be at most 65535``."""
+    return f"{name} {message}" if message.startswith(_VERBS) else message[:1].upper() + message[1:]
 
 
 def _text_problem(text: str) -> str | None:
@@ -106,7 +120,7 @@ def _shown_name(name: str) -> str:
     return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
-def canonical_text(value: Any, value_type: str, where: str) -> str:
+def canonical_text(value: Any, value_type: str, where: str, *, name: str = "The value") -> str:
     """The stored text of ``value`` as ``value_type`` ('' for no value); ValidationError if it is not one."""
     if value is None or value == "":
         return ""
@@ -114,7 +128,7 @@ def canonical_text(value: Any, value_type: str, where: str) -> str:
         return values.to_text(value_type, value)
     except values.ValueTypeError as error:
         raise DjangoValidationError(
-            [DjangoValidationError(f"{where}: {error} (type {value_type})", code="type")]
+            [DjangoValidationError(f"{where}: {sentence(name, str(error))}", code="type")]
         ) from None
 
 
@@ -126,7 +140,7 @@ def problems(value: str | None, rules: dict | None, *, numeric: bool, required: 
     """Every rule of ``rules`` that ``value`` (stored text) breaks; empty when it is valid."""
     rules = rules if isinstance(rules, dict) else {}
     if value is None or value == "":
-        return [Problem("required", "a value is required")] if is_required(rules, required) else []
+        return [Problem("required", "is required")] if is_required(rules, required) else []
     found: list[Problem] = []
     if "minLength" in rules and len(value) < rules["minLength"]:
         found.append(Problem("minLength", f"must be at least {rules['minLength']} characters long"))
@@ -138,7 +152,7 @@ def problems(value: str | None, rules: dict | None, *, numeric: bool, required: 
         shown = ", ".join(option_text(o) for o in rules["options"])
         found.append(Problem("options", f"must be one of: {shown}"))
     if "pattern" in rules:
-        found.extend(_pattern_problems(value, rules["pattern"]))
+        found.extend(_pattern_problems(value, rules["pattern"], rules.get("patternDescription")))
     found.extend(_custom_problems(value, rules.get("custom") or {}))
     return found
 
@@ -164,12 +178,12 @@ def _numeric_problems(value: str, rules: dict) -> list[Problem]:
     return found
 
 
-def _pattern_problems(value: str, pattern: str) -> list[Problem]:
+def _pattern_problems(value: str, pattern: str, description: str | None = None) -> list[Problem]:
     try:
         matched = compile_pattern(pattern).search(value, timeout=conf.pattern_timeout())
     except TimeoutError:
         return [Problem("pattern", "took too long to check against the pattern; the value is refused")]
-    return [] if matched else [Problem("pattern", f"must match the pattern {pattern}")]
+    return [] if matched else [Problem("pattern", description or "does not have the expected form")]
 
 
 @functools.lru_cache(maxsize=512)
@@ -275,8 +289,9 @@ def _check_kinds(rules: dict) -> list[str]:
     for name in ("min", "max"):
         if name in rules and not _is_number(rules[name]):
             errors.append(f"{name!r} must be a number")
-    if "pattern" in rules and not isinstance(rules["pattern"], str):
-        errors.append("'pattern' must be a string")
+    for text_rule in ("pattern", "patternDescription"):
+        if text_rule in rules and not isinstance(rules[text_rule], str):
+            errors.append(f"'{text_rule}' must be a string")
     if "options" in rules:
         options = rules["options"]
         if not isinstance(options, list) or not all(

@@ -99,6 +99,11 @@ class EnvironmentPermissionDenied(PermissionDenied):
     """The acting user may not edit an environment the request needs; the message says which."""
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 key``, ``3 keys``: a count with its noun in the right number."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def label(category: str, key: str, environment: str) -> str:
     """How messages name a configuration: ``category.key [environment]``."""
     return f"{category}.{key} [{environment}]"

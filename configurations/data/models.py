@@ -233,6 +233,7 @@ class SystemConfiguration(KeyedByCategory):
                 rules=meta.validation_rules if meta else None,
                 input_type=meta.input_type if meta else None,
                 required=bool(meta and meta.is_required),
+                name=meta.display_name if meta else self.config_key,
             )
         except crypto.DecryptionError as error:
             raise ValidationError({"config_value": [ValidationError(str(error), code="decrypt")]}) from None
@@ -298,7 +299,9 @@ class ConfigurationMetadata(KeyedByCategory, CheckedOnSave):
             numeric = InputType.NUMBER in (self.input_type, self.value_type)
             found = validation.problems(self.default_value, self.validation_rules, numeric=numeric)
             if found:
-                errors["default_value"] = [f"the default breaks its own rules: {problem}" for problem in found]
+                errors["default_value"] = [
+                    validation.sentence("The default", problem.message) + f" (rule {problem.rule})" for problem in found
+                ]
         if errors:
             raise ValidationError(errors)
 

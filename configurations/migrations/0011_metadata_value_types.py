@@ -126,6 +126,33 @@ FROM_EMAIL_VARIABLE = {
 }
 
 
+# What each shipped pattern means, said to people instead of the raw regex.
+HOST_PATTERN = "may contain only letters, digits, dots and hyphens"
+VARIABLE_PATTERNS = {
+    "EMAIL_USER": "must be a Gmail address (name@gmail.com)",
+    "EMAIL_PASS": "must be a Gmail App Password: four groups of four lower-case letters",
+    "SENDGRID_API_KEY": "must be a SendGrid API key, which starts with SG.",
+    "AWS_REGION": "must be an AWS region such as eu-west-1",
+    "SES_SMTP_USERNAME": "must be an SES SMTP user name: 16 to 128 capital letters and digits",
+}
+
+
+def _describe_patterns(Metadata, Template) -> None:
+    host = Metadata.objects.filter(category="smtp", config_key="host").first()
+    if host is not None and "pattern" in (host.validation_rules or {}):
+        host.validation_rules = {**host.validation_rules, "patternDescription": HOST_PATTERN}
+        host.save(update_fields=["validation_rules"])
+    for template in Template.objects.filter(category="smtp"):
+        changed = False
+        for variable in template.template_data.get("variables", []):
+            rules = variable.get("validation") or {}
+            if "pattern" in rules and variable.get("name") in VARIABLE_PATTERNS:
+                rules["patternDescription"] = VARIABLE_PATTERNS[variable["name"]]
+                variable["validation"], changed = rules, True
+        if changed:
+            template.save(update_fields=["template_data"])
+
+
 def _canonical(text, value_type):
     """The stored text of ``text`` as ``value_type``, or None when it does not convert (left as it is)."""
     if text is None or text == "":
@@ -170,6 +197,7 @@ def forwards(apps, schema_editor):
             data["configs"]["from_email"] = "{{FROM_EMAIL}}"
             data.setdefault("variables", []).append(dict(FROM_EMAIL_VARIABLE))
             template.save(update_fields=["template_data"])
+    _describe_patterns(Metadata, Template)
     _convert_rows(Metadata, Configuration)
     if schema_editor.connection.vendor == "postgresql":
         for statement in PG_INSTALL:

@@ -222,6 +222,7 @@ def _plan(change: Change, meta: ConfigurationMetadata | None, row: SystemConfigu
         rules=meta.validation_rules if meta else None,
         input_type=meta.input_type if meta else None,
         required=bool(meta and meta.is_required),
+        name=meta.display_name if meta else change.key,
     )
     if secret and crypto.keyring().active_id is None:
         raise ValidationError(

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from configurations import services
+from configurations.core.vocabulary import counted
 from configurations.management.auditing import AuditedCommand
 
 
@@ -69,4 +70,4 @@ class Command(AuditedCommand):
             current = row["current"] if row["current"] is not None else "(none)"
             self.stdout.write(f"  {row['status']:<8} {row['key']}: {current} -> {row['new']}")
         written = sum(1 for row in application.preview() if row["status"] != "same")
-        self.stdout.write(f"{written} key(s) {'would change' if dry_run else 'changed'}.")
+        self.stdout.write(f"{counted(written, 'key')} {'would change' if dry_run else 'changed'}.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from configurations import services
+from configurations.core.vocabulary import counted
 from configurations.management.progress import ProgressBar
 
 
@@ -21,10 +22,12 @@ class Command(BaseCommand):
             raise CommandError("--older-than must be 0 or more and --batch-size at least 1")
         total = services.archive_history(older_than_days=older_than, dry_run=True).remaining
         if dry_run:
-            self.stdout.write(f"Would archive {total} history row(s) older than {older_than} days.")
+            self.stdout.write(f"Would archive {counted(total, 'history row')} older than {older_than} days.")
             return
         bar = ProgressBar(self.stderr)
         report = services.archive_history(
             older_than_days=older_than, batch_size=batch_size, progress=lambda moved: bar("archiving", moved, total)
         )
-        self.stdout.write(f"Archived {report.moved} history row(s) in {report.batches} batch(es).")
+        self.stdout.write(
+            f"Archived {counted(report.moved, 'history row')} in {counted(report.batches, 'batch', 'batches')}."
+        )

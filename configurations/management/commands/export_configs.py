@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 
 from configurations import services
 from configurations.core import formats
-from configurations.core.vocabulary import ENVIRONMENTS
+from configurations.core.vocabulary import ENVIRONMENTS, counted
 from configurations.management.auditing import AuditedCommand
 
 
@@ -49,7 +49,7 @@ class Command(AuditedCommand):
             )
         if output:
             _write_private(Path(output), text)
-            self.stderr.write(f"Exported {len(items)} configuration(s) to {output}.")
+            self.stderr.write(f"Exported {counted(len(items), 'configuration')} to {output}.")
         else:
             self.stdout.write(text, ending="")
 

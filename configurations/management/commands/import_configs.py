@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 
 from configurations import services
 from configurations.core import formats
-from configurations.core.vocabulary import ENVIRONMENTS, Outcome
+from configurations.core.vocabulary import ENVIRONMENTS, Outcome, counted
 from configurations.management.auditing import AuditedCommand
 from configurations.management.progress import ProgressBar
 
@@ -122,7 +122,7 @@ class Command(AuditedCommand):
 
     @staticmethod
     def _listing(headline: str, problems: list[str]) -> str:
-        return f"{headline}; {len(problems)} problem(s):\n  " + "\n  ".join(problems)
+        return f"{headline}; {counted(len(problems), 'problem')}:\n  " + "\n  ".join(problems)
 
 
 def _one_line(text: str, limit: int = 80) -> str:

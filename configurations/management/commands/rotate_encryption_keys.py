@@ -6,6 +6,7 @@ from django.core.management.base import CommandError
 
 from configurations import services
 from configurations.core import crypto
+from configurations.core.vocabulary import counted
 from configurations.management.auditing import AuditedCommand
 
 
@@ -33,4 +34,6 @@ class Command(AuditedCommand):
         if report.failed:
             for failure in report.failed:
                 self.stderr.write(f"  {failure}")
-            raise CommandError(f"{len(report.failed)} secret(s) could not be decrypted with the configured keys.")
+            raise CommandError(
+                f"{counted(len(report.failed), 'secret')} could not be decrypted with the configured keys."
+            )

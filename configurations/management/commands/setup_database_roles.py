@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from configurations.core.vocabulary import counted
 from configurations.services import database_roles
 
 MASK = "'********'"
@@ -51,7 +52,7 @@ class Command(BaseCommand):
         database_roles.apply(sql)
         self.stdout.write(
             f"Roles ready: owner {roles.owner}, application {roles.app}, reader {roles.reader}; "
-            f"{len(sql)} statement(s) applied."
+            f"{counted(len(sql), 'statement')} applied."
         )
 
 

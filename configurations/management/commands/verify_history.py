@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from configurations import services
+from configurations.core.vocabulary import counted
 from configurations.management.progress import ProgressBar
 
 
@@ -30,8 +31,8 @@ class Command(BaseCommand):
         report = services.verify_history(expect_head=expected, progress=lambda rows: bar("verifying", rows, rows))
         for finding in report.findings:
             self.stdout.write(f"  {finding.kind:<8} {finding}")
-        self.stdout.write(f"Checked {report.rows} history row(s). Head: {report.head_text}")
+        self.stdout.write(f"Checked {counted(report.rows, 'history row')}. Head: {report.head_text}")
         if report.expected_head_found is False:
             raise CommandError(f"the trail no longer contains the head {expect_head}: it was rewritten from before it")
         if report.findings:
-            raise CommandError(f"the history's hash chain is broken: {len(report.findings)} finding(s) above")
+            raise CommandError(f"the history's hash chain is broken: {counted(len(report.findings), 'finding')} above")
