@@ -36,7 +36,7 @@ def run() -> dict[str, float]:
     admin = User.objects.create_superuser("bench", "bench@example.com", "bench-password")
     client = Client()
     client.force_login(admin)
-    url = "/admin/configurations/systemconfiguration/history/?category=big"
+    url = "/admin/configurations/history/?category=big"
     assert client.get(url).status_code == 200
     samples = []
     for _ in range(ROUNDS):

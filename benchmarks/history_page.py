@@ -78,7 +78,7 @@ def run() -> dict[str, float]:
     admin = User.objects.create_superuser("bench", "bench@example.com", "bench-password")
     client = Client()
     client.force_login(admin)
-    url = f"/admin/configurations/systemconfiguration/history/?config={config.id}"
+    url = f"/admin/configurations/history/?config={config.id}"
     assert client.get(url).status_code == 200
     return {
         "history rows": ROWS,

@@ -49,10 +49,14 @@ def save_screenshot(driver, name: str) -> Path:
 
 
 def load_shipped_data() -> None:
-    """Re-load the data migration's rows (transactional tests flush tables between tests)."""
+    """Re-load the data migrations' rows (transactional tests flush tables between tests)."""
     from django.apps import apps
     from django.db import connection
 
-    migration = importlib.import_module("configurations.migrations.0003_smtp_metadata_and_templates")
     with connection.schema_editor() as editor:
-        migration.load(apps, editor)
+        for name, function in (
+            ("0003_smtp_metadata_and_templates", "load"),
+            ("0005_more_smtp_providers", "load"),
+            ("0011_metadata_value_types", "forwards"),
+        ):
+            getattr(importlib.import_module(f"configurations.migrations.{name}"), function)(apps, editor)

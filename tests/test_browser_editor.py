@@ -51,7 +51,7 @@ def test_change_the_port_and_see_it_in_the_history(browser, live_server, editor_
     open_smtp_production(browser, live_server)
     headings = browser.find_elements(By.CSS_SELECTOR, "fieldset.config-group h2")
     groups = [h.get_attribute("textContent") for h in headings]
-    assert groups == ["Connection Settings", "Security Settings", "Authentication"]
+    assert groups == ["Connection Settings", "Security Settings", "Authentication", "Sender"]
     assert "browser-secret-1" not in browser.page_source
     assert browser.find_element(By.NAME, "value__auth_pass").get_attribute("value") == ""
     save_port(browser, "465", "Switch to implicit TLS")

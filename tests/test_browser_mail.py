@@ -23,7 +23,7 @@ def test_send_a_test_email_from_the_smtp_editor(browser, live_server, browser_ed
         settings.CONFIG_SMTP_CA_FILE = str(server.cert_file)
         configure("staging", port=server.port)
         log_in(browser, live_server)
-        browser.get(f"{live_server.url}/admin/configurations/systemconfiguration/categories/smtp/staging/")
+        browser.get(f"{live_server.url}/admin/configurations/categories/smtp/staging/")
         recipient = browser.find_element(By.NAME, "recipient")
         recipient.send_keys("ops@example.com")
         browser.find_element(By.NAME, "_send_test").click()

@@ -49,7 +49,11 @@ def test_secrets_show_only_set_unset_same_different(admin_client, two_environmen
 
 def test_copy_selected_keys_through_the_service(admin_client, admin_user, two_environments, history):
     history.mark()
-    response = admin_client.post(url(), {"keys": ["port", "auth_pass"], "target": "production", "reason": "promote"})
+    data = {"keys": ["port", "auth_pass"], "target": "production", "reason": "promote"}
+    confirm = admin_client.post(url(), data)  # into production: a confirmation page first, nothing written
+    assert confirm.status_code == 200 and "Yes, copy to production" in confirm.content.decode()
+    assert history.rows() == [] and "staging-password" not in confirm.content.decode()
+    response = admin_client.post(url(), {**data, "confirm": "yes"})
     assert response.status_code == 302
     assert services.get_value(category="smtp", key="port", environment="production") == 2525
     assert services.get_value(category="smtp", key="auth_pass", environment="production") == "staging-password"

@@ -18,7 +18,7 @@ from configurations.services import history
 from .factories import editor_of
 
 pytestmark = pytest.mark.django_db
-URL = "/admin/configurations/systemconfiguration/history/"
+URL = "/admin/configurations/history/"
 
 
 def test_url_name():

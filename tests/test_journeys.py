@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from configurations import services
-from configurations.models import SystemConfiguration
+from configurations.models import ConfigurationHistory, ConfigurationTemplate, SystemConfiguration
 
 from .factories import editor_of
 
@@ -93,3 +93,43 @@ def test_the_test_email_recipient_is_kept_and_the_page_says_saved_values_are_use
 
 def test_pages_have_a_favicon(admin_client):
     assert "configurations/favicon.svg" in admin_client.get(reverse("admin:index")).content.decode()
+
+
+def test_a_template_page_has_an_apply_button_and_room_for_its_json(admin_client):
+    gmail = ConfigurationTemplate.objects.get(provider_name="gmail")
+    html = admin_client.get(
+        reverse("admin:configurations_configurationtemplate_change", args=[gmail.pk])
+    ).content.decode()
+    assert "Apply to environment…" in html and 'name="action" value="apply_to_environment"' in html
+    assert 'rows="24"' in html and "template-json" in html
+    form_page = admin_client.post(reverse("admin:configurations_configurationtemplate_changelist"),
+                                  {"action": "apply_to_environment", "_selected_action": gmail.pk})  # fmt: skip
+    assert form_page.status_code == 200 and "Before you start" in form_page.content.decode()
+
+
+def test_a_history_entry_has_no_history_button_of_its_own(admin_client):
+    row = services.set_value(category="smtp", key="host", environment="test", value="a.example.com")
+    entry = ConfigurationHistory.objects.get(config_id=row.pk)
+    html = admin_client.get(
+        reverse("admin:configurations_configurationhistory_change", args=[entry.pk])
+    ).content.decode()
+    assert "historylink" not in html
+
+
+def test_a_refused_request_is_one_log_line():
+    import logging
+
+    from django.core.exceptions import PermissionDenied
+
+    from configurations.error_reports import RefusalsWithoutTraceback
+
+    try:
+        raise PermissionDenied("no")
+    except PermissionDenied:
+        import sys
+
+        record = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "Forbidden", (), sys.exc_info())
+    assert RefusalsWithoutTraceback().filter(record) and record.exc_info is None
+    handler = next(h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler))
+    assert any(isinstance(f, RefusalsWithoutTraceback) for f in handler.filters)
+    assert logging.getLogger("django").handlers == []  # no second console handler: each line once

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
-from django.urls import path, reverse
+from django.urls import reverse
+from django.utils.dateformat import format as date_format
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 from django.views.decorators.debug import sensitive_post_parameters
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -29,7 +29,7 @@ from ..data.models import (
     User,
 )
 from ..services import history, permissions
-from . import template_actions, views
+from . import template_actions
 from .forms import SystemConfigurationForm
 
 
@@ -45,11 +45,7 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
         "config_key",
         "environment",
         "shown_value",
-        "value_type",
-        "is_encrypted",
-        "is_active",
-        "updated_at",
-        "updated_by",
+        "updated",
         "links",
     )
     list_filter = ("category", "environment", "is_active", "value_type", "is_encrypted")
@@ -65,28 +61,19 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
     delete_confirmation_template = "admin/configurations/systemconfiguration/delete_confirmation.html"
     delete_selected_confirmation_template = "admin/configurations/systemconfiguration/delete_selected_confirmation.html"
 
-    def get_urls(self):
-        def route(pattern: str, view, name: str):
-            wrapped = self.admin_site.admin_view(functools.partial(view, site=self.admin_site))
-            return path(pattern, wrapped, name=f"configurations_{name}")
-
-        return [
-            route("categories/", views.overview, "category_overview"),
-            route("categories/<str:category>/compare/", views.compare, "category_compare"),
-            route("categories/<str:category>/<str:environment>/", views.edit, "category_edit"),
-            route("history/", views.history_list, "history"),
-            route("history/<int:entry_id>/rollback/", views.rollback, "history_rollback"),
-            route("categories/<str:category>/<str:environment>/test-email/", views.send_test_email, "send_test_email"),
-            *super().get_urls(),
-        ]
-
     def get_queryset(self, request):
         return super().get_queryset(request).with_secret_flag()
+
+    @admin.display(description="updated", ordering="-updated_at")
+    def updated(self, obj: SystemConfiguration) -> str:
+        """When and by whom, compact, so that the list fits a 1400 px window."""
+        when = date_format(localtime(obj.updated_at), "Y-m-d H:i")
+        return f"{when} by {obj.updated_by.username}" if obj.updated_by else when
 
     @admin.display(description="")
     def links(self, obj: SystemConfiguration) -> str:
         return format_html(
-            '<a href="{}">edit category</a> · <a href="{}?config={}">history</a>',
+            '<a href="{}">editor</a> · <a href="{}?config={}">history</a>',
             reverse("admin:configurations_category_edit", args=[obj.category, obj.environment]),
             reverse("admin:configurations_history"),
             obj.pk,
@@ -174,7 +161,7 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
         if obj.is_secret:
             return SECRET_MASK
         value = obj.config_value or ""
-        return value if len(value) <= 80 else value[:77] + "..."
+        return value if len(value) <= 60 else value[:57] + "..."
 
 
 def _delete_reason(request) -> str:
@@ -226,6 +213,17 @@ class ConfigurationMetadataAdmin(EveryEnvironmentAdmin):
 
 @admin.register(ConfigurationTemplate)
 class ConfigurationTemplateAdmin(EveryEnvironmentAdmin):
+    # The JSON gets the room, the description a few lines; the page has an "Apply to environment…" button.
+    change_form_template = "admin/configurations/configurationtemplate/change_form.html"
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "template_data":
+            field.widget.attrs.update({"rows": 24, "cols": 110, "class": "vLargeTextField template-json"})
+        elif db_field.name == "description":
+            field.widget.attrs.update({"rows": 3})
+        return field
+
     actions = [template_actions.apply_to_environment]
     list_display = ("provider_name", "category", "description", "is_active", "updated_at")
     list_filter = ("category", "is_active")
@@ -249,7 +247,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class HistoryColumnsAdmin(ReadOnlyAdmin):
     list_display = (
-        "created_at",
+        "when",
         "category",
         "config_key",
         "environment",
@@ -268,13 +266,23 @@ class HistoryColumnsAdmin(ReadOnlyAdmin):
 
     @admin.display(description="old value")
     def old(self, obj) -> str:
-        entry = history.HistoryEntry(obj)
-        return f"secret {entry.summary}" if entry.is_secret else (entry.old or "")
+        return self._value(obj, obj.old_value, "old")
 
     @admin.display(description="new value")
     def new(self, obj) -> str:
+        return self._value(obj, obj.new_value, "new")
+
+    @staticmethod
+    def _value(obj, stored, side: str) -> str:
         entry = history.HistoryEntry(obj)
-        return f"secret {entry.summary}" if entry.is_secret else (entry.new or "")
+        if stored is None:
+            return ""  # nothing before a create, nothing after a delete
+        return f"secret {entry.summary}" if entry.is_secret else (getattr(entry, side) or "")
+
+    @admin.display(description="when", ordering="created_at")
+    def when(self, obj) -> str:
+        """The same format as the history pages, with the time zone."""
+        return date_format(localtime(obj.created_at), "Y-m-d H:i:s T")
 
 
 @admin.register(SentTestEmail)

@@ -140,7 +140,7 @@ def compare(request, category: str, *, site):
     left = _environment(request.GET.get("left", "staging"))
     right = _environment(request.GET.get("right", "production"))
     if request.method == "POST":
-        return _copy(request, category, left, right)
+        return _copy(request, category, left, right, site=site)
     left_snapshot, right_snapshot = load_snapshot(category, left), load_snapshot(category, right)
     if not left_snapshot.fields and not right_snapshot.fields:
         raise Http404(f"No configuration or metadata for category {category!r}.")
@@ -204,7 +204,7 @@ def _sides(left, right, secrets_comparable: bool) -> dict:
 
 
 @sensitive_variables()
-def _copy(request, category: str, left: str, right: str):
+def _copy(request, category: str, left: str, right: str, *, site):
     target = _environment(request.POST.get("target", ""))
     source = left if target == right else right
     permissions.require_edit(request.user, target)
@@ -214,6 +214,8 @@ def _copy(request, category: str, left: str, right: str):
     if not keys or not reason:
         messages.error(request, "Select at least one key and give a reason to copy.")
         return redirect(url)
+    if target == "production" and request.POST.get("confirm") != "yes":
+        return _copy_confirmation(site, request, category, left, right, source, target, keys, reason)
     try:
         plans = services.copy_values(category=category, keys=keys, source=source, target=target, reason=reason)
     except permissions.EnvironmentPermissionDenied as error:
@@ -228,6 +230,18 @@ def _copy(request, category: str, left: str, right: str):
         request, f"Copied {counted(len(copied), 'key')} from {source} to {target}: {', '.join(copied) or 'none'}."
     )
     return redirect(url)
+
+
+def _copy_confirmation(site, request, category, left, right, source, target, keys, reason):
+    """Copying into production is confirmed on a page of its own, like applying a template."""
+    rows = [row for row in _comparison(load_snapshot(category, source), load_snapshot(category, target),
+                                       secrets_comparable=False) if row["key"] in keys]  # fmt: skip
+    context = {
+        "title": f"Copy {len(rows)} of {category} from {source} to {target}?",
+        "category": category, "left": left, "right": right, "source": source, "target": target,
+        "rows": rows, "keys": keys, "reason": reason,
+    }  # fmt: skip
+    return _render(site, request, "category_copy_confirm.html", context)
 
 
 # -------------------------------------------------------------------------------- history
