@@ -133,3 +133,25 @@ def test_a_refused_request_is_one_log_line():
     handler = next(h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler))
     assert any(isinstance(f, RefusalsWithoutTraceback) for f in handler.filters)
     assert logging.getLogger("django").handlers == []  # no second console handler: each line once
+
+
+def test_a_refusal_is_an_admin_styled_page(client):
+    client.force_login(editor_of("development", username="dev-only"))
+    url = edit_url("smtp", "production")
+    response = client.post(url, {"reason": "x", "version": "v"})
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "You may not edit the production environment." in html and 'id="header"' in html
+
+
+def test_export_with_missing_keys_is_one_clear_error(settings):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from configurations.core import crypto
+
+    services.set_value(category="smtp", key="auth_pass", environment="test", value="secret-pass-1")
+    settings.CONFIG_ENCRYPTION_KEYS = crypto.new_key_entry("other")
+    with pytest.raises(CommandError, match="CONFIG_ENCRYPTION_KEYS"):
+        call_command("export_configs", "--include-secrets", stdout=StringIO(), stderr=StringIO())

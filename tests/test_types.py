@@ -141,8 +141,27 @@ def test_the_rule_engine_knows_integer():
     assert problems("5", {"integer": True}, numeric=True) == []
 
 
-def test_rows_of_another_type_were_converted_with_history(db):
-    """Migration 0011 converted rows whose type disagreed; a write through the service keeps them converted."""
-    row = services.set_value(category="smtp", key="secure", environment="test", value="TRUE")
-    assert (row.value_type, row.config_value) == ("boolean", "true")
-    assert ConfigurationHistory.objects.filter(config_id=row.pk).exists()
+def test_migration_0011_converts_rows_whose_type_disagrees():
+    """The data migration gives rows their metadata's type (and, through the trigger, a history row)."""
+    import importlib
+
+    from django.apps import apps
+
+    port = SystemConfiguration.objects.create(
+        category="smtp", config_key="port", environment="test", config_value=" 2525 ", value_type="string"
+    )
+    secure = SystemConfiguration.objects.create(
+        category="smtp", config_key="secure", environment="test", config_value="TRUE", value_type="string"
+    )
+    odd = SystemConfiguration.objects.create(
+        category="smtp", config_key="port", environment="staging", config_value="not a port", value_type="string"
+    )
+    migration = importlib.import_module("configurations.migrations.0011_metadata_value_types")
+    migration._convert_rows(apps.get_model("configurations", "ConfigurationMetadata"), SystemConfiguration)
+    for row in (port, secure, odd):
+        row.refresh_from_db()
+    assert (port.value_type, port.config_value) == ("number", "2525")
+    assert (secure.value_type, secure.config_value) == ("boolean", "true")
+    assert (odd.value_type, odd.config_value) == ("string", "not a port")  # does not convert: left alone
+    conversion = ConfigurationHistory.objects.filter(config_id=port.pk, action="update").get()
+    assert (conversion.old_value_type, conversion.new_value_type) == ("string", "number")

@@ -19,6 +19,7 @@ class ConfigurationsAdminSite(admin.AdminSite):
     def get_urls(self):
         """The category editor's pages, under /admin/configurations/ (not under one model's prefix, so the
         sidebar highlights one entry); before Django's own, each wrapped in admin_view."""
+
         def route(pattern: str, view, name: str):
             wrapped = self.admin_view(functools.partial(view, site=self))
             return path(f"configurations/{pattern}", wrapped, name=f"configurations_{name}")

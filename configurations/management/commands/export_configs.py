@@ -9,7 +9,7 @@ from pathlib import Path
 from django.core.management.base import CommandError
 
 from configurations import services
-from configurations.core import formats
+from configurations.core import crypto, formats
 from configurations.core.vocabulary import ENVIRONMENTS, counted
 from configurations.management.auditing import AuditedCommand
 
@@ -41,6 +41,8 @@ class Command(AuditedCommand):
             text = formats.dump(items, fmt)
         except formats.InputError as error:
             raise CommandError(str(error)) from None
+        except crypto.DecryptionError as error:
+            raise CommandError(f"{error}. Check CONFIG_ENCRYPTION_KEYS (docs/encryption.md).") from None
         if include_secrets:
             self.stderr.write(
                 self.style.WARNING(
