@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 TEST_POSTGRES_URL ?= $(or $(filter postgres%,$(DATABASE_URL)),postgres://postgres@127.0.0.1:5432/configurations)
 TEST_SQLITE_URL := sqlite:///$(CURDIR)/.test-db.sqlite3
 
-.PHONY: run manage test lint check-migrations test-postgres test-sqlite bench clean
+.PHONY: run serve manage test lint check-migrations test-postgres test-sqlite bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -28,6 +28,13 @@ run: $(VENV)/.runtime
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py ensure_admin
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# Production: migrate, collect hashed and compressed static files, and serve with gunicorn (README, Production).
+# DEBUG stays off; SECRET_KEY, CONFIG_ENCRYPTION_KEYS and the database come from the environment.
+serve: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate --noinput
+	CONFIG_STATIC_MANIFEST=true $(BIN)/python manage.py collectstatic --noinput -v0
+	CONFIG_STATIC_MANIFEST=true exec $(BIN)/gunicorn -c config_site/gunicorn.conf.py config_site.wsgi
 
 # Any management command, with the same virtualenv and settings as `make run`: make manage ARGS="export_configs"
 manage: $(VENV)/.runtime

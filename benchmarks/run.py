@@ -25,6 +25,7 @@ BENCHMARKS = [
     "runtime_reads",
     "runtime_freshness",
     "history_chain",
+    "runtime_refresh_100k",
 ]
 ENGINES = ["postgres", "sqlite"]
 

@@ -28,8 +28,8 @@ def _reader_env() -> dict[str, str]:
     return {**os.environ, **extra}
 
 
-def _start_reader() -> tuple[subprocess.Popen, list[str]]:
-    command = [sys.executable, "-m", "tests.runtime_reader", "--seconds", "120"]
+def _start_reader(*extra: str) -> tuple[subprocess.Popen, list[str]]:
+    command = [sys.executable, "-m", "tests.runtime_reader", "--seconds", "120", *extra]
     process = subprocess.Popen(command, cwd=ROOT, env=_reader_env(), stdout=subprocess.PIPE, text=True)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(line.strip() for line in process.stdout), daemon=True).start()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import warnings
 from pathlib import Path
 
 import environ
@@ -54,6 +55,8 @@ if not CONFIG_ENCRYPTION_KEYS and DEBUG:
 CONFIG_RUNTIME_WATCH = env.bool("CONFIG_RUNTIME_WATCH", default=True)
 CONFIG_RUNTIME_POLL_INTERVAL = env.float("CONFIG_RUNTIME_POLL_INTERVAL", default=0.2)
 CONFIG_RUNTIME_SNAPSHOT_DIR = env.str("CONFIG_RUNTIME_SNAPSHOT_DIR", default="")
+# LISTEN needs a session of its own: behind a transaction-pooling PgBouncer, point the watcher at PostgreSQL itself.
+CONFIG_RUNTIME_LISTEN = env.db_url("CONFIG_RUNTIME_LISTEN_URL") if env.str("CONFIG_RUNTIME_LISTEN_URL", "") else None
 
 # Email through the smtp category of CONFIG_ENVIRONMENT (docs/runtime.md). Set EMAIL_BACKEND to
 # "configurations.mail.ConfigurationEmailBackend" to send with it.
@@ -75,6 +78,41 @@ CONFIG_PATTERN_TIMEOUT = env.float("CONFIG_PATTERN_TIMEOUT", default=0.25)
 # Proxies whose X-Forwarded-For header is trusted for the audit trail's client IP.
 CONFIG_TRUSTED_PROXIES = env.list("CONFIG_TRUSTED_PROXIES", default=[])
 
+# Prometheus metrics at /metrics need this bearer token; without it, /metrics answers 404.
+CONFIG_METRICS_TOKEN = env.str("CONFIG_METRICS_TOKEN", default="")
+
+# ------------------------------------------------------------------ HTTPS and cookies (check --deploy is clean)
+# Production-safe with DEBUG off; behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER=true so that Django
+# trusts its X-Forwarded-Proto (only then: a client could send the header itself).
+_SECURE = not DEBUG
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_SECURE)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # probes speak plain HTTP inside the network
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if _SECURE else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_SECURE)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_SECURE)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_SECURE)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+
+# Content Security Policy (django-csp): the admin uses no inline script or style, so 'self' is all it needs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 INSTALLED_APPS = [
     "configurations.apps.ConfigurationsAdminConfig",  # django.contrib.admin with our site
     "django.contrib.auth",
@@ -82,12 +120,16 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",
     "simple_history",
     "configurations",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "configurations.middleware.RequestObservabilityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -122,6 +164,15 @@ ASGI_APPLICATION = "config_site.asgi.application"
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
+# One connection per worker thread, kept between requests and checked before reuse (a restarted or terminated
+# server connection is replaced instead of failing the next request).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options.setdefault("connect_timeout", 5)
+    # Which process holds which connection, in pg_stat_activity (each gunicorn worker reads these settings itself).
+    _options.setdefault("application_name", f"configurations-{os.getpid()}")
 # SQLite gets the same audit trail as PostgreSQL through a thin backend that
 # registers the SQL functions its triggers call (configurations/backends).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -147,13 +198,45 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# Hashed, compressed names from collectstatic only when the production command asks (`make serve` sets it):
+# elsewhere (tests, `make run`, scripts) files are served from the apps' folders, so no page ever fails on a
+# missing manifest entry.
+CONFIG_STATIC_MANIFEST = env.bool("CONFIG_STATIC_MANIFEST", default=False)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if CONFIG_STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = not CONFIG_STATIC_MANIFEST
+# Without collectstatic there is no STATIC_ROOT yet, which is expected then: the finders serve the files.
+warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
 
+# One line per event; LOG_FORMAT=json for one JSON object per line. Request lines carry the request id.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json; got {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"refusals": {"()": "configurations.error_reports.RefusalsWithoutTraceback"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["refusals"]}},
+    "filters": {
+        "refusals": {"()": "configurations.error_reports.RefusalsWithoutTraceback"},
+        "request_id": {"()": "configurations.core.requestlog.RequestIdFilter"},
+    },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["refusals", "request_id"], "formatter": LOG_FORMAT}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
     # Django's own console handler (DEBUG) would print every record a second time through the root's.
     "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},

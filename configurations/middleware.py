@@ -3,11 +3,58 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 
 from django.db import connections
 
 from . import runtime
+from .core import metrics, requestlog
 from .data import audit
+
+logger = logging.getLogger("configurations.requests")
+_AREAS = (("/admin/", "admin"), ("/api/", "api"))
+
+
+class RequestObservabilityMiddleware:
+    """A request id (``X-Request-ID`` in and out), one log line per request, its latency in ``/metrics``, and the
+    entry point that writes inside it are counted under. Logs the path without its query string, never a body."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        area = next((name for prefix, name in _AREAS if request.path.startswith(prefix)), None)
+        if area is None:  # health checks and metrics: not logged, not timed, probed every second
+            return self.get_response(request)
+        request_id = requestlog.new_request_id(request.headers.get("X-Request-ID"))
+        token = requestlog.bind(request_id)
+        started = time.perf_counter()
+        try:
+            with metrics.write_path(area):
+                response = self.get_response(request)
+            elapsed = time.perf_counter() - started
+            metrics.REQUEST_SECONDS.labels(area=area, method=request.method, status=response.status_code).observe(
+                elapsed
+            )
+            response["X-Request-ID"] = request_id
+            logger.info(
+                "%s %s %s %.1fms",
+                request.method,
+                request.path,
+                response.status_code,
+                elapsed * 1000,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "user_id": str(getattr(getattr(request, "user", None), "pk", "") or ""),
+                },
+            )
+            return response
+        finally:
+            requestlog.unbind(token)
 
 
 class AuditContextMiddleware:

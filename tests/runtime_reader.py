@@ -20,6 +20,7 @@ def main() -> int:
     parser.add_argument("--environment", default="test")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--heartbeat", type=float, default=0)
+    parser.add_argument("--memory", action="store_true", help="print 'rss <bytes before> <bytes after>' the load")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     import django
@@ -27,6 +28,10 @@ def main() -> int:
     django.setup()
     from configurations import runtime
 
+    if args.memory:
+        before = _rss()
+        runtime.get(args.category, args.key, None, environment=args.environment)
+        print(f"rss {before} {_rss()}", flush=True)
     seen = object()
     deadline = time.monotonic() + args.seconds
     next_beat = time.monotonic() + args.heartbeat if args.heartbeat else float("inf")
@@ -44,6 +49,12 @@ def main() -> int:
             next_beat = now + args.heartbeat
         time.sleep(0.0005)
     return 0
+
+
+def _rss() -> int:
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) * 1024
 
 
 if __name__ == "__main__":

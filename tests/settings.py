@@ -7,7 +7,13 @@ os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 # A fresh key per test session; subprocesses inherit it through the environment.
 os.environ.setdefault("CONFIG_ENCRYPTION_KEYS", f"test:{base64.urlsafe_b64encode(os.urandom(32)).decode()}")
 
-from config_site.settings import *  # noqa: F403
+# Tests speak plain HTTP to the test client and to the servers they start (test_serving checks the production
+# defaults with DEBUG off in a process of its own).
+for _name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
+    os.environ.setdefault(_name, "false")
+os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
+
+from config_site.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CONFIG_TRUSTED_PROXIES = ["10.0.0.1"]

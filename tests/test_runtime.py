@@ -84,8 +84,8 @@ def test_json_values_cannot_be_changed_through_a_read(values):
     assert runtime.get("app", "tree") == {"a": [1]}
 
 
-def test_cold_start_is_one_query_and_warm_reads_none(values, django_assert_num_queries):
-    with django_assert_num_queries(1):
+def test_cold_start_is_two_queries_and_warm_reads_none(values, django_assert_num_queries):
+    with django_assert_num_queries(2):  # the versions, then the rows
         runtime.get("smtp", "host")
     with django_assert_num_queries(0):
         for _ in range(100):
@@ -142,8 +142,9 @@ def test_snapshot_is_saved_atomically_with_secrets_still_encrypted(values, setti
     text = saved.read_text()
     assert "runtime-secret-1" not in text and "smtp" not in text  # the whole file is sealed
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
-    rows = persistence.load("production")
-    assert ("smtp", "port", "587", "number", False) in rows
-    assert any(str(row[2]).startswith("encrypted:AES256:v1:") for row in rows)  # secrets stay encrypted inside
+    saved = persistence.load("production")
+    assert ("smtp", "port", "587", "number", False) in [row[1:] for row in saved.rows]
+    assert any(str(row[3]).startswith("encrypted:AES256:v1:") for row in saved.rows)
+    assert saved.category_versions == runtime.snapshot("production").category_versions  # secrets stay encrypted inside
     assert set(json.loads(text)) == {"format", "key_id", "nonce", "sealed"}
     assert not list(tmp_path.glob(".snapshot-*"))  # no temporary file left behind

@@ -45,6 +45,12 @@ def smtp_ca_file() -> str:
     return getattr(settings, "CONFIG_SMTP_CA_FILE", "") or ""
 
 
+def runtime_listen_settings() -> dict | None:
+    """``CONFIG_RUNTIME_LISTEN_URL``: a direct PostgreSQL connection for the watcher's LISTEN (None: the default
+    database's), for deployments whose requests go through a transaction-pooling PgBouncer."""
+    return getattr(settings, "CONFIG_RUNTIME_LISTEN", None) or None
+
+
 def runtime_snapshot_dir() -> str:
     """``CONFIG_RUNTIME_SNAPSHOT_DIR``: where snapshots are saved for a restart during an outage (empty: off)."""
     return getattr(settings, "CONFIG_RUNTIME_SNAPSHOT_DIR", "") or ""

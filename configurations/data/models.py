@@ -383,6 +383,8 @@ class ConfigurationHistory(HistoryColumns):
             models.Index(fields=["changed_by"], name="idx_confhist_changed_by"),
             models.Index(fields=["created_at"], name="idx_confhist_created_at"),
             models.Index(fields=["config", "-created_at"], name="idx_confhist_config_created"),
+            # Runtime versions: each category's newest history id (configurations/runtime/snapshots.py).
+            models.Index(fields=["environment", "category", "id"], name="idx_confhist_env_category_id"),
         ]
 
 

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
+from configurations.core import metrics
 from configurations.data import audit
 
 
@@ -32,7 +33,10 @@ class AuditedCommand(BaseCommand):
     def execute(self, *args, **options):
         self.actor = actor = self._actor(options.get("actor"))
         agent = f"manage.py {getattr(self, 'command_name', type(self).__module__.rsplit('.', 1)[-1])}"
-        with audit.request_context(actor=actor, ip_address=None, user_agent=f"{agent} (os user {_os_user()})"):
+        with (
+            metrics.write_path("command"),
+            audit.request_context(actor=actor, ip_address=None, user_agent=f"{agent} (os user {_os_user()})"),
+        ):
             try:
                 return super().execute(*args, **options)
             except PermissionDenied as error:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,7 +25,7 @@ from django.db import DatabaseError, connection
 from ..core import conf
 from ..core.vocabulary import ConfigurationNotFound, label
 from . import persistence
-from .snapshots import SNAPSHOT_SQL, Snapshot, Store, Undecryptable, build_snapshot, install
+from .snapshots import Snapshot, Store, Undecryptable, install, install_saved, load_full
 from .snapshots import store as _store
 from .watcher import Watcher
 
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 _MISSING = object()
 _COPY_OR_RAISE = frozenset({dict, list, Undecryptable})
 
-__all__ = ["ConfigurationNotFound", "get", "get_category", "install", "pinned", "reload", "reset"]
+__all__ = ["ConfigurationNotFound", "get", "get_category", "install", "pinned", "reload", "reset", "snapshot", "status"]
 
 _pinned: ContextVar[dict[str, Snapshot] | None] = ContextVar("configurations_runtime_pinned", default=None)
 
@@ -48,7 +49,7 @@ def get(category: str, key: str, default: Any = _MISSING, *, environment: str | 
     """
     snapshot = _snapshot(environment)
     try:
-        value = snapshot.values[category, key]
+        value = snapshot.by_category[category][key]
     except KeyError:
         if default is _MISSING:
             raise ConfigurationNotFound(
@@ -77,24 +78,49 @@ def pinned() -> Iterator[None]:
 
 
 def reload(environment: str | None = None) -> None:
-    """Load the environment's snapshot now, in one query, through Django's connection."""
-    env = environment or _default_environment()
-    with connection.cursor() as cursor:
-        cursor.execute(SNAPSHOT_SQL, [env])
-        install(env, cursor.fetchall())
+    """Load the environment's snapshot now, in two queries, through Django's connection."""
+    load_full(_django_query, environment or _default_environment())
+
+
+def snapshot(environment: str | None = None) -> Snapshot:
+    """The snapshot reads of ``environment`` see now (pinned within a request): values, versions, secret keys."""
+    return _snapshot(environment)
+
+
+def status() -> dict[str, Any]:
+    """What this process serves: per loaded environment its version and seconds since it was last known current,
+    and whether the watcher is following the database. Nothing secret; no query."""
+    now = time.time()
+    watcher = _store.watcher
+    return {
+        "environments": {
+            env: {"version": snap.version, "age_seconds": max(0.0, now - _store.confirmed_at.get(env, snap.loaded_at))}
+            for env, snap in sorted(_store.snapshots.items())
+        },
+        "watching": watcher is not None,
+        "watcher_connected": bool(watcher is not None and watcher.connected),
+        "full_loads": _store.full_loads,
+        "deltas": _store.deltas,
+    }
 
 
 def reset() -> None:
     """Forget every snapshot and stop the watcher (tests; after fork)."""
     with _store.lock:
         watcher, _store.watcher = _store.watcher, None
-        _store.snapshots = {}
-        _store.default_environment = None
+        with _store.refresh_lock:
+            _store.clear()
     if watcher is not None:
         watcher.stop()
 
 
 # --------------------------------------------------------------------------------- helpers
+
+
+def _django_query(sql: str, params) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _copy_or_raise(value: Any) -> Any:
@@ -138,11 +164,11 @@ def _cold_start(env: str) -> None:
     try:
         reload(env)
     except DatabaseError:
-        rows = persistence.load(env)
-        if rows is None:
+        saved = persistence.load(env)
+        if saved is None:
             raise
         logger.warning("Database unreachable at start: serving the %s snapshot saved on disk.", env)
-        _store.put(build_snapshot(env, rows))
+        install_saved(env, saved)
 
 
 def _watch(env: str) -> None:

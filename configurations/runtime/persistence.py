@@ -13,11 +13,21 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 from ..core import conf, crypto
 
 logger = logging.getLogger(__name__)
-FORMAT = 2
+FORMAT = 3
+
+
+class Saved(NamedTuple):
+    rows: list[tuple]
+    category_versions: dict[str, int]
+
+
+def enabled() -> bool:
+    return bool(conf.runtime_snapshot_dir())
 
 
 def _path(environment: str) -> Path | None:
@@ -29,12 +39,12 @@ def _purpose(environment: str) -> str:
     return f"configurations runtime snapshot v{FORMAT}: {environment}"
 
 
-def save(environment: str, rows: list[tuple]) -> None:
+def save(environment: str, rows: list[tuple], category_versions: dict[str, int]) -> None:
     path = _path(environment)
     if path is None:
         return
     try:
-        payload = json.dumps({"environment": environment, "rows": rows}).encode()
+        payload = json.dumps({"environment": environment, "rows": rows, "versions": category_versions}).encode()
         document = {"format": FORMAT, **crypto.seal(payload, purpose=_purpose(environment))}
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-", suffix=".tmp")
@@ -45,8 +55,8 @@ def save(environment: str, rows: list[tuple]) -> None:
         logger.warning("Could not save the %s configuration snapshot to %s: %s", environment, path, error)
 
 
-def load(environment: str) -> list[tuple] | None:
-    """The rows saved for ``environment``, or None when there is no file or it does not verify."""
+def load(environment: str) -> Saved | None:
+    """The rows and versions saved for ``environment``, or None when there is no file or it does not verify."""
     path = _path(environment)
     if path is None or not path.exists():
         return None
@@ -59,4 +69,4 @@ def load(environment: str) -> list[tuple] | None:
     if data.get("environment") != environment:
         logger.error("Refusing the %s configuration snapshot %s: it is for another environment", environment, path)
         return None
-    return [tuple(row) for row in data["rows"]]
+    return Saved([tuple(row) for row in data["rows"]], {str(c): int(v) for c, v in data["versions"].items()})

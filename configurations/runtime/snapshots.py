@@ -1,8 +1,16 @@
-"""The snapshots that runtime reads come from: one per environment, typed and decrypted once.
+"""The snapshots that runtime reads come from: one per environment, typed and decrypted once, kept fresh by deltas.
 
-A snapshot is built from rows of (category, key, stored text, value_type, is_encrypted) with the one
+A snapshot is built from rows of (id, category, key, stored text, value_type, is_encrypted) with the one
 decrypt-and-parse (``core.stored``) and swapped in with one reference assignment, so a reader sees the old
-snapshot or the new one, never a mix. The watcher and ``runtime.reload`` both install through here.
+snapshot or the new one, never a mix.
+
+Versions are history ids. Every writer extends the history's hash chain under one lock held until it commits,
+and draws its ids under that lock (migration 0009), so history ids are in commit order: once id N is visible,
+no smaller id will ever appear. A category's version is its newest history id; an environment's is the newest
+of its categories'. A refresh therefore reads only the history rows after the last id it saw, then the current
+rows of the configurations they name (``apply_changes``): its cost follows the change, not the table. It falls
+back to a full load when it cannot tell: nothing seen yet, a head older than what it saw (a restore, a flush),
+rows it has not seen already archived, or more changed rows than ``DELTA_LIMIT``.
 """
 
 from __future__ import annotations
@@ -10,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..core import crypto, stored, values
@@ -18,10 +28,35 @@ from . import persistence
 
 logger = logging.getLogger("configurations.runtime")
 
+# A query function: (sql with %s placeholders, parameters) -> list of row tuples.
+Query = Callable[[str, Sequence[Any]], list[tuple]]
+
 SNAPSHOT_SQL = (
-    "SELECT category, config_key, config_value, value_type, is_encrypted FROM system_configurations "
+    "SELECT id, category, config_key, config_value, value_type, is_encrypted FROM system_configurations "
     "WHERE environment = %s AND is_active"
 )
+# The newest history id: the chain head's, or the trail's when the head row is gone.
+HEAD_SQL = (
+    "SELECT COALESCE((SELECT last_id FROM configuration_history_head WHERE id = 1), "
+    "(SELECT MAX(id) FROM configuration_history), 0)"
+)
+# One query for the head and every category's version (index idx_confhist_env_category_id).
+VERSIONS_SQL = (
+    f"SELECT NULL, ({HEAD_SQL}) UNION ALL "
+    "SELECT category, MAX(id) FROM configuration_history WHERE environment = %s GROUP BY category"
+)
+# Bounded by the head read just before: a range the planner scans by the primary key even without statistics.
+CHANGES_SQL = (
+    "SELECT id, config_id, environment, category FROM configuration_history WHERE id > %s AND id <= %s "
+    "ORDER BY id LIMIT %s"
+)
+ARCHIVED_SINCE_SQL = "SELECT EXISTS (SELECT 1 FROM configuration_history_archive WHERE id > %s)"
+ROWS_BY_ID_SQL = (
+    "SELECT id, environment, category, config_key, config_value, value_type, is_encrypted, is_active "
+    "FROM system_configurations WHERE id IN ({ids})"
+)
+DELTA_LIMIT = 10_000
+_ID_BATCH = 500
 
 
 class Undecryptable:
@@ -35,20 +70,36 @@ class Undecryptable:
 
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
+    """category -> key -> typed value. Two string-keyed lookups are faster than one tuple-keyed, and a change
+    copies only its category's dict (and the small dict of categories), never the whole environment."""
+
     environment: str
-    values: dict[tuple[str, str], Any]
     by_category: dict[str, dict[str, Any]]
+    category_versions: dict[str, int] = dataclasses.field(default_factory=dict)
+    encrypted: frozenset[tuple[str, str]] = frozenset()
+    loaded_at: float = dataclasses.field(default_factory=time.time)
+
+    @property
+    def version(self) -> int:
+        """The newest history id of this environment that the snapshot includes (0: none)."""
+        return max(self.category_versions.values(), default=0)
+
+    def category_version(self, category: str) -> int:
+        return self.category_versions.get(category, 0)
+
+    def secret_keys(self, category: str) -> list[str]:
+        return sorted(key for key in self.by_category.get(category, ()) if (category, key) in self.encrypted)
 
 
-def build_snapshot(environment: str, rows) -> Snapshot:
-    """A snapshot from rows of (category, key, stored text, value_type, is_encrypted)."""
-    found: dict[tuple[str, str], Any] = {}
+def build_snapshot(environment: str, rows, category_versions: dict[str, int] | None = None) -> Snapshot:
+    """A snapshot from rows of (id, category, key, stored text, value_type, is_encrypted)."""
     by_category: dict[str, dict[str, Any]] = {}
-    for category, key, text, value_type, is_encrypted in rows:
-        found[category, key] = by_category.setdefault(category, {})[key] = _typed(
-            environment, category, key, text, value_type, is_encrypted
-        )
-    return Snapshot(environment, found, by_category)
+    encrypted = set()
+    for _id, category, key, text, value_type, is_encrypted in rows:
+        by_category.setdefault(category, {})[key] = _typed(environment, category, key, text, value_type, is_encrypted)
+        if is_encrypted:
+            encrypted.add((category, key))
+    return Snapshot(environment, by_category, dict(category_versions or {}), frozenset(encrypted))
 
 
 def _typed(environment, category, key, text, value_type, is_encrypted) -> Any:
@@ -64,23 +115,170 @@ def _typed(environment, category, key, text, value_type, is_encrypted) -> Any:
 
 
 class Store:
-    """Every snapshot of this process, the watcher that keeps them fresh, and the default environment."""
+    """Every snapshot of this process, what the refreshes need to apply deltas, and the watcher.
+
+    Readers only ever touch ``snapshots`` (one dict lookup). The rest is written by whoever refreshes, under
+    ``refresh_lock``: ``seen`` is the newest history id applied; ``ids`` maps each environment's configuration ids
+    to their (category, key), so a row that moved or went away leaves the snapshot; ``rows`` keeps the stored rows
+    only when snapshots are saved on disk.
+    """
 
     def __init__(self) -> None:
-        self.snapshots: dict[str, Snapshot] = {}
         self.lock = threading.Lock()
+        self.refresh_lock = threading.RLock()
         self.watcher = None
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every snapshot and what refreshes know (the watcher is the caller's to stop)."""
+        self.snapshots: dict[str, Snapshot] = {}
         self.default_environment: str | None = None
+        self.seen: int | None = None
+        self.ids: dict[str, dict[int, tuple[str, str]]] = {}
+        self.rows: dict[str, dict[int, tuple]] = {}
+        self.confirmed_at: dict[str, float] = {}
+        self.full_loads = 0
+        self.deltas = 0
 
     def put(self, snapshot: Snapshot) -> None:
         self.snapshots[snapshot.environment] = snapshot  # one reference swap: readers see old or new
+        self.confirmed_at[snapshot.environment] = time.time()
+
+    def confirm(self, environments: Iterable[str]) -> None:
+        """The database was just read and nothing newer exists: the snapshots are current as of now."""
+        now = time.time()
+        for environment in environments:
+            if environment in self.snapshots:
+                self.confirmed_at[environment] = now
 
 
 store = Store()
 
 
-def install(environment: str, rows) -> None:
-    """Make rows of (category, key, stored text, value_type, is_encrypted) the environment's snapshot."""
+def load_full(query: Query, environment: str) -> None:
+    """Load one environment's snapshot in two queries: the versions, then the rows."""
+    with store.refresh_lock:
+        versions = query(VERSIONS_SQL, [environment])
+        head = next(int(v or 0) for c, v in versions if c is None)
+        category_versions = {c: int(v) for c, v in versions if c is not None}
+        rows = [tuple(row) for row in query(SNAPSHOT_SQL, [environment])]
+        install(environment, rows, category_versions)
+        # Rows may be newer than the versions read first; the next delta reads those changes again, harmlessly.
+        store.seen = head if store.seen is None else min(store.seen, head)
+        store.full_loads += 1
+
+
+def install(environment: str, rows, category_versions: dict[str, int] | None = None) -> None:
+    """Make rows of (id, category, key, stored text, value_type, is_encrypted) the environment's snapshot."""
     rows = [tuple(row) for row in rows]
-    store.put(build_snapshot(environment, rows))
-    persistence.save(environment, rows)
+    with store.refresh_lock:
+        store.put(build_snapshot(environment, rows, category_versions))
+        store.ids[environment] = {row[0]: (row[1], row[2]) for row in rows}
+        if persistence.enabled():
+            store.rows[environment] = {row[0]: row for row in rows}
+        persistence.save(environment, rows, category_versions or {})
+
+
+def install_saved(environment: str, saved: persistence.Saved) -> None:
+    """Serve what was saved on disk (an outage at start); the next refresh is a full load."""
+    with store.refresh_lock:
+        store.put(build_snapshot(environment, saved.rows, saved.category_versions))
+        store.seen = None
+
+
+def refresh(query: Query, environments: Iterable[str]) -> None:
+    """Bring the environments' snapshots up to date: a delta when possible, else full loads."""
+    environments = list(environments)
+    with store.refresh_lock:
+        if (
+            store.seen is None
+            or any(env not in store.snapshots for env in environments)
+            or not apply_changes(query, environments)
+        ):
+            store.seen = None
+            for environment in environments:
+                load_full(query, environment)
+
+
+def apply_changes(query: Query, environments: list[str]) -> bool:
+    """Apply the history rows after ``store.seen``; False when only a full load can tell what changed."""
+    since = store.seen
+    head = int(query(HEAD_SQL, [])[0][0] or 0)
+    if head < since:
+        return False  # the head went back: a restore or a flush
+    if head == since:
+        store.confirm(environments)
+        return True
+    changes = query(CHANGES_SQL, [since, head, DELTA_LIMIT + 1])
+    if len(changes) > DELTA_LIMIT or not changes or changes[-1][0] != head:
+        return False  # too many to apply one by one, or the head's own row is gone (truncated, archived)
+    if query(ARCHIVED_SINCE_SQL, [since])[0][0]:
+        return False  # rows after `since` were archived before this process saw them
+    watched = set(environments)
+    touched: dict[str, dict[str, int]] = {}
+    config_ids = set()
+    for history_id, config_id, environment, category in changes:
+        config_ids.add(config_id)
+        if environment in watched:
+            touched.setdefault(environment, {})[category] = history_id
+    current = _rows_by_id(query, sorted(config_ids))
+    for environment in environments:
+        _apply(environment, config_ids, current, touched.get(environment, {}))
+    store.seen = head
+    store.deltas += 1
+    store.confirm(environments)
+    return True
+
+
+def _rows_by_id(query: Query, config_ids: list[int]) -> dict[int, tuple]:
+    found = {}
+    for start in range(0, len(config_ids), _ID_BATCH):
+        batch = config_ids[start : start + _ID_BATCH]
+        sql = ROWS_BY_ID_SQL.format(ids=", ".join(["%s"] * len(batch)))
+        for row in query(sql, batch):
+            found[row[0]] = tuple(row)
+    return found
+
+
+def _apply(environment: str, config_ids: set[int], current: dict[int, tuple], versions: dict[str, int]) -> None:
+    """Copy-on-write: the changed keys over a copy of the snapshot, then one swap."""
+    old = store.snapshots[environment]
+    ids = store.ids.setdefault(environment, {})
+    relevant = [i for i in config_ids if i in ids or (i in current and current[i][1] == environment)]
+    if not relevant and not versions:
+        return
+    saved_rows = store.rows.get(environment)
+    by_category = dict(old.by_category)
+    encrypted = set(old.encrypted)
+    copied: set[str] = set()
+
+    def category_dict(category: str) -> dict[str, Any]:
+        if category not in copied:
+            copied.add(category)
+            by_category[category] = dict(by_category.get(category, {}))
+        return by_category[category]
+
+    for config_id in relevant:
+        previous = ids.pop(config_id, None)
+        if previous is not None:
+            category_dict(previous[0]).pop(previous[1], None)
+            encrypted.discard(previous)
+            if saved_rows is not None:
+                saved_rows.pop(config_id, None)
+        row = current.get(config_id)
+        if row is None or row[1] != environment or not row[7]:
+            continue
+        _id, _env, category, key, text, value_type, is_encrypted, _active = row
+        category_dict(category)[key] = _typed(environment, category, key, text, value_type, is_encrypted)
+        ids[config_id] = (category, key)
+        if is_encrypted:
+            encrypted.add((category, key))
+        if saved_rows is not None:
+            saved_rows[config_id] = (_id, category, key, text, value_type, is_encrypted)
+    for category in copied:
+        if not by_category[category]:
+            del by_category[category]
+    category_versions = {**old.category_versions, **versions}
+    store.put(Snapshot(environment, by_category, category_versions, frozenset(encrypted)))
+    if saved_rows is not None:
+        persistence.save(environment, list(saved_rows.values()), category_versions)

@@ -1,23 +1,28 @@
 """The thread that keeps a process's configuration snapshots fresh (see configurations.runtime).
 
 PostgreSQL: a dedicated connection LISTENs on ``configurations_changed`` (sent by a trigger when a change
-commits) and reloads the watched environments when notified. SQLite: a dedicated connection polls the change
-counter that triggers maintain. After any failure the watcher logs one warning, keeps the last snapshots,
-reconnects with backoff and resyncs everything, since notifications sent while it was away are lost.
+commits) and applies the delta (``snapshots.refresh``) when notified. SQLite: a dedicated connection polls the
+change counter that triggers maintain. After any failure the watcher logs one warning, keeps the last snapshots,
+reconnects with backoff and loads everything again, since notifications sent while it was away are lost.
+
+The LISTEN connection is the default database's, or ``CONFIG_RUNTIME_LISTEN_URL``'s: LISTEN needs a session that
+stays on one server connection, which a transaction-pooling PgBouncer does not give.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import threading
+import time
 
 import psycopg
 from django.db import connection as django_connection
 
-from ..core import conf
-from .snapshots import SNAPSHOT_SQL, install
+from ..core import conf, metrics
+from .snapshots import refresh, store
 
 logger = logging.getLogger(__name__)
 CHANNEL = "configurations_changed"
@@ -28,37 +33,47 @@ class Watcher(threading.Thread):
     def __init__(self) -> None:
         super().__init__(name="configurations-watcher", daemon=True)
         self.environments: set[str] = set()
-        self.settings = dict(django_connection.settings_dict)
+        self.settings = dict(conf.runtime_listen_settings() or django_connection.settings_dict)
         self.vendor = django_connection.vendor
         self._stop_event = threading.Event()
         self._connection = None
         self.in_outage = False
+        self.connected = False
 
     def add(self, environment: str) -> None:
         self.environments.add(environment)
 
     def stop(self) -> None:
         self._stop_event.set()
-        self._close()
+        if self.vendor == "postgresql":
+            self._close()  # interrupts a wait for notifications; an SQLite connection is closed by its own thread
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout=5)
 
     def run(self) -> None:
         backoff = 0.05
+        first = True
         while not self._stop_event.is_set():
             try:
                 self._connect()
-                self._resync()
+                if not first:
+                    store.seen = None  # what was sent while away is lost: load everything again
+                    metrics.WATCHER_RECONNECTS.inc()
+                first = False
+                self._refresh()
+                self.connected = True
                 self._recovered()
                 backoff = 0.05
                 self._follow()
             except Exception as error:
+                self.connected = False
                 if self._stop_event.is_set():
                     break
                 self._outage(error)
                 self._close()
                 self._stop_event.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
+        self.connected = False
         self._close()
 
     # ---------------------------------------------------------------------- connection
@@ -74,7 +89,7 @@ class Watcher(threading.Thread):
                 port=s.get("PORT") or None,
                 autocommit=True,
                 connect_timeout=5,
-                application_name="configurations-watcher",
+                application_name=f"configurations-watcher-{os.getpid()}",
             )
             self._connection.execute(f"LISTEN {CHANNEL}")
         else:
@@ -87,36 +102,46 @@ class Watcher(threading.Thread):
             with contextlib.suppress(Exception):  # closing a connection that is already broken
                 conn.close()
 
+    def _query(self, sql: str, params) -> list[tuple]:
+        if self.vendor != "postgresql":
+            sql = sql.replace("%s", "?")
+        return self._connection.execute(sql, list(params)).fetchall()
+
     # ----------------------------------------------------------------------- following
 
     def _follow(self) -> None:
         if self.vendor == "postgresql":
             while not self._stop_event.is_set():
-                # Wake at least every second to notice stop(); drain bursts into one resync.
+                # Wake at least every second to notice stop() and a dead connection; drain bursts into one refresh.
                 notified = list(self._connection.notifies(timeout=1.0, stop_after=1))
                 if notified:
-                    list(self._connection.notifies(timeout=0))  # drain what already arrived
-                    self._resync()
+                    notified += self._connection.notifies(timeout=0)  # what already arrived
+                    metrics.NOTIFICATIONS.inc(len(notified))
+                    self._refresh()
                 else:
                     self._connection.execute("SELECT 1")  # notices a dead connection
+                    store.confirm(self.environments)
         else:
             last = self._counter()
             while not self._stop_event.wait(conf.runtime_poll_interval()):
                 current = self._counter()
                 if current != last:
                     last = current
-                    self._resync()
+                    metrics.NOTIFICATIONS.inc()
+                    self._refresh()
+                else:
+                    store.confirm(self.environments)
 
     def _counter(self) -> int:
         return self._connection.execute("SELECT value FROM configuration_change_counter WHERE id = 1").fetchone()[0]
 
-    def _resync(self) -> None:
-        for env in list(self.environments):
-            if self.vendor == "postgresql":
-                rows = self._connection.execute(SNAPSHOT_SQL, [env]).fetchall()
-            else:
-                rows = self._connection.execute(SNAPSHOT_SQL.replace("%s", "?"), [env]).fetchall()
-            install(env, rows)
+    def _refresh(self) -> None:
+        started = time.perf_counter()
+        full_loads = store.full_loads
+        refresh(self._query, sorted(self.environments))
+        kind = "full" if store.full_loads != full_loads else "delta"
+        metrics.RELOADS.labels(kind=kind).inc()
+        metrics.RELOAD_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
 
     # ---------------------------------------------------------------------- reporting
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.views.decorators.debug import sensitive_variables
 
-from ..core import crypto, validation
+from ..core import crypto, metrics, validation
 from ..core.secrecy import Secret, conceal, is_secret_key, reveal, why_secret
 from ..core.vocabulary import (
     Change,
@@ -140,9 +142,11 @@ def deactivate(*, category: str, key: str, environment: str, actor=None, reason:
     """The spec's soft delete: ``is_active = false``. Returns how many rows it changed (0 or 1)."""
     permissions.require_edit_each(actor, [environment])
     with audit_context(actor=actor, reason=reason):
-        return SystemConfiguration.objects.filter(
+        changed = SystemConfiguration.objects.filter(
             category=category, config_key=key, environment=environment, is_active=True
         ).update(is_active=False)
+        transaction.on_commit(functools.partial(metrics.counted_writes, 0, changed, path=metrics.current_path()))
+        return changed
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -293,6 +297,8 @@ def write_plans(plans: list[PlannedChange], progress=None) -> None:
         plan.row.value_type, plan.row.is_encrypted, plan.row.is_active = plan.value_type, plan.secret, True
     bulk.insert(new_rows)
     bulk.update(changed_rows)
+    counted = functools.partial(metrics.counted_writes, len(new_rows), len(changed_rows), path=metrics.current_path())
+    transaction.on_commit(counted)
     if progress:
         progress("writing", len(new_rows) + len(changed_rows), len(new_rows) + len(changed_rows))
 

@@ -7,7 +7,7 @@ import dataclasses
 from django.core.exceptions import ValidationError
 from django.views.decorators.debug import sensitive_variables
 
-from ..core import templates_engine
+from ..core import metrics, templates_engine
 from ..core.secrecy import conceal, name_is_secret
 from ..core.vocabulary import PREVIEW_STATUS, SECRET_MASK, Environment
 from ..data.audit import audit_context
@@ -97,7 +97,10 @@ def apply_template(
             provider=provider, category=category, environment=environment, variables=variables, actor=actor
         )
     template, changes = _template_changes(provider, category, environment, variables)
-    with audit_context(actor=actor, reason=reason or f"Applied template {template.provider_name}"):
+    with (
+        metrics.OPERATION_SECONDS.labels(operation="apply_template").time(),
+        audit_context(actor=actor, reason=reason or f"Applied template {template.provider_name}"),
+    ):
         plans = _plan_or_explain(template, changes, lock=True, actor=actor)
         write_plans(plans)
     return TemplateApplication(template, environment, plans)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from django.core.exceptions import ValidationError
 from django.views.decorators.debug import sensitive_variables
 
-from ..core import formats, stored
+from ..core import formats, metrics, stored
 from ..core.vocabulary import label
 from ..data.audit import audit_context
 from ..data.models import ConfigurationMetadata, SystemConfiguration
@@ -54,7 +54,10 @@ def import_records(
         if r.masked
     ]
     wanted = [r for r in records if not r.masked]
-    with audit_context(actor=actor, reason=reason or "Import"):
+    with (
+        metrics.OPERATION_SECONDS.labels(operation="import").time(),
+        audit_context(actor=actor, reason=reason or "Import"),
+    ):
         if on_conflict == "skip":
             existing = existing_rows(wanted, lock=False)
             skipped += [

@@ -1,0 +1,65 @@
+"""gunicorn settings for `make serve` (docs/operations.md). Every value can be overridden on the command line.
+
+- Workers: ``WEB_CONCURRENCY`` (default 2 per core + 1). Threads: ``GUNICORN_THREADS`` (default 1). Each thread
+  keeps one database connection (CONN_MAX_AGE) and each worker one more for its watcher's LISTEN, so a worker
+  holds threads + 1 connections: size PostgreSQL's max_connections (or PgBouncer) for workers x (threads + 1).
+- ``preload_app`` stays off: each worker imports Django after the fork, so the master never opens a database
+  connection, and each worker starts its own watcher thread (a thread does not survive fork(); with preload on,
+  ``configurations.runtime`` resets its state in the child, so a forked worker still starts its own).
+- ``post_worker_init`` loads CONFIG_ENVIRONMENT's snapshot and starts the watcher before the first request, so
+  ``/readyz`` is green only when the worker really serves current values.
+- Prometheus multiprocess mode: counters and histograms of all workers are summed by ``/metrics``.
+"""
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+worker_class = "gthread"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 30
+keepalive = 5
+preload_app = False
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+# No query strings in the access log (%(U)s is the path alone), and the request id the app answered with.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s" request_id=%({x-request-id}o)s'
+errorlog = "-"
+
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if not _metrics_dir:
+    _metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="configurations-metrics-")
+
+
+def on_starting(server):
+    # Figures of an earlier run's workers would be summed with this run's.
+    for name in os.listdir(_metrics_dir):
+        path = os.path.join(_metrics_dir, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+
+
+def post_worker_init(worker):
+    from django.db import DatabaseError, connections
+
+    from configurations import runtime
+
+    try:
+        runtime.snapshot()
+    except DatabaseError as error:
+        # The database is not there yet: /readyz says so, and the first read that needs it tries again.
+        worker.log.warning("Configuration snapshot not loaded at start (%s).", type(error).__name__)
+    finally:
+        connections.close_all()  # this thread serves no request: its connection would be one too many
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,68 @@
+"""The product's Prometheus metrics (prometheus-client), defined once, served by ``/metrics``.
+
+Under gunicorn with ``PROMETHEUS_MULTIPROC_DIR`` set (gunicorn.conf.py does it) counters and histograms are
+summed over the workers by prometheus-client's multiprocess mode; the runtime gauges (snapshot age and version)
+are the answering process's own, labelled with its pid (``/metrics`` collects them at scrape time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+from prometheus_client import Counter, Histogram
+
+WRITES = Counter(
+    "configurations_writes", "Configuration rows written, after commit, by entry point and kind", ["path", "kind"]
+)
+HISTORY_ROWS = Counter(
+    "configurations_history_rows", "History rows the triggers recorded for committed writes, by entry point", ["path"]
+)
+OPERATION_SECONDS = Histogram(
+    "configurations_operation_seconds",
+    "Duration of imports and template applications",
+    ["operation"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+RELOADS = Counter("configurations_runtime_reloads", "Runtime snapshot refreshes by the watcher", ["kind"])
+RELOAD_SECONDS = Histogram(
+    "configurations_runtime_reload_seconds",
+    "Duration of runtime snapshot refreshes",
+    ["kind"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+WATCHER_RECONNECTS = Counter("configurations_watcher_reconnects", "Times the runtime watcher reconnected")
+NOTIFICATIONS = Counter("configurations_watcher_notifications", "Change notifications the runtime watcher received")
+REQUEST_SECONDS = Histogram(
+    "configurations_http_request_seconds",
+    "Latency of admin and API requests",
+    ["area", "method", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+_path: ContextVar[str] = ContextVar("configurations_write_path", default="other")
+
+
+@contextlib.contextmanager
+def write_path(name: str) -> Iterator[None]:
+    """Writes inside the block count under ``name`` (admin, api, command)."""
+    token = _path.set(name)
+    try:
+        yield
+    finally:
+        _path.reset(token)
+
+
+def current_path() -> str:
+    return _path.get()
+
+
+def counted_writes(created: int, updated: int, *, path: str) -> None:
+    """Count rows written (call it on commit: a rolled-back write never happened)."""
+    if created:
+        WRITES.labels(path=path, kind="create").inc(created)
+    if updated:
+        WRITES.labels(path=path, kind="update").inc(updated)
+    if created or updated:
+        HISTORY_ROWS.labels(path=path).inc(created + updated)

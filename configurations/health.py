@@ -1,0 +1,159 @@
+"""``/healthz``, ``/readyz`` and ``/metrics``: for load balancers, orchestrators and Prometheus (docs/operations.md).
+
+- ``/healthz``: the process answers; no database, no authentication.
+- ``/readyz``: the database answers, every migration is applied, the runtime snapshot of CONFIG_ENVIRONMENT is
+  loaded and (when watching) the watcher follows the database. 200 or 503, JSON, with this process's pid and,
+  per loaded environment, its version and seconds since it was last known current. No authentication and
+  nothing secret: ids and counts only. One ``SELECT 1`` per probe once migrations were seen applied.
+- ``/metrics``: Prometheus text, only with ``Authorization: Bearer $CONFIG_METRICS_TOKEN``; 404 while that
+  variable is unset, so an unconfigured deployment does not even show that it exists.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+from django.http import Http404, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+
+from . import runtime
+from .core import conf
+
+logger = logging.getLogger(__name__)
+_migrations_applied = False
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    return JsonResponse({"status": "ok", "pid": os.getpid()})
+
+
+@never_cache
+@require_GET
+def readyz(request):
+    checks = {"database": _database(), "migrations": False, "snapshot": False, "watcher": False}
+    if checks["database"]:
+        checks["migrations"] = _migrations()
+        if checks["migrations"]:
+            checks["snapshot"] = _snapshot()
+    state = runtime.status()
+    checks["watcher"] = state["watcher_connected"] if conf.runtime_watch() else True
+    ready = all(checks.values())
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "pid": os.getpid(),
+        "checks": checks,
+        "environments": state["environments"],
+    }
+    return JsonResponse(body, status=200 if ready else 503)
+
+
+def _database() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except DatabaseError as error:
+        logger.warning("Readiness: the database does not answer (%s).", type(error).__name__)
+        connection.close()  # the next probe connects afresh
+        return False
+
+
+def _migrations() -> bool:
+    global _migrations_applied
+    if not _migrations_applied:
+        executor = MigrationExecutor(connection)
+        _migrations_applied = not executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return _migrations_applied
+
+
+def _snapshot() -> bool:
+    try:
+        runtime.snapshot()  # loads CONFIG_ENVIRONMENT's snapshot (and starts the watcher) on first probe
+        return True
+    except DatabaseError:
+        return False
+
+
+@never_cache
+@require_GET
+def metrics(request):
+    expected = getattr(settings, "CONFIG_METRICS_TOKEN", "")
+    if not expected:
+        raise Http404
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+        response = HttpResponse("A bearer token is required.\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+class RuntimeCollector:
+    """The answering process's snapshots: age and version per environment, and the history chain's head."""
+
+    def describe(self):
+        return []  # or registering would collect once, querying the database at import
+
+    def collect(self):
+        pid = str(os.getpid())
+        state = runtime.status()
+        age = GaugeMetricFamily(
+            "configurations_runtime_snapshot_age_seconds",
+            "Seconds since this process's snapshot was last known current",
+            labels=["environment", "pid"],
+        )
+        version = GaugeMetricFamily(
+            "configurations_runtime_snapshot_version",
+            "Newest history id in this process's snapshot",
+            labels=["environment", "pid"],
+        )
+        for env, figures in state["environments"].items():
+            age.add_metric([env, pid], figures["age_seconds"])
+            version.add_metric([env, pid], figures["version"])
+        watcher = GaugeMetricFamily(
+            "configurations_watcher_connected", "1 when this process's watcher follows the database", labels=["pid"]
+        )
+        watcher.add_metric([pid], 1 if state["watcher_connected"] else 0)
+        yield from (age, version, watcher)
+        head = _chain_head()
+        if head is not None:
+            # The head to pin outside the database (verify_history --expect-head): its id, and its hash as a label.
+            last_id, last_hash = head
+            head_id = GaugeMetricFamily(
+                "configurations_history_head", "The history chain's last row: id, with its hash", labels=["hash"]
+            )
+            head_id.add_metric([last_hash or ""], last_id or 0)
+            yield head_id
+
+
+def _chain_head() -> tuple[int | None, str | None] | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT last_id, last_hash FROM configuration_history_head WHERE id = 1")
+            return cursor.fetchone()
+    except DatabaseError:
+        return None
+
+
+_runtime_collector = RuntimeCollector()
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    REGISTRY.register(_runtime_collector)
+
+
+def _registry():
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    registry.register(_runtime_collector)
+    return registry
