@@ -12,6 +12,7 @@ import os
 import statistics
 import time
 
+SETTINGS = "tests.serving_settings"  # the same settings (password hasher, URLs) as the server it starts
 SECONDS = float(os.environ.get("LOAD_SECONDS", "8"))
 CLIENTS = 8
 WORKERS = 4
