@@ -81,6 +81,30 @@ CONFIG_TRUSTED_PROXIES = env.list("CONFIG_TRUSTED_PROXIES", default=[])
 # Prometheus metrics at /metrics need this bearer token; without it, /metrics answers 404.
 CONFIG_METRICS_TOKEN = env.str("CONFIG_METRICS_TOKEN", default="")
 
+# The HTTP API (docs/api.md): bearer tokens only, JSON only, problem details for every error.
+CONFIG_API_RATE = env.str("CONFIG_API_RATE", default="1200/min")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["configurations.api.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["configurations.api.authentication.HasToken"],
+    "DEFAULT_THROTTLE_CLASSES": ["configurations.api.authentication.TokenRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "configurations.api.problems.handle",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Configurations API",
+    "DESCRIPTION": "Typed, audited configurations per environment. Authenticate with `Authorization: Bearer <token>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1/",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
 # ------------------------------------------------------------------ HTTPS and cookies (check --deploy is clean)
 # Production-safe with DEBUG off; behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER=true so that Django
 # trusts its X-Forwarded-Proto (only then: a client could send the header itself).
@@ -121,6 +145,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "csp",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "simple_history",
     "configurations",
 ]

@@ -68,3 +68,13 @@ def secret_key_patterns() -> tuple[str, ...]:
 def import_max_bytes() -> int:
     """``CONFIG_IMPORT_MAX_BYTES``: the largest import file accepted (default 10 MiB)."""
     return int(getattr(settings, "CONFIG_IMPORT_MAX_BYTES", 10 * 1024 * 1024))
+
+
+def api_rate() -> str | None:
+    """``CONFIG_API_RATE``: requests per token (``<n>/<second|minute|hour|day>``; empty: unlimited)."""
+    return getattr(settings, "CONFIG_API_RATE", "1200/min") or None
+
+
+def api_max_wait() -> float:
+    """The longest long poll of ``changes/`` in seconds."""
+    return 60.0

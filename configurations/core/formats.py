@@ -123,10 +123,10 @@ def _record(env: str, category: str, key: str, item: Any, where: str, problems: 
         return Record(
             category, key, env, item["value"], value_type, is_encrypted, where=where, masked=bool(item.get("masked"))
         )
-    return Record(category, key, env, item, type_hint=_type_of(item), where=where)
+    return Record(category, key, env, item, type_hint=type_of(item), where=where)
 
 
-def _type_of(item: Any) -> str:
+def type_of(item: Any) -> str:
     """The type a JSON or YAML scalar (or structure) stands for, for a key that has none yet."""
     if isinstance(item, bool):
         return "boolean"

@@ -25,7 +25,7 @@ from django.db import DatabaseError, connection
 from ..core import conf
 from ..core.vocabulary import ConfigurationNotFound, label
 from . import persistence
-from .snapshots import Snapshot, Store, Undecryptable, install, install_saved, load_full
+from .snapshots import Snapshot, Store, Undecryptable, install, install_saved, load_full, refresh
 from .snapshots import store as _store
 from .watcher import Watcher
 
@@ -34,7 +34,19 @@ logger = logging.getLogger(__name__)
 _MISSING = object()
 _COPY_OR_RAISE = frozenset({dict, list, Undecryptable})
 
-__all__ = ["ConfigurationNotFound", "get", "get_category", "install", "pinned", "reload", "reset", "snapshot", "status"]
+__all__ = [
+    "ConfigurationNotFound",
+    "current_snapshot",
+    "get",
+    "get_category",
+    "install",
+    "pinned",
+    "reload",
+    "reset",
+    "snapshot",
+    "status",
+    "wait_for",
+]
 
 _pinned: ContextVar[dict[str, Snapshot] | None] = ContextVar("configurations_runtime_pinned", default=None)
 
@@ -85,6 +97,44 @@ def reload(environment: str | None = None) -> None:
 def snapshot(environment: str | None = None) -> Snapshot:
     """The snapshot reads of ``environment`` see now (pinned within a request): values, versions, secret keys."""
     return _snapshot(environment)
+
+
+def current_snapshot(environment: str) -> Snapshot:
+    """The freshest snapshot there is: the watcher's when it follows the database (no query), else brought up to
+    date now by a delta (one query when nothing changed). For code that answers other processes (the API)."""
+    if not _following():
+        _current(environment)
+        refresh(_django_query, [environment])
+    return _current(environment)
+
+
+def wait_for(environment: str, predicate, timeout: float) -> Snapshot:
+    """Block until ``predicate(snapshot)`` holds or ``timeout`` seconds pass; return the last snapshot.
+
+    Holds no database connection while it waits: the watcher wakes it when a new snapshot is installed (without a
+    watcher it refreshes itself every CONFIG_RUNTIME_POLL_INTERVAL, closing the connection in between).
+    """
+    deadline = time.monotonic() + timeout
+    current = current_snapshot(environment)
+    while not predicate(current):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        if connection.in_atomic_block is False:
+            connection.close()
+        following = _following()
+        with _store.changed:
+            current = _store.snapshots.get(environment, current)
+            if predicate(current):
+                break
+            _store.changed.wait(remaining if following else min(remaining, conf.runtime_poll_interval()))
+        current = current_snapshot(environment) if not following else _store.snapshots.get(environment, current)
+    return current
+
+
+def _following() -> bool:
+    watcher = _store.watcher
+    return watcher is not None and watcher.connected
 
 
 def status() -> dict[str, Any]:

@@ -126,6 +126,7 @@ class Store:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.refresh_lock = threading.RLock()
+        self.changed = threading.Condition()  # notified on every new snapshot (long polls wait on it)
         self.watcher = None
         self.clear()
 
@@ -143,6 +144,8 @@ class Store:
     def put(self, snapshot: Snapshot) -> None:
         self.snapshots[snapshot.environment] = snapshot  # one reference swap: readers see old or new
         self.confirmed_at[snapshot.environment] = time.time()
+        with self.changed:
+            self.changed.notify_all()
 
     def confirm(self, environments: Iterable[str]) -> None:
         """The database was just read and nothing newer exists: the snapshots are current as of now."""

@@ -25,6 +25,7 @@ class HistoryFilters:
     config_id: int | None = None
     category: str | None = None
     environment: str | None = None
+    key: str | None = None
     changed_by: str | None = None  # a username
     since: datetime.date | None = None
     until: datetime.date | None = None
@@ -34,6 +35,7 @@ class HistoryFilters:
             "config_id": self.config_id,
             "category": self.category,
             "environment": self.environment,
+            "config_key": self.key,
             "changed_by__username": self.changed_by,
             "created_at__gte": _start_of(self.since),
             "created_at__lt": _start_of(self.until + datetime.timedelta(days=1)) if self.until else None,
@@ -155,7 +157,9 @@ def page(filters: HistoryFilters, *, before: str | None = None, size: int = PAGE
 
 
 def _cursor(row: ConfigurationHistory) -> str:
-    return f"{row.created_at.isoformat()}~{row.id}"
+    """URL-safe as it is: UTC with a Z, no '+' that a query string would turn into a space."""
+    stamp = row.created_at.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+    return f"{stamp}~{row.id}"
 
 
 def _parse_cursor(text: str | None):

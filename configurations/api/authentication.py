@@ -1,0 +1,71 @@
+"""Bearer tokens: who is asking (the token's owner), what the token covers, and how often it may ask."""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+from rest_framework.throttling import SimpleRateThrottle
+
+from ..core import conf
+from ..data.models import ApiToken
+from ..services import tokens
+
+INVALID = "The bearer token is unknown, expired or revoked."
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <token>``: one query (the token with its owner). Anything else is a 401."""
+
+    def authenticate(self, request):
+        header = get_authorization_header(request).split()
+        if not header:
+            return None
+        if len(header) != 2 or header[0].lower() != b"bearer":
+            raise exceptions.AuthenticationFailed("Send the token as: Authorization: Bearer <token>.")
+        try:
+            plaintext = header[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed(INVALID) from None
+        token = tokens.authenticate(plaintext)
+        if token is None:
+            raise exceptions.AuthenticationFailed(INVALID)
+        return token.owner, token
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="configurations"'
+
+
+class HasToken(BasePermission):
+    message = "A bearer token is required."
+
+    def has_permission(self, request, view) -> bool:
+        if not isinstance(request.auth, ApiToken):
+            raise exceptions.NotAuthenticated(self.message)
+        return True
+
+
+class TokenRateThrottle(SimpleRateThrottle):
+    """Per token (``CONFIG_API_RATE``, e.g. ``1200/min``), in Django's cache: per process with the default local
+    memory cache, shared with a shared cache (docs/api.md)."""
+
+    scope = "token"
+
+    def get_rate(self):
+        return conf.api_rate()
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, ApiToken):
+            return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+        return self.cache_format % {"scope": "anonymous", "ident": self.get_ident(request)}
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """The schema's security scheme for BearerTokenAuthentication."""
+
+    target_class = BearerTokenAuthentication
+    name = "bearer"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "An API token (create_api_token)"}

@@ -1,0 +1,68 @@
+"""The API's request and response shapes (they are also its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class CategoryValuesSerializer(serializers.Serializer):
+    environment = serializers.CharField()
+    category = serializers.CharField()
+    version = serializers.IntegerField(help_text="The category's newest history id: it grows with every change")
+    values = serializers.DictField(
+        child=serializers.JSONField(allow_null=True),
+        help_text="key -> typed value (JSON number, boolean, string, or the JSON value); secrets are null unless "
+        "the token has `secrets`",
+    )
+    secret_keys = serializers.ListField(child=serializers.CharField())
+
+
+class ConfigurationsSerializer(serializers.Serializer):
+    environment = serializers.CharField()
+    version = serializers.IntegerField(help_text="The newest version of the categories in the token's scope")
+    categories = serializers.DictField(child=CategoryValuesSerializer(), help_text="category -> its values")
+
+
+class ChangesSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    changed = serializers.ListField(child=serializers.CharField(), help_text="Categories changed after `since`")
+
+
+class ChangesQuerySerializer(serializers.Serializer):
+    since = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+    wait = serializers.FloatField(required=False, min_value=0, max_value=60, default=30)
+
+
+class KeyWriteSerializer(serializers.Serializer):
+    value = serializers.JSONField(help_text="The new value: a string, or a JSON number, boolean or value")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000, help_text="Why (audited)")
+
+
+class KeyValueSerializer(serializers.Serializer):
+    environment = serializers.CharField()
+    category = serializers.CharField()
+    key = serializers.CharField()
+    value = serializers.JSONField(allow_null=True, help_text="null for a secret unless the token has `secrets`")
+    version = serializers.IntegerField(help_text="The category's version after the write")
+    changed = serializers.BooleanField(help_text="False when the value was already that (nothing written)")
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    action = serializers.CharField()
+    is_secret = serializers.BooleanField()
+    old_value = serializers.CharField(allow_null=True, help_text="null for secrets; at most 4,000 characters")
+    new_value = serializers.CharField(allow_null=True, help_text="null for secrets; at most 4,000 characters")
+    changed_by = serializers.CharField(allow_null=True)
+    change_reason = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class HistoryPageSerializer(serializers.Serializer):
+    results = HistoryEntrySerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text="Pass as `before` for the next (older) page")
+
+
+class HistoryQuerySerializer(serializers.Serializer):
+    before = serializers.CharField(required=False, max_length=100)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)

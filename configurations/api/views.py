@@ -1,0 +1,275 @@
+"""The API's views: thin, over the runtime snapshots (reads) and the services (writes). docs/api.md."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.core.exceptions import ValidationError
+from django.utils.http import parse_etags
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import runtime, services
+from ..core.vocabulary import EnvironmentPermissionDenied
+from ..data.models import ApiToken
+from ..runtime.snapshots import Undecryptable
+from ..services import api_writes, history, permissions
+from . import serializers as s
+from .problems import MEDIA_TYPE, PreconditionFailed, ProblemSerializer, Unprocessable, validation_errors
+
+OUT_OF_SCOPE = "This token does not cover this resource."
+PROBLEMS = {
+    (status, MEDIA_TYPE): OpenApiResponse(ProblemSerializer, description=description)
+    for status, description in {
+        400: "Malformed request",
+        401: "No valid bearer token",
+        403: "Outside the token's scope or the owner's permissions",
+        404: "Nothing there within the scope",
+        429: "Rate limit of the token reached",
+    }.items()
+}
+NOT_MODIFIED = OpenApiResponse(description="Not modified: the If-None-Match ETag is current")
+ENV = OpenApiParameter("environment", str, OpenApiParameter.PATH, description="development, staging, ...")
+CATEGORY = OpenApiParameter("category", str, OpenApiParameter.PATH)
+KEY = OpenApiParameter("key", str, OpenApiParameter.PATH)
+
+
+def _token(request) -> ApiToken:
+    return request.auth
+
+
+def _require(token: ApiToken, environment: str, category: str | None = None) -> None:
+    if not token.covers(environment, category):
+        raise exceptions.PermissionDenied(OUT_OF_SCOPE)
+
+
+def _reveals(token: ApiToken, environment: str) -> bool:
+    """Secrets leave an environment only at the hands of someone who may edit it: the owner, checked now."""
+    return token.secrets and permissions.may_edit(token.owner, environment)
+
+
+def _category_body(snapshot, category: str, reveal: bool) -> dict:
+    secret_keys = snapshot.secret_keys(category)
+    hidden = set(secret_keys)
+    values = {}
+    for key, value in snapshot.by_category.get(category, {}).items():
+        if isinstance(value, Undecryptable) or (key in hidden and not reveal):
+            value = None
+        values[key] = value
+    return {
+        "environment": snapshot.environment,
+        "category": category,
+        "version": snapshot.category_version(category),
+        "values": values,
+        "secret_keys": secret_keys,
+    }
+
+
+def _not_modified(request, etag: str) -> bool:
+    given = request.headers.get("If-None-Match")
+    if not given:
+        return False
+    tags = parse_etags(given)
+    return "*" in tags or etag in tags or f"W/{etag}" in tags
+
+
+def _conditional(request, body_or_none, etag: str) -> Response:
+    if _not_modified(request, etag):
+        return Response(status=304, headers={"ETag": etag})
+    return Response(body_or_none(), headers={"ETag": etag})
+
+
+def category_etag(version: int, reveal: bool) -> str:
+    return f'"c{version}.{"s" if reveal else "m"}"'
+
+
+def _versions_from(if_match: str) -> set[int] | None:
+    """The category versions an If-Match names (None: no condition; ``*``: any)."""
+    tags = parse_etags(if_match)
+    if "*" in tags:
+        return None
+    versions = set()
+    for tag in tags:
+        inner = tag.strip('"')
+        if inner.startswith("c") and "." in inner and inner[1:].split(".", 1)[0].isdigit():
+            versions.add(int(inner[1:].split(".", 1)[0]))
+    return versions
+
+
+class ConfigurationsView(APIView):
+    @extend_schema(
+        operation_id="configurations",
+        parameters=[ENV],
+        responses={200: s.ConfigurationsSerializer, 304: NOT_MODIFIED, **PROBLEMS},
+        summary="Every category of the environment that the token covers",
+    )
+    def get(self, request, environment: str):
+        token = _token(request)
+        _require(token, environment)
+        snapshot = runtime.current_snapshot(environment)
+        reveal = _reveals(token, environment)
+        names = sorted(c for c in snapshot.by_category if token.covers(environment, c))
+        versions = [(c, snapshot.category_version(c)) for c in names]
+        fingerprint = hashlib.sha256(repr(versions).encode()).hexdigest()[:20]
+        etag = f'"e{fingerprint}.{"s" if reveal else "m"}"'
+
+        def body():
+            return {
+                "environment": environment,
+                "version": max((v for _, v in versions), default=0),
+                "categories": {c: _category_body(snapshot, c, reveal) for c in names},
+            }
+
+        return _conditional(request, body, etag)
+
+
+class CategoryView(APIView):
+    @extend_schema(
+        operation_id="category",
+        parameters=[ENV, CATEGORY],
+        responses={200: s.CategoryValuesSerializer, 304: NOT_MODIFIED, **PROBLEMS},
+        summary="One category's typed values",
+    )
+    def get(self, request, environment: str, category: str):
+        token = _token(request)
+        _require(token, environment, category)
+        snapshot = runtime.current_snapshot(environment)
+        if category not in snapshot.by_category:
+            raise exceptions.NotFound(f"No active configuration in {category} [{environment}].")
+        reveal = _reveals(token, environment)
+        etag = category_etag(snapshot.category_version(category), reveal)
+        return _conditional(request, lambda: _category_body(snapshot, category, reveal), etag)
+
+
+class ChangesView(APIView):
+    @extend_schema(
+        operation_id="changes",
+        parameters=[ENV, s.ChangesQuerySerializer],
+        responses={
+            200: s.ChangesSerializer,
+            304: OpenApiResponse(description="Nothing changed within `wait`"),
+            **PROBLEMS,
+        },
+        summary="Long poll: the categories changed after `since`",
+    )
+    def get(self, request, environment: str):
+        token = _token(request)
+        _require(token, environment)
+        query = s.ChangesQuerySerializer(data=request.query_params)
+        if not query.is_valid():
+            raise exceptions.ParseError("since is a version (a whole number) and wait 0 to 60 seconds.")
+        since = query.validated_data.get("since")
+
+        def in_scope(snapshot) -> dict[str, int]:
+            return {c: v for c, v in snapshot.category_versions.items() if token.covers(environment, c)}
+
+        if since is None:
+            snapshot = runtime.current_snapshot(environment)
+            return Response({"version": max(in_scope(snapshot).values(), default=0), "changed": []})
+        snapshot = runtime.wait_for(
+            environment, lambda snap: any(v > since for v in in_scope(snap).values()), query.validated_data["wait"]
+        )
+        versions = in_scope(snapshot)
+        changed = sorted(c for c, v in versions.items() if v > since)
+        if not changed:
+            return Response(status=304)
+        return Response({"version": max(versions.values(), default=0), "changed": changed})
+
+
+class KeyView(APIView):
+    @extend_schema(
+        operation_id="write_key",
+        parameters=[
+            ENV,
+            CATEGORY,
+            KEY,
+            OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, description="The category GET's ETag"),
+        ],
+        request=s.KeyWriteSerializer,
+        responses={
+            200: s.KeyValueSerializer,
+            (412, MEDIA_TYPE): OpenApiResponse(ProblemSerializer, description="The category changed since"),
+            (422, MEDIA_TYPE): OpenApiResponse(ProblemSerializer, description="Every validation problem"),
+            **PROBLEMS,
+        },
+        summary="Write one value (read-write tokens)",
+    )
+    def put(self, request, environment: str, category: str, key: str):
+        token = _token(request)
+        _require(token, environment, category)
+        if not token.can_write:
+            raise exceptions.PermissionDenied("This token may only read.")
+        body = s.KeyWriteSerializer(data=request.data)
+        if not body.is_valid():
+            raise Unprocessable(_field_errors(body.errors))
+        if_match = request.headers.get("If-Match")
+        try:
+            plan, version = api_writes.write_key(
+                token=token,
+                environment=environment,
+                category=category,
+                key=key,
+                value=body.validated_data["value"],
+                reason=body.validated_data.get("reason"),
+                expected_versions=_versions_from(if_match) if if_match else None,
+            )
+        except api_writes.StaleVersion:
+            raise PreconditionFailed() from None
+        except EnvironmentPermissionDenied as error:
+            raise exceptions.PermissionDenied(str(error)) from None
+        except ValidationError as error:
+            raise Unprocessable(validation_errors(error, key=key)) from None
+        reveal = _reveals(token, environment)
+        value = None if plan.secret and not reveal else services.typed_value(plan.row)
+        result = {
+            "environment": environment,
+            "category": category,
+            "key": key,
+            "value": value,
+            "version": version,
+            "changed": plan.writes,
+        }
+        return Response(result, headers={"ETag": category_etag(version, reveal)})
+
+
+class KeyHistoryView(APIView):
+    @extend_schema(
+        operation_id="key_history",
+        parameters=[ENV, CATEGORY, KEY, s.HistoryQuerySerializer],
+        responses={200: s.HistoryPageSerializer, **PROBLEMS},
+        summary="A key's history, newest first (keyset pages; secrets masked)",
+    )
+    def get(self, request, environment: str, category: str, key: str):
+        token = _token(request)
+        _require(token, environment, category)
+        query = s.HistoryQuerySerializer(data=request.query_params)
+        if not query.is_valid():
+            raise exceptions.ParseError("before is a cursor from `next`, limit 1 to 100.")
+        filters = history.HistoryFilters(environment=environment, category=category, key=key)
+        entries, next_cursor = history.page(
+            filters, before=query.validated_data.get("before"), size=query.validated_data["limit"]
+        )
+        results = [
+            {
+                "id": entry.row.id,
+                "action": entry.row.action,
+                "is_secret": entry.is_secret,
+                "old_value": entry.old,
+                "new_value": entry.new,
+                "changed_by": entry.row.changed_by.get_username() if entry.row.changed_by else None,
+                "change_reason": entry.row.change_reason,
+                "created_at": entry.row.created_at,
+            }
+            for entry in entries
+        ]
+        return Response(s.HistoryPageSerializer({"results": results, "next": next_cursor}).data)
+
+
+def _field_errors(errors: dict) -> list[dict[str, str]]:
+    return [
+        {"key": field, "rule": getattr(message, "code", "invalid"), "message": str(message)}
+        for field, messages in errors.items()
+        for message in messages
+    ]

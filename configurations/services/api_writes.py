@@ -1,0 +1,51 @@
+"""One key written through the API: the same validation, types, encryption and audit as the admin, plus the
+optimistic check of ``If-Match`` against the category's version, under the category's lock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Max
+
+from ..core import formats
+from ..core.vocabulary import Change
+from ..data import locks
+from ..data.audit import audit_context
+from ..data.models import ApiToken, ConfigurationHistory
+from . import changes, permissions
+
+
+class StaleVersion(Exception):
+    """The category changed after the version the client read (HTTP 412)."""
+
+
+def category_version(environment: str, category: str) -> int:
+    """The category's newest history id, as the runtime snapshots count it (index idx_confhist_env_category_id)."""
+    found = ConfigurationHistory.objects.filter(environment=environment, category=category).aggregate(v=Max("id"))
+    return found["v"] or 0
+
+
+def write_key(
+    *,
+    token: ApiToken,
+    environment: str,
+    category: str,
+    key: str,
+    value: Any,
+    reason: str | None,
+    expected_versions: set[int] | None = None,
+) -> tuple[changes.PlannedChange, int]:
+    """Write one value as the token's owner; return the plan and the category's version after it.
+
+    ``expected_versions`` (from If-Match; None: no condition) must contain the category's current version,
+    read after the category's write lock is held, else StaleVersion and nothing is written.
+    """
+    why = f"{reason.strip() if reason and reason.strip() else 'API write'} (API token {token.name})"
+    change = Change(category, key, environment, value, type_hint=formats.type_of(value))
+    permissions.require_edit_each(token.owner, [environment])
+    with audit_context(actor=token.owner, reason=why):
+        locks.lock_categories([(category, environment)])
+        if expected_versions is not None and category_version(environment, category) not in expected_versions:
+            raise StaleVersion
+        [plan] = changes.apply_changes([change], actor=token.owner, reason=why)
+        return plan, category_version(environment, category)
