@@ -64,5 +64,5 @@ class HistoryPageSerializer(serializers.Serializer):
 
 
 class HistoryQuerySerializer(serializers.Serializer):
-    before = serializers.CharField(required=False, max_length=100)
+    before = serializers.CharField(required=False, min_length=1, max_length=100)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)

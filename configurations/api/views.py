@@ -12,7 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import runtime, services
-from ..core.vocabulary import EnvironmentPermissionDenied
+from ..core import conf, validation
+from ..core.validation import MAX_CATEGORY_LENGTH, MAX_KEY_LENGTH, NAME_RULE_SQL
+from ..core.vocabulary import ENVIRONMENTS, EnvironmentPermissionDenied
 from ..data.models import ApiToken
 from ..runtime.snapshots import Undecryptable
 from ..services import api_writes, history, permissions
@@ -31,9 +33,10 @@ PROBLEMS = {
     }.items()
 }
 NOT_MODIFIED = OpenApiResponse(description="Not modified: the If-None-Match ETag is current")
-ENV = OpenApiParameter("environment", str, OpenApiParameter.PATH, description="development, staging, ...")
-CATEGORY = OpenApiParameter("category", str, OpenApiParameter.PATH)
-KEY = OpenApiParameter("key", str, OpenApiParameter.PATH)
+ENV = OpenApiParameter("environment", str, OpenApiParameter.PATH, enum=list(ENVIRONMENTS))
+_NAME = {"type": "string", "pattern": NAME_RULE_SQL.replace("\\Z", "$")}
+CATEGORY = OpenApiParameter("category", {**_NAME, "maxLength": MAX_CATEGORY_LENGTH}, OpenApiParameter.PATH)
+KEY = OpenApiParameter("key", {**_NAME, "maxLength": MAX_KEY_LENGTH}, OpenApiParameter.PATH)
 
 
 def _token(request) -> ApiToken:
@@ -98,7 +101,27 @@ def _versions_from(if_match: str) -> set[int] | None:
     return versions
 
 
-class ConfigurationsView(APIView):
+class ApiView(APIView):
+    """Unknown query parameters are refused (400), not ignored: a misspelt ``since`` would otherwise be silent."""
+
+    query_parameters: frozenset[str] = frozenset()
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        names = {what: kwargs[what] for what in ("category", "key") if what in kwargs}
+        problems = validation.name_problems(**names)
+        if problems:
+            if request.method == "PUT":
+                raise Unprocessable([{"key": kwargs.get("key", ""), "rule": "name", "message": p} for p in problems])
+            raise exceptions.NotFound("No configuration can have that name.")
+        unknown = sorted(set(request.query_params) - self.query_parameters)
+        if unknown:
+            raise exceptions.ParseError(
+                f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}."
+            )
+
+
+class ConfigurationsView(ApiView):
     @extend_schema(
         operation_id="configurations",
         parameters=[ENV],
@@ -125,7 +148,7 @@ class ConfigurationsView(APIView):
         return _conditional(request, body, etag)
 
 
-class CategoryView(APIView):
+class CategoryView(ApiView):
     @extend_schema(
         operation_id="category",
         parameters=[ENV, CATEGORY],
@@ -143,7 +166,9 @@ class CategoryView(APIView):
         return _conditional(request, lambda: _category_body(snapshot, category, reveal), etag)
 
 
-class ChangesView(APIView):
+class ChangesView(ApiView):
+    query_parameters = frozenset({"since", "wait"})
+
     @extend_schema(
         operation_id="changes",
         parameters=[ENV, s.ChangesQuerySerializer],
@@ -157,7 +182,7 @@ class ChangesView(APIView):
     def get(self, request, environment: str):
         token = _token(request)
         _require(token, environment)
-        query = s.ChangesQuerySerializer(data=request.query_params)
+        query = s.ChangesQuerySerializer(data=request.query_params.dict())
         if not query.is_valid():
             raise exceptions.ParseError("since is a version (a whole number) and wait 0 to 60 seconds.")
         since = query.validated_data.get("since")
@@ -168,9 +193,8 @@ class ChangesView(APIView):
         if since is None:
             snapshot = runtime.current_snapshot(environment)
             return Response({"version": max(in_scope(snapshot).values(), default=0), "changed": []})
-        snapshot = runtime.wait_for(
-            environment, lambda snap: any(v > since for v in in_scope(snap).values()), query.validated_data["wait"]
-        )
+        wait = min(query.validated_data["wait"], conf.api_max_wait())
+        snapshot = runtime.wait_for(environment, lambda snap: any(v > since for v in in_scope(snap).values()), wait)
         versions = in_scope(snapshot)
         changed = sorted(c for c, v in versions.items() if v > since)
         if not changed:
@@ -178,7 +202,7 @@ class ChangesView(APIView):
         return Response({"version": max(versions.values(), default=0), "changed": changed})
 
 
-class KeyView(APIView):
+class KeyView(ApiView):
     @extend_schema(
         operation_id="write_key",
         parameters=[
@@ -234,7 +258,9 @@ class KeyView(APIView):
         return Response(result, headers={"ETag": category_etag(version, reveal)})
 
 
-class KeyHistoryView(APIView):
+class KeyHistoryView(ApiView):
+    query_parameters = frozenset({"before", "limit"})
+
     @extend_schema(
         operation_id="key_history",
         parameters=[ENV, CATEGORY, KEY, s.HistoryQuerySerializer],
@@ -244,7 +270,7 @@ class KeyHistoryView(APIView):
     def get(self, request, environment: str, category: str, key: str):
         token = _token(request)
         _require(token, environment, category)
-        query = s.HistoryQuerySerializer(data=request.query_params)
+        query = s.HistoryQuerySerializer(data=request.query_params.dict())
         if not query.is_valid():
             raise exceptions.ParseError("before is a cursor from `next`, limit 1 to 100.")
         filters = history.HistoryFilters(environment=environment, category=category, key=key)

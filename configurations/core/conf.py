@@ -76,5 +76,5 @@ def api_rate() -> str | None:
 
 
 def api_max_wait() -> float:
-    """The longest long poll of ``changes/`` in seconds."""
-    return 60.0
+    """``CONFIG_API_MAX_WAIT``: the longest long poll of ``changes/`` in seconds (at most 60, the API's limit)."""
+    return min(60.0, float(getattr(settings, "CONFIG_API_MAX_WAIT", 60)))
