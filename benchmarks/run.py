@@ -26,6 +26,8 @@ BENCHMARKS = [
     "runtime_freshness",
     "history_chain",
     "runtime_refresh_100k",
+    "load",
+    "api",
 ]
 ENGINES = ["postgres", "sqlite"]
 

@@ -37,18 +37,21 @@ def served():
 
 
 def test_the_long_poll_is_woken_by_another_process_within_100ms(served):
+    """Four long polls take all four threads of the worker: while they wait, the worker holds no connection but
+    its watcher's; a change committed by this process answers every one of them within 100 ms."""
     server, auth = served
     path = server.url + "/api/v1/environments/development/changes/"
     version = get(path, headers=auth).json()["version"]
-    answered = {}
+    answered: list[tuple[float, int, dict]] = []
 
     def poll():
         answer = get(f"{path}?since={version}&wait=20", headers=auth, timeout=30)
-        answered.update(at=time.monotonic(), status=answer.status, body=answer.json())
+        answered.append((time.monotonic(), answer.status, answer.json()))
 
-    poller = threading.Thread(target=poll)
-    poller.start()
-    time.sleep(0.5)  # the poll is waiting
+    pollers = [threading.Thread(target=poll) for _ in range(4)]
+    for poller in pollers:
+        poller.start()
+    time.sleep(0.5)  # every poll is waiting
     assert not answered
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -57,15 +60,39 @@ def test_the_long_poll_is_woken_by_another_process_within_100ms(served):
                 "AND pid <> pg_backend_pid()"
             )
             names = [name for (name,) in cursor.fetchall()]
-        assert names == [f"configurations-watcher-{next(iter(server.worker_pids()))}"], names  # no request connection
+        assert names == [f"configurations-watcher-{next(iter(server.worker_pids()))}"], names
     services.set_value(category="smtp", key="host", environment="development", value="b.example.com")
     changed_at = time.monotonic()
-    poller.join(timeout=25)
-    assert answered["status"] == 200 and answered["body"]["changed"] == ["smtp"]
-    assert answered["body"]["version"] > version
-    delay = answered["at"] - changed_at
-    print(f"long poll answered {delay * 1000:.1f} ms after the commit")
+    for poller in pollers:
+        poller.join(timeout=25)
+    assert len(answered) == 4
+    assert all(
+        status == 200 and body["changed"] == ["smtp"] and body["version"] > version for _, status, body in answered
+    )
+    delay = max(at for at, _, _ in answered) - changed_at
+    print(f"4 long polls answered within {delay * 1000:.1f} ms of the commit")
     assert delay <= WITHIN
+
+
+def test_a_revoked_token_or_a_deactivated_owner_is_refused_by_every_worker_at_once(served):
+    server, auth = served
+    path = server.url + "/api/v1/environments/development/categories/smtp/"
+    assert get(path, headers=auth).status == 200  # the worker now authenticates from memory
+    tokens.revoke_token("poller")
+    revoked_at = time.monotonic()
+    server.wait_until(lambda: get(path, headers=auth).status == 401, timeout=5, what="401 after revoking")
+    assert time.monotonic() - revoked_at <= WITHIN
+    owner = editor_of("development", username="second-owner")
+    second = {
+        "Authorization": "Bearer "
+        + tokens.create_token(name="second", owner=owner, environments=["development"]).plaintext
+    }
+    server.wait_until(lambda: get(path, headers=second).status == 200, timeout=5, what="a new token accepted")
+    owner.is_active = False
+    owner.save()
+    deactivated_at = time.monotonic()
+    server.wait_until(lambda: get(path, headers=second).status == 401, timeout=5, what="401 after deactivating")
+    assert time.monotonic() - deactivated_at <= WITHIN
 
 
 def test_a_quiet_long_poll_answers_304_when_its_wait_ends_and_others_are_served_meanwhile(served):
@@ -89,7 +116,7 @@ def test_a_quiet_long_poll_answers_304_when_its_wait_ends_and_others_are_served_
     assert results == [304, 304] and time.monotonic() - started >= 1.0
 
 
-def test_with_the_watcher_following_a_read_is_one_query(client, settings, django_assert_num_queries):
+def test_with_the_watcher_following_a_read_costs_no_query(client, settings, django_assert_num_queries):
     settings.CONFIG_RUNTIME_WATCH = True
     settings.CONFIG_ENVIRONMENT = "development"
     runtime.reset()
@@ -104,7 +131,9 @@ def test_with_the_watcher_following_a_read_is_one_query(client, settings, django
         while not runtime.status()["watcher_connected"]:
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        with django_assert_num_queries(1):  # the token (with its owner); values come from the snapshot
+        assert client.get(path, **auth).status_code == 200  # loads the tokens into memory (one query, once)
+        # Tokens and values come from memory, kept fresh by the watcher ("last used" is written once a minute).
+        with django_assert_num_queries(0):
             answer = client.get(path, **auth)
         assert json.loads(answer.content)["values"] == {"port": 587}
     finally:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
+from .. import runtime
 from ..core import conf
 from ..data.models import ApiToken
 from ..services import tokens
@@ -28,13 +32,40 @@ class BearerTokenAuthentication(BaseAuthentication):
             plaintext = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed(INVALID) from None
-        token = tokens.authenticate(plaintext)
-        if token is None:
+        grant = runtime.token_grant(tokens.digest(plaintext)) if plaintext.startswith(tokens.PREFIX) else None
+        if grant is runtime.NOT_FOLLOWING:
+            token = tokens.authenticate(plaintext)  # no watcher: only the database knows of a revocation now
+            if token is None:
+                raise exceptions.AuthenticationFailed(INVALID)
+            return token.owner, token
+        if grant is None or (grant.expires_at is not None and grant.expires_at <= timezone.now()):
             raise exceptions.AuthenticationFailed(INVALID)
-        return token.owner, token
+        token = ApiToken(
+            id=grant.id, name=grant.name, owner_id=grant.owner_id, token_hash=grant.token_hash,
+            environments=grant.environments, categories=grant.categories, access=grant.access, secrets=grant.secrets,
+            expires_at=grant.expires_at, created_at=grant.created_at, last_used_at=grant.last_used_at,
+        )  # fmt: skip
+        tokens.touch(token)
+        return Owner(grant.owner_id), token
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="configurations"'
+
+
+class Owner(SimpleLazyObject):
+    """The token's owner, loaded from the database only when something needs more than the id (a write, a check
+    of the owner's permissions): a read costs no query."""
+
+    def __init__(self, owner_id) -> None:
+        super().__init__(lambda: get_user_model().objects.get(pk=owner_id))
+        self.__dict__["_owner_id"] = owner_id
+
+    @property
+    def pk(self):
+        return self.__dict__["_owner_id"]
+
+    id = pk
+    is_authenticated = True
 
 
 class HasToken(BasePermission):

@@ -27,6 +27,7 @@ from ..core.vocabulary import ConfigurationNotFound, label
 from . import persistence
 from .snapshots import Snapshot, Store, Undecryptable, install, install_saved, load_full, refresh
 from .snapshots import store as _store
+from .tokens import tokens as _tokens
 from .watcher import Watcher
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ __all__ = [
     "reset",
     "snapshot",
     "status",
+    "token_grant",
     "wait_for",
 ]
 
@@ -132,6 +134,22 @@ def wait_for(environment: str, predicate, timeout: float) -> Snapshot:
     return current
 
 
+def token_grant(digest: str):
+    """The API token with this digest from memory (None: no usable token), or NOT_FOLLOWING when no watcher
+    follows the database, so that memory cannot be trusted to know of a revocation: then ask the database."""
+    if not _following():
+        return NOT_FOLLOWING
+    if _tokens.by_digest is None:
+        with _store.refresh_lock:
+            if _tokens.by_digest is None:
+                _tokens.wanted = True
+                _tokens.load(_django_query)
+    return _tokens.by_digest.get(digest)
+
+
+NOT_FOLLOWING = object()
+
+
 def _following() -> bool:
     watcher = _store.watcher
     return watcher is not None and watcher.connected
@@ -160,6 +178,7 @@ def reset() -> None:
         watcher, _store.watcher = _store.watcher, None
         with _store.refresh_lock:
             _store.clear()
+            _tokens.__init__()
     if watcher is not None:
         watcher.stop()
 
@@ -238,4 +257,4 @@ def _forget_cached_settings(setting: str, **kwargs) -> None:
 setting_changed.connect(_forget_cached_settings)
 if hasattr(os, "register_at_fork"):
     # A watcher thread does not survive fork(): children start afresh.
-    os.register_at_fork(after_in_child=lambda: Store.__init__(_store))
+    os.register_at_fork(after_in_child=lambda: (Store.__init__(_store), _tokens.__init__()))

@@ -23,6 +23,7 @@ from django.db import connection as django_connection
 
 from ..core import conf, metrics
 from .snapshots import refresh, store
+from .tokens import tokens
 
 logger = logging.getLogger(__name__)
 CHANNEL = "configurations_changed"
@@ -61,6 +62,7 @@ class Watcher(threading.Thread):
                     metrics.WATCHER_RECONNECTS.inc()
                 first = False
                 self._refresh()
+                self._reload_tokens()
                 self.connected = True
                 self._recovered()
                 backoff = 0.05
@@ -117,7 +119,11 @@ class Watcher(threading.Thread):
                 if notified:
                     notified += self._connection.notifies(timeout=0)  # what already arrived
                     metrics.NOTIFICATIONS.inc(len(notified))
-                    self._refresh()
+                    payloads = {notification.payload for notification in notified}
+                    if payloads - {"tokens"}:
+                        self._refresh()
+                    if "tokens" in payloads:
+                        self._reload_tokens()
                 else:
                     self._connection.execute("SELECT 1")  # notices a dead connection
                     store.confirm(self.environments)
@@ -129,11 +135,17 @@ class Watcher(threading.Thread):
                     last = current
                     metrics.NOTIFICATIONS.inc()
                     self._refresh()
+                    self._reload_tokens()
                 else:
                     store.confirm(self.environments)
 
     def _counter(self) -> int:
         return self._connection.execute("SELECT value FROM configuration_change_counter WHERE id = 1").fetchone()[0]
+
+    def _reload_tokens(self) -> None:
+        with store.refresh_lock:
+            if tokens.wanted:
+                tokens.load(self._query)
 
     def _refresh(self) -> None:
         started = time.perf_counter()

@@ -133,8 +133,17 @@ def authenticate(plaintext: str) -> ApiToken | None:
     token = ApiToken.objects.usable().select_related("owner").filter(token_hash=digest(plaintext)).first()
     if token is None or not token.owner.is_active:
         return None
-    now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_EVERY:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
+    touch(token)
     return token
+
+
+_last_written: dict[int, datetime.datetime] = {}
+
+
+def touch(token: ApiToken) -> None:
+    """Record the use: at most one write per token per minute (per process)."""
+    now = timezone.now()
+    seen = max(filter(None, (token.last_used_at, _last_written.get(token.pk))), default=None)
+    if seen is None or now - seen > LAST_USED_EVERY:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = _last_written[token.pk] = now

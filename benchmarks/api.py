@@ -1,0 +1,65 @@
+"""The API under gunicorn beside a bare Django view, in one run: requests/s and p50/p99 of the category GET
+(a token lookup, values from the runtime snapshot) and of its 304 (If-None-Match), 4 workers, 8 client threads,
+a fixed time each. ``python benchmarks/run.py api --engine postgres``."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import statistics
+import time
+
+from .load import CLIENTS, SECONDS, WORKERS, _server_env
+
+SETTINGS = "tests.serving_settings"
+
+
+def _hammer(url: str, headers: dict) -> tuple[list[float], int]:
+    from tests.serving import get
+
+    samples, errors = [], 0
+    deadline = time.monotonic() + SECONDS
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        try:
+            status = get(url, headers=headers).status
+        except OSError:
+            status = 0
+        samples.append(time.perf_counter() - started)
+        errors += status not in (200, 304)
+    return samples, errors
+
+
+def run() -> dict[str, float]:
+    from configurations import services
+    from configurations.services import tokens
+    from tests.factories import editor_of
+    from tests.serving import Gunicorn, get
+
+    owner = editor_of("development", username="bench")
+    for i in range(20):
+        services.set_value(category="smtp", key=f"key{i:02}", environment="development", value=str(i))
+    token = tokens.create_token(name="bench", owner=owner, environments=["development"]).plaintext
+    auth = {"Authorization": f"Bearer {token}"}
+    os.environ["CONFIG_API_RATE"] = ""
+    figures: dict[str, float] = {"gunicorn workers": WORKERS, "client threads": CLIENTS, "seconds each": SECONDS}
+    with Gunicorn({**_server_env(), "CONFIG_API_RATE": ""}, workers=WORKERS) as server:
+        category = server.url + "/api/v1/environments/development/categories/smtp/"
+        first = get(category, headers=auth)
+        assert first.status == 200, first.text
+        etag = first.headers["ETag"]
+        runs = {
+            "bare view": (server.url + "/test/bare", {}),
+            "category GET": (category, auth),
+            "category 304": (category, {**auth, "If-None-Match": etag}),
+        }
+        for name, (url, headers) in runs.items():
+            with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
+                results = list(pool.map(lambda _, u=url, h=headers: _hammer(u, h), range(CLIENTS)))
+            samples = sorted(s for r in results for s in r[0])
+            figures[f"{name} req/s"] = len(samples) / SECONDS
+            figures[f"{name} p50 (ms)"] = statistics.median(samples) * 1000
+            figures[f"{name} p99 (ms)"] = samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))] * 1000
+            figures[f"{name} errors"] = sum(r[1] for r in results)
+    figures["category GET / bare view"] = figures["category GET req/s"] / figures["bare view req/s"]
+    return figures
