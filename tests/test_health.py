@@ -4,6 +4,7 @@ Django's test client on both databases (test_serving.py does the same over gunic
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from prometheus_client import REGISTRY
@@ -40,6 +41,7 @@ def test_readyz_reports_versions_and_nothing_secret(client, django_assert_max_nu
     newest = ConfigurationHistory.objects.order_by("-id").values_list("id", flat=True)[0]
     assert body["environments"]["development"]["version"] == newest
     assert 0 <= body["environments"]["development"]["age_seconds"] < 5
+    assert abs(body["environments"]["development"]["updated_at"] - time.time()) < 60
     assert b"ready-secret-1" not in first.content and b"auth_pass" not in first.content and b"smtp" not in first.content
     with django_assert_max_num_queries(1):  # probed every second: one SELECT 1 once migrations were seen applied
         assert client.get("/readyz").status_code == 200

@@ -62,17 +62,20 @@ def all_workers_ready(server: Gunicorn, workers: int) -> dict[int, dict]:
 
 
 def time_until_every_worker_has(server: Gunicorn, version: int, since: float) -> float:
+    """Seconds from ``since`` (wall clock) until the last worker installed ``version``, as each worker reports
+    it in /readyz (``updated_at``): the visibility itself, whatever the time the probes take to reach them all."""
     pids = server.worker_pids()
-    current: set[int] = set()
+    updated: dict[int, float] = {}
 
     def probe():
         for body in sample_readyz(server):
-            if body["environments"].get(ENV, {}).get("version", 0) >= version:
-                current.add(body["pid"])
-        return current >= pids
+            figures = body["environments"].get(ENV, {})
+            if figures.get("version", 0) >= version:
+                updated.setdefault(body["pid"], figures["updated_at"])
+        return set(updated) >= pids
 
     server.wait_until(probe, timeout=5, what=f"version {version} in every worker", interval=0)
-    return time.monotonic() - since
+    return max(updated.values()) - since
 
 
 @pytest.mark.postgres
@@ -88,14 +91,14 @@ def test_four_workers_see_an_admin_change_and_an_sql_change_within_100ms(served_
         client.login("boss", "boss-password-1")
         path = f"/admin/configurations/systemconfiguration/{row.pk}/change/"
         answer = client.submit(path, {"config_value": "b.example.com", "change_reason": "over HTTP"})
-        changed_at = time.monotonic()
+        changed_at = time.time()  # the commit happened before the answer: this bound is on the generous side
         assert answer.status == 302, answer.text[:3000]
         assert SystemConfiguration.objects.get(pk=row.pk).config_value == "b.example.com"
         by_admin = time_until_every_worker_has(server, newest_version(), changed_at)
 
         with connection.cursor() as cursor:
             cursor.execute("UPDATE system_configurations SET config_value = 'c.example.com' WHERE id = %s", [row.pk])
-        changed_at = time.monotonic()
+        changed_at = time.time()
         by_sql = time_until_every_worker_has(server, newest_version(), changed_at)
     print(f"every worker current after {by_admin * 1000:.1f} ms (admin), {by_sql * 1000:.1f} ms (SQL)")
     assert by_admin <= WITHIN and by_sql <= WITHIN
@@ -142,7 +145,7 @@ def test_the_watcher_listens_through_its_own_url(served_env):
         found = connections_by_application(settings["NAME"])
         (pid,) = server.worker_pids()
         services.set_value(category="smtp", key="host", environment=ENV, value="b.example.com")
-        time_until_every_worker_has(server, newest_version(), time.monotonic())
+        assert time_until_every_worker_has(server, newest_version(), time.time()) <= 1.0
     assert found.get((f"configurations-watcher-{pid}", "root")) == 1
     assert found.get((f"configurations-{pid}", settings["USER"])) == 1
 

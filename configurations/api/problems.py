@@ -95,7 +95,7 @@ def handle(exc, context):
     errors = getattr(exc, "errors", None)
     if isinstance(exc, exceptions.ValidationError):
         errors = _drf_errors(exc.detail)
-        response.status_code = 422 if not isinstance(exc, exceptions.ParseError) else 400
+        response.status_code = 422
         detail = "The request was not accepted; nothing was changed."
     elif isinstance(exc.detail, dict | list):
         detail = str(exc.default_detail)

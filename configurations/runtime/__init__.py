@@ -162,7 +162,11 @@ def status() -> dict[str, Any]:
     watcher = _store.watcher
     return {
         "environments": {
-            env: {"version": snap.version, "age_seconds": max(0.0, now - _store.confirmed_at.get(env, snap.loaded_at))}
+            env: {
+                "version": snap.version,
+                "updated_at": snap.loaded_at,
+                "age_seconds": max(0.0, now - _store.confirmed_at.get(env, snap.loaded_at)),
+            }
             for env, snap in sorted(_store.snapshots.items())
         },
         "watching": watcher is not None,
