@@ -48,6 +48,7 @@ __all__ = [
     "status",
     "token_grant",
     "wait_for",
+    "wait_until_following",
 ]
 
 _pinned: ContextVar[dict[str, Snapshot] | None] = ContextVar("configurations_runtime_pinned", default=None)
@@ -148,6 +149,15 @@ def token_grant(digest: str):
 
 
 NOT_FOLLOWING = object()
+
+
+def wait_until_following(timeout: float) -> bool:
+    """Give a watcher that was just started up to ``timeout`` seconds for its first sync; whether it follows.
+    A watcher that synced once and lost the database is not waited for (an outage must show at once)."""
+    watcher = _store.watcher
+    if watcher is not None and not watcher.first_sync.is_set():
+        watcher.first_sync.wait(timeout)
+    return _following()
 
 
 def _following() -> bool:

@@ -40,6 +40,7 @@ class Watcher(threading.Thread):
         self._connection = None
         self.in_outage = False
         self.connected = False
+        self.first_sync = threading.Event()  # set once the first connection has loaded everything
 
     def add(self, environment: str) -> None:
         self.environments.add(environment)
@@ -64,6 +65,7 @@ class Watcher(threading.Thread):
                 self._refresh()
                 self._reload_tokens()
                 self.connected = True
+                self.first_sync.set()
                 self._recovered()
                 backoff = 0.05
                 self._follow()
