@@ -84,6 +84,9 @@ def _parse_number(value: Any) -> int | Decimal:
     if not isinstance(value, str):
         raise ValueTypeError(f"expected a number, got {type(value).__name__}")
     text = value.strip()
+    digits = text[1:] if text[:1] == "-" else text
+    if 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit() and (digits[0] != "0" or len(digits) == 1):
+        return int(text)  # the common case, a plain integer well within bounds: what the general path gives
     _check_number_text(text, value)
     try:
         number = Decimal(text)
