@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from io import StringIO
@@ -158,3 +159,69 @@ def test_concurrent_writers_do_not_fork_the_chain():
     prev_hashes = [row.prev_hash for row in ConfigurationHistory.objects.order_by("id")]
     assert len(prev_hashes) == len(set(prev_hashes))  # no two rows extend the same link: no fork
     assert services.verify_history().ok
+
+
+@contextlib.contextmanager
+def untriggered():
+    """Writes that escape the history triggers, as a superuser could (PostgreSQL) or a dropped trigger (SQLite)."""
+    if connection.vendor == "postgresql":
+        execute("SET session_replication_role = replica")
+        try:
+            yield
+        finally:
+            execute("SET session_replication_role = DEFAULT")
+        return
+    from configurations.data import installation
+
+    installation.drop_sqlite_triggers()
+    try:
+        yield
+    finally:
+        installation.reinstall_sqlite_triggers()
+
+
+def test_a_value_changed_outside_the_history_is_named(trail):
+    with untriggered():
+        execute("UPDATE system_configurations SET config_value = 'unaudited' WHERE config_key = 'k0'")
+    out, error = verify()
+    assert error and "the history cannot be trusted" in error
+    assert "unrecorded" in out and "app.k0 (test)" in out and "in value: a change escaped the history" in out
+    assert out.count("unrecorded") == 1
+
+
+def test_a_secret_changed_outside_the_history_is_found_by_its_digest_and_never_shown(trail):
+    from configurations.core import crypto
+
+    with untriggered():
+        execute("UPDATE system_configurations SET config_value = %s WHERE config_key = 'auth_pass'",
+                [crypto.encrypt("swapped-secret-9", environment="test", category="smtp", key="auth_pass")])  # fmt: skip
+    out, error = verify()
+    assert error and "smtp.auth_pass (test)" in out and "in value" in out
+    assert "swapped-secret-9" not in out and "chain-secret-1" not in out
+
+
+def test_type_activity_insert_and_delete_outside_the_history_are_each_found(trail):
+    with untriggered():
+        execute("UPDATE system_configurations SET is_active = %s, value_type = 'json' WHERE config_key = 'k1'",
+                [False])  # fmt: skip
+        execute("INSERT INTO system_configurations (category, config_key, config_value, environment, value_type, "
+                "is_encrypted, is_active, created_at, updated_at) VALUES ('app', 'ghost', 'x', 'test', 'string', "
+                "%s, %s, %s, %s)", [False, True, "2026-01-01 00:00:00", "2026-01-01 00:00:00"])  # fmt: skip
+        execute("DELETE FROM system_configurations WHERE config_key = 'k2'")
+    out, error = verify()
+    assert error
+    assert "app.k1 (test)" in out and "in type, active" in out
+    assert "app.ghost (test)" in out and "has no history row" in out
+    assert "app.k2 (test)" in out and "is gone, but its latest history row" in out
+    assert out.count("unrecorded") == 3
+
+
+def test_recorded_deactivation_reactivation_deletion_and_archive_leave_nothing_to_report(trail):
+    services.deactivate(category="app", key="k0", environment="test")
+    services.set_value(category="app", key="k0", environment="test", value="back")
+    services.deactivate(category="app", key="k1", environment="test")
+    execute("DELETE FROM system_configurations WHERE config_key = 'k2'")
+    services.archive_history(older_than_days=0, batch_size=2)
+    services.set_value(category="app", key="after", environment="test", value="y")
+    report = services.verify_history()
+    assert report.ok, [str(finding) for finding in report.findings]

@@ -9,7 +9,9 @@ database whose functions were replaced cannot vouch for itself. What is found, b
   the row in between was **forged** (nothing chains onto it); otherwise rows were **deleted** between the two
   (or the earlier one was rewritten together with its hash);
 - the chain's recorded head (``configuration_history_head``) missing from the trail: rows were **deleted** at
-  the end.
+  the end;
+- a live configuration whose state differs from what its latest history row records (data/live_state.py): a
+  write **unrecorded** by the history (a disabled or bypassed trigger).
 
 The head (last id and hash) can be pinned outside the database; ``expect_head`` then says whether the trail
 still contains it, which fails once someone rewrote the chain from before it.
@@ -21,7 +23,7 @@ import dataclasses
 
 from django.db import connection, transaction
 
-from ..data import chain
+from ..data import chain, live_state
 from ..data.models import HistoryChainHead
 
 FETCH = 20_000
@@ -44,8 +46,8 @@ _TRAILS = {
 
 @dataclasses.dataclass(frozen=True)
 class Finding:
-    kind: str  # "edited", "deleted" or "forged"
-    ids: tuple[int, ...]
+    kind: str  # "edited", "deleted", "forged" or "unrecorded"
+    ids: tuple[int, ...]  # history ids; for "unrecorded", the configuration's id
     message: str
 
     def __str__(self) -> str:
@@ -88,7 +90,9 @@ def verify_history(*, expect_head: tuple[int, str] | None = None, progress=None)
                 walk.step(row)
             if progress:
                 progress(report.rows)
-    walk.finish()
+        walk.finish()
+        for drift in live_state.drifts():
+            report.findings.append(Finding("unrecorded", (drift.config_id,), drift.message))
     return report
 
 

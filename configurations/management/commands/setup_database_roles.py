@@ -13,9 +13,9 @@ MASK = "'********'"
 
 class Command(BaseCommand):
     help = (
-        "PostgreSQL only, as a database superuser, after every migrate: create the owner, application and reader "
-        "roles, hand the tables to the owner, grant least privilege and enable the spec's row-level security. "
-        "Idempotent."
+        "PostgreSQL only, as a database superuser, before the first migrate and after every migrate: create the "
+        "owner, application and reader roles, hand the tables to the owner, grant least privilege and enable the "
+        "spec's row-level security. Idempotent."
     )
 
     def add_arguments(self, parser):
@@ -54,6 +54,11 @@ class Command(BaseCommand):
             f"Roles ready: owner {roles.owner}, application {roles.app}, reader {roles.reader}; "
             f"{counted(len(sql), 'statement')} applied."
         )
+        if not database_roles.is_migrated():
+            self.stdout.write(
+                f"The schema is not migrated yet: run `migrate` connected as {roles.owner}, then run "
+                "setup_database_roles again to grant the tables and enable row-level security."
+            )
 
 
 def _masked(statement: str, passwords: dict[str, str | None]) -> str:

@@ -11,8 +11,10 @@ from configurations.management.progress import ProgressBar
 
 class Command(BaseCommand):
     help = (
-        "Check the configuration history's hash chain (history and archive). Exits non-zero when a row was edited, "
-        "deleted or inserted outside the trigger. Prints the head (ID:HASH) to pin outside the database."
+        "Check the configuration history's hash chain (history and archive) and that every live configuration is "
+        "what its latest history row records. Exits non-zero when a row was edited, deleted or inserted outside "
+        "the trigger, or a configuration changed without a history row. Prints the head (ID:HASH) to pin outside "
+        "the database."
     )
 
     def add_arguments(self, parser):
@@ -30,9 +32,9 @@ class Command(BaseCommand):
         bar = ProgressBar(self.stderr)
         report = services.verify_history(expect_head=expected, progress=lambda rows: bar("verifying", rows, rows))
         for finding in report.findings:
-            self.stdout.write(f"  {finding.kind:<8} {finding}")
+            self.stdout.write(f"  {finding.kind:<10} {finding}")
         self.stdout.write(f"Checked {counted(report.rows, 'history row')}. Head: {report.head_text}")
         if report.expected_head_found is False:
             raise CommandError(f"the trail no longer contains the head {expect_head}: it was rewritten from before it")
         if report.findings:
-            raise CommandError(f"the history's hash chain is broken: {counted(len(report.findings), 'finding')} above")
+            raise CommandError(f"the history cannot be trusted: {counted(len(report.findings), 'finding')} above")
