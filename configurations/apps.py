@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.core.signals import setting_changed
 from django.db.models.signals import post_migrate, pre_migrate
 
 from .data import installation
@@ -13,9 +14,12 @@ class ConfigurationsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401 - registers the system checks; it needs the models loaded
+        from .data import secret_patterns
 
         pre_migrate.connect(installation.drop_sqlite_triggers, sender=self)
         post_migrate.connect(installation.reinstall_sqlite_triggers, sender=self)
+        post_migrate.connect(secret_patterns.sync, sender=self)
+        setting_changed.connect(secret_patterns.on_setting_changed)
 
 
 class ConfigurationsAdminConfig(admin_apps.AdminConfig):

@@ -7,6 +7,7 @@ from django.db import DatabaseError
 
 from .core import crypto
 from .core.vocabulary import label
+from .data import secret_patterns
 from .data.models import ConfigurationMetadata, ConfigurationTemplate, SystemConfiguration
 
 
@@ -89,3 +90,42 @@ def check_configuration_names(app_configs=None, **kwargs) -> list[Warning]:
             id="configurations.W003",
         )
     ]
+
+
+@register(Tags.security, Tags.database)
+def check_secrets_are_encrypted(app_configs=None, databases=None, **kwargs) -> list[Warning]:
+    """Secrets stored in the clear before the database refused them (migration 0017), and stale patterns."""
+    if not databases or "default" not in databases:
+        return []
+    try:
+        in_step = secret_patterns.in_step()
+        plaintext = list(
+            SystemConfiguration.objects.secrets()
+            .filter(is_encrypted=False)
+            .exclude(config_value__isnull=True)
+            .exclude(config_value="")
+            .order_by("environment", "category", "config_key")
+            .values_list("category", "config_key", "environment")[:11]
+        )
+    except DatabaseError:
+        return []  # tables not migrated yet
+    found = []
+    if not in_step:
+        found.append(
+            Warning(
+                "The database checks other secret key patterns than CONFIG_SECRET_KEY_PATTERNS says.",
+                hint="Run manage.py migrate (as the owner): it copies the setting's patterns into the database.",
+                id="configurations.W004",
+            )
+        )
+    if plaintext:
+        names = ", ".join(label(*row) for row in plaintext[:10]) + (" and more" if len(plaintext) > 10 else "")
+        found.append(
+            Warning(
+                f"Secrets are stored in the clear (by their name or their password metadata): {names}. They are "
+                "served as secrets, never shown, but the database holds their plaintext.",
+                hint="Encrypt them: manage.py rotate_encryption_keys --actor USERNAME",
+                id="configurations.W005",
+            )
+        )
+    return found

@@ -66,3 +66,29 @@ class TemplateFactory(DjangoModelFactory):
     provider_name = factory.Sequence(lambda n: f"provider{n}")
     category = "app"
     template_data = factory.LazyFunction(lambda: {"configs": {"host": "example.com"}, "variables": []})
+
+
+def legacy_plaintext_secret(**fields) -> SystemConfiguration:
+    """A secret stored in the clear, as before the database refused it (migration 0017); the history records it.
+
+    Only the refusal of the insert is taken down, and put back before returning.
+    """
+    from django.db import connection
+
+    from configurations.data import installation
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending (deferred) trigger events: ALTER may run
+            cursor.execute("ALTER TABLE system_configurations DISABLE TRIGGER system_configurations_secrets_insert")
+            try:
+                return ConfigurationFactory(**fields)
+            finally:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute("ALTER TABLE system_configurations ENABLE TRIGGER system_configurations_secrets_insert")
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        cursor.execute("DROP TRIGGER system_configurations_secrets_plaintext_insert")
+        try:
+            return ConfigurationFactory(**fields)
+        finally:
+            installation.reinstall_sqlite_triggers()

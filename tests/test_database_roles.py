@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
+import subprocess
+import sys
 from io import StringIO
 
 import psycopg
@@ -21,9 +24,10 @@ from configurations import services
 from configurations.audit import audit_context
 from configurations.core.vocabulary import EnvironmentPermissionDenied
 from configurations.data import bulk
-from configurations.models import ConfigurationHistory, SystemConfiguration
+from configurations.models import ConfigurationHistory, ConfigurationHistoryArchive, SystemConfiguration
 
 from .factories import editor_of
+from .serving import ROOT
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -40,6 +44,7 @@ def roles(transactional_db):
             cursor.execute(f"DROP POLICY IF EXISTS {policy} ON system_configurations")
         cursor.execute("ALTER TABLE system_configurations DISABLE ROW LEVEL SECURITY")
         cursor.execute(f'REASSIGN OWNED BY "{names["owner"]}" TO current_user')
+        cursor.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{connection.settings_dict["NAME"]}" TO PUBLIC')
         for name in names.values():
             cursor.execute(f'DROP OWNED BY "{name}"')
             cursor.execute(f'DROP ROLE "{name}"')
@@ -222,3 +227,158 @@ def test_bad_role_names_and_environments_are_refused():
         call_command("setup_database_roles", "--app-role", "app; DROP TABLE users", stdout=StringIO())
     with pytest.raises(CommandError, match="unknown reader environment"):
         call_command("setup_database_roles", "--reader-environment", "qa", "--dry-run", stdout=StringIO())
+
+
+# --- Shadowing the history with temporary tables (migration 0016, docs/threat-model.md) ---------------------
+
+
+def _definer_functions() -> list[tuple[str, list[str] | None]]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT p.oid::regprocedure::text, p.proconfig FROM pg_proc p "
+                       "WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef ORDER BY 1")  # fmt: skip
+        return cursor.fetchall()
+
+
+def test_every_security_definer_function_searches_pg_temp_last(db):
+    functions = _definer_functions()
+    assert {name for name, _ in functions} >= {"log_configuration_change()",
+                                              "config_archive_history(timestamp with time zone,bigint)"}  # fmt: skip
+    for name, config in functions:
+        paths = [entry.split("=", 1)[1] for entry in config or [] if entry.startswith("search_path=")]
+        assert paths, f"{name} is SECURITY DEFINER without a pinned search_path"
+        schemas = [schema.strip().strip('"') for schema in paths[0].split(",")]
+        assert schemas[-1] == "pg_temp" and schemas[0] == "pg_catalog", f"{name}: search_path={paths[0]}"
+
+
+def test_the_pin_test_fails_on_an_unpinned_definer_function(db):
+    """The check above can fail: a definer function without the pin is what it reports."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE FUNCTION cfgt_unpinned() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'")
+    with pytest.raises(AssertionError, match=r"cfgt_unpinned.*without a pinned search_path"):
+        test_every_security_definer_function_searches_pg_temp_last(db)
+
+
+def _grant_temporary(role: str) -> None:
+    """A deployment that (wrongly) lets the application create temporary tables: the root fix must still hold."""
+    with connection.cursor() as cursor:
+        cursor.execute(f'GRANT TEMPORARY ON DATABASE "{connection.settings_dict["NAME"]}" TO "{role}"')
+
+
+def test_the_application_role_may_not_create_temporary_tables(roles, data):
+    with connect(roles["app"]) as app:
+        assert refused(app, "CREATE TEMP TABLE configuration_history (LIKE public.configuration_history)")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE system_configurations SET config_value = 'unaudited' "
+        "WHERE environment = 'production' AND config_key = 'host'",
+        "INSERT INTO system_configurations (category, config_key, config_value, environment) "
+        "VALUES ('smtp', 'unaudited', 'x', 'production')",
+        "DELETE FROM system_configurations WHERE environment = 'production' AND config_key = 'host'",
+    ],
+    ids=["update", "insert", "delete"],
+)
+def test_a_temporary_history_table_does_not_capture_a_production_write(roles, data, statement):
+    _grant_temporary(roles["app"])
+    boss = editor_of(username="boss", is_superuser=True)
+    before = ConfigurationHistory.objects.count()
+    with connect(roles["app"]) as app, app.transaction():
+        app.execute("CREATE TEMP TABLE configuration_history (LIKE public.configuration_history)")
+        app.execute("SELECT set_config('app.actor', %s, true)", [str(boss.pk)])
+        assert app.execute(statement).rowcount == 1
+        assert app.execute("SELECT count(*) FROM pg_temp.configuration_history").fetchone()[0] == 0
+    latest = ConfigurationHistory.objects.order_by("-id").first()
+    assert ConfigurationHistory.objects.count() == before + 1
+    assert latest.environment == "production" and latest.changed_by_id == boss.pk
+    assert latest.action == {"UPDATE": "update", "INSERT": "create", "DELETE": "delete"}[statement.split()[0]]
+    report = services.verify_history()
+    assert report.ok and report.head[0] == latest.pk, [str(finding) for finding in report.findings]
+
+
+def test_a_temporary_archive_table_does_not_swallow_the_trail(roles, data):
+    _grant_temporary(roles["app"])
+    total = ConfigurationHistory.objects.count()
+    last = ConfigurationHistory.objects.order_by("-id").values_list("id", flat=True).first()
+    with connect(roles["app"]) as app, app.transaction():
+        app.execute("CREATE TEMP TABLE configuration_history_archive "
+                    "(LIKE public.configuration_history_archive)")  # fmt: skip
+        moved = app.execute("SELECT config_archive_history(now(), %s)", [last]).fetchone()[0]
+        assert app.execute("SELECT count(*) FROM pg_temp.configuration_history_archive").fetchone()[0] == 0
+    assert moved == total
+    assert ConfigurationHistoryArchive.objects.count() == total
+    assert services.verify_history().ok
+
+
+def test_only_the_three_roles_may_connect_and_nobody_else_may_create_in_public(roles):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT has_database_privilege('public', current_database(), 'CONNECT'), "
+                       "has_database_privilege('public', current_database(), 'TEMPORARY'), "
+                       "has_schema_privilege('public', 'public', 'CREATE'), "
+                       "has_database_privilege(%s, current_database(), 'CONNECT'), "
+                       "has_database_privilege(%s, current_database(), 'TEMPORARY')",
+                       [roles["reader"], roles["app"]])  # fmt: skip
+        assert cursor.fetchone() == (False, False, False, True, False)
+
+
+# --- The README's order on a fresh database: roles first, then migrate as the owner, then roles again ----------
+
+
+@pytest.fixture
+def fresh_database(db):
+    suffix = secrets.token_hex(4)
+    name, roles = f"cfgt_{suffix}_fresh", {kind: f"cfgt_{suffix}_{kind}" for kind in ("owner", "app", "reader")}
+    settings = connection.settings_dict
+    server = {"host": settings["HOST"] or "127.0.0.1", "port": settings["PORT"] or 5432, "user": settings["USER"]}
+    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield name, roles, server
+    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for role in roles.values():
+            admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def _manage(*args: str, url: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=False, timeout=300)  # fmt: skip
+
+
+def test_roles_first_on_a_fresh_database_then_migrate_as_the_owner(fresh_database):
+    name, roles, server = fresh_database
+
+    def url(user: str) -> str:
+        return f"postgres://{user}@{server['host']}:{server['port']}/{name}"
+
+    as_superuser = url(server["user"])
+    setup = ["setup_database_roles", "--owner-role", roles["owner"], "--app-role", roles["app"],
+             "--reader-role", roles["reader"]]  # fmt: skip
+    first = _manage(*setup, url=as_superuser)
+    assert first.returncode == 0, first.stderr
+    assert "not migrated yet: run `migrate` connected as " + roles["owner"] in first.stdout
+    migrated = _manage("migrate", "--noinput", url=url(roles["owner"]))
+    assert migrated.returncode == 0, migrated.stderr[-2000:]
+    second = _manage(*setup, "--reader-environment", "development", url=as_superuser)
+    assert second.returncode == 0 and "not migrated" not in second.stdout, second.stderr
+    checked = _manage("verify_history", url=url(roles["app"]))
+    assert checked.returncode == 0 and "Checked" in checked.stdout, checked.stderr
+    with psycopg.connect(dbname=name, user=roles["app"], host=server["host"], port=server["port"]) as app:
+        owners = app.execute("SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class "
+                             "WHERE relnamespace = 'public'::regnamespace").fetchall()  # fmt: skip
+        assert owners == [(roles["owner"],)]
+        assert refused(app, "DELETE FROM configuration_history")
+
+
+def test_the_application_role_can_neither_store_a_secret_in_the_clear_nor_drop_a_pattern(roles, data):
+    boss = editor_of(username="boss", is_superuser=True)
+    with connect(roles["app"]) as app:
+        assert refused(app, "DELETE FROM configuration_secret_patterns")
+        assert refused(app, "INSERT INTO configuration_secret_patterns VALUES ('zzz')")
+        clear = pytest.raises(psycopg.errors.CheckViolation, match=r"misc.db_password \[development\]")
+        with clear, app.transaction():
+            app.execute("SELECT set_config('app.actor', %s, true)", [str(boss.pk)])
+            app.execute("INSERT INTO system_configurations (category, config_key, config_value, environment) "
+                        "VALUES ('misc', 'db_password', 'hunter2-plain', 'development')")  # fmt: skip
+    assert not SystemConfiguration.objects.filter(config_key="db_password").exists()

@@ -8,9 +8,10 @@ from django.db import connection, transaction
 from configurations.audit import audit_context
 from configurations.models import ConfigurationHistory, SystemConfiguration
 
-from .factories import ConfigurationFactory, MetadataFactory, UserFactory
+from .factories import ConfigurationFactory, MetadataFactory, UserFactory, legacy_plaintext_secret
 
 pytestmark = pytest.mark.django_db
+ENVELOPE = "encrypted:AES256:v1:k1:bm9uY2U:Y2lwaGVy"  # the shape of one: the triggers never decrypt
 
 
 def _raw(sql: str, params=()):
@@ -119,12 +120,12 @@ def test_value_type_and_encryption_flag_changes_are_recorded(history):
     config = ConfigurationFactory(config_value="1")
     history.mark()
     SystemConfiguration.objects.filter(pk=config.pk).update(value_type="number")
-    SystemConfiguration.objects.filter(pk=config.pk).update(is_encrypted=True)
+    SystemConfiguration.objects.filter(pk=config.pk).update(is_encrypted=True, config_value=ENVELOPE)
     first, second = history.rows()
     assert (first.action, first.old_value_type, first.new_value_type) == ("update", "string", "number")
     assert (second.old_is_encrypted, second.new_is_encrypted) == (False, True)
     # Once a row is secret, history shows neither its old nor its new value.
-    assert (second.old_value, second.new_value) == ("[secret]", "[secret]")
+    assert second.old_value == "[secret]" and second.new_value.startswith("[secret key=k1 sha256=")
 
 
 @pytest.mark.parametrize("via", ["orm", "queryset", "raw_sql"])
@@ -174,8 +175,8 @@ def test_raw_update_moves_updated_at(history):
 
 def test_password_keys_never_reach_history_in_the_clear(history):
     MetadataFactory(category="mail", config_key="password", input_type="password")
-    config = ConfigurationFactory(category="mail", config_key="password", config_value="hunter2-plain")
-    config.config_value = "encrypted:AES256:v1:k1:bm9uY2U:Y2lwaGVy"
+    config = legacy_plaintext_secret(category="mail", config_key="password", config_value="hunter2-plain")
+    config.config_value, config.is_encrypted = ENVELOPE, True
     config.save()
     config.delete()
     values = [v for row in history.rows() for v in (row.old_value, row.new_value) if v]

@@ -14,6 +14,8 @@ from configurations import services
 from configurations.core import crypto
 from configurations.models import ConfigurationHistory, SystemConfiguration
 
+from .factories import legacy_plaintext_secret
+
 pytestmark = pytest.mark.django_db
 
 SECRETS = {f"token_{i}": f"secret-value-{i}" for i in range(7)}
@@ -77,7 +79,7 @@ def test_failure_midway_leaves_every_row_decryptable_and_a_rerun_completes(old_s
 
 
 def test_plaintext_secrets_of_password_keys_get_encrypted():
-    SystemConfiguration.objects.create(
+    legacy_plaintext_secret(
         category="smtp", config_key="auth_pass", environment="test", config_value="stored-in-the-clear"
     )
     report = services.rotate_encryption_keys()

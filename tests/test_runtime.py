@@ -84,8 +84,8 @@ def test_json_values_cannot_be_changed_through_a_read(values):
     assert runtime.get("app", "tree") == {"a": [1]}
 
 
-def test_cold_start_is_two_queries_and_warm_reads_none(values, django_assert_num_queries):
-    with django_assert_num_queries(2):  # the versions, then the rows
+def test_cold_start_is_three_queries_and_warm_reads_none(values, django_assert_num_queries):
+    with django_assert_num_queries(3):  # the versions, the password keys, then the rows
         runtime.get("smtp", "host")
     with django_assert_num_queries(0):
         for _ in range(100):

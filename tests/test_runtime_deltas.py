@@ -52,7 +52,7 @@ def flat(snapshot) -> dict:
 def assert_same_as_full_load(snapshot):
     reference = full_load_figures()
     assert snapshot.by_category == reference.by_category
-    assert snapshot.encrypted == reference.encrypted
+    assert snapshot.secret == reference.secret
     assert snapshot.category_versions == reference.category_versions
 
 

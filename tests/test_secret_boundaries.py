@@ -33,7 +33,7 @@ from configurations.models import (
 )
 from configurations.runtime import persistence
 
-from .factories import ConfigurationFactory, TemplateFactory, UserFactory, editor_of
+from .factories import ConfigurationFactory, TemplateFactory, UserFactory, editor_of, legacy_plaintext_secret
 
 pytestmark = pytest.mark.django_db
 
@@ -158,7 +158,9 @@ def test_secret_key_patterns_come_from_the_setting(settings):
 
 
 def test_the_plain_admin_masks_a_legacy_plaintext_secret(admin_client):
-    ConfigurationFactory(category="payments", config_key="api_key", config_value="sk_live_legacy", environment="test")
+    legacy_plaintext_secret(
+        category="payments", config_key="api_key", config_value="sk_live_legacy", environment="test"
+    )
     html = admin_client.get(reverse("admin:configurations_systemconfiguration_changelist")).content.decode()
     assert "sk_live_legacy" not in html and "••••••••" in html
 

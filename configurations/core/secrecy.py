@@ -9,6 +9,8 @@ explicitly where the plaintext is really needed (validation, encryption, compari
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from . import conf
@@ -71,5 +73,13 @@ def why_secret(key: str, *, input_type: str | None = None, is_encrypted: bool | 
 
 def name_is_secret(key: str) -> bool:
     """Whether the key's name marks it a secret (``CONFIG_SECRET_KEY_PATTERNS``)."""
-    lowered = key.lower()
-    return any(pattern in lowered for pattern in conf.secret_key_patterns())
+    return name_matcher()(key)
+
+
+def name_matcher() -> Callable[[str], bool]:
+    """``name_is_secret`` with the patterns read once, for loops over many keys (a snapshot's full load)."""
+    patterns = conf.secret_key_patterns()
+    if not patterns:
+        return lambda key: False
+    search = re.compile("|".join(map(re.escape, patterns))).search
+    return lambda key: search(key.lower()) is not None

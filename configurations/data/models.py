@@ -14,7 +14,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Length, Now
+from django.db.models.functions import Length, Lower, Now
 from django.db.models.lookups import LessThanOrEqual
 from simple_history.models import HistoricalRecords
 
@@ -414,6 +414,25 @@ class HistoryChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"history head #{self.last_id}: {self.last_hash}"
+
+
+class SecretKeyPattern(models.Model):
+    """One of ``CONFIG_SECRET_KEY_PATTERNS``, where the database's own checks can read it (data/secret_patterns.py).
+
+    Written by ``migrate`` (post_migrate, as the owner); the application role may only read it, so it cannot
+    take a pattern away and then store that key's value in the clear.
+    """
+
+    pattern = models.CharField(max_length=100, primary_key=True)
+
+    class Meta:
+        db_table = "configuration_secret_patterns"
+        constraints = [
+            models.CheckConstraint(condition=~Q(pattern="") & Q(pattern=Lower("pattern")), name="secret_pattern_lower")
+        ]
+
+    def __str__(self) -> str:
+        return self.pattern
 
 
 class ConfigurationTemplate(CheckedOnSave):

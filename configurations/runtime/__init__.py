@@ -93,7 +93,7 @@ def pinned() -> Iterator[None]:
 
 
 def reload(environment: str | None = None) -> None:
-    """Load the environment's snapshot now, in two queries, through Django's connection."""
+    """Load the environment's snapshot now, in three queries, through Django's connection."""
     load_full(_django_query, environment or _default_environment())
 
 

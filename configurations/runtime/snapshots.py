@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ..core import crypto, stored, values
+from ..core import crypto, secrecy, stored, values
 from ..core.vocabulary import label
 from . import persistence
 
@@ -50,6 +50,7 @@ CHANGES_SQL = (
     "SELECT id, config_id, environment, category FROM configuration_history WHERE id > %s AND id <= %s "
     "ORDER BY id LIMIT %s"
 )
+PASSWORD_KEYS_SQL = "SELECT category, config_key FROM configuration_metadata WHERE input_type = 'password'"
 ARCHIVED_SINCE_SQL = "SELECT EXISTS (SELECT 1 FROM configuration_history_archive WHERE id > %s)"
 ROWS_BY_ID_SQL = (
     "SELECT id, environment, category, config_key, config_value, value_type, is_encrypted, is_active "
@@ -76,7 +77,7 @@ class Snapshot:
     environment: str
     by_category: dict[str, dict[str, Any]]
     category_versions: dict[str, int] = dataclasses.field(default_factory=dict)
-    encrypted: frozenset[tuple[str, str]] = frozenset()
+    secret: frozenset[tuple[str, str]] = frozenset()  # encrypted, password metadata, or a secret-looking name
     loaded_at: float = dataclasses.field(default_factory=time.time)
 
     @property
@@ -88,18 +89,29 @@ class Snapshot:
         return self.category_versions.get(category, 0)
 
     def secret_keys(self, category: str) -> list[str]:
-        return sorted(key for key in self.by_category.get(category, ()) if (category, key) in self.encrypted)
+        return sorted(key for key in self.by_category.get(category, ()) if (category, key) in self.secret)
 
 
 def build_snapshot(environment: str, rows, category_versions: dict[str, int] | None = None) -> Snapshot:
     """A snapshot from rows of (id, category, key, stored text, value_type, is_encrypted)."""
     by_category: dict[str, dict[str, Any]] = {}
-    encrypted = set()
+    secret = set()
+    is_secret = _secret_test()
     for _id, category, key, text, value_type, is_encrypted in rows:
         by_category.setdefault(category, {})[key] = _typed(environment, category, key, text, value_type, is_encrypted)
-        if is_encrypted:
-            encrypted.add((category, key))
-    return Snapshot(environment, by_category, dict(category_versions or {}), frozenset(encrypted))
+        if is_encrypted or is_secret(category, key):
+            secret.add((category, key))
+    return Snapshot(environment, by_category, dict(category_versions or {}), frozenset(secret))
+
+
+def _secret_test() -> Callable[[str, str], bool]:
+    """Whether a key is a secret whatever its row says: password metadata (as of the last full load) or its name.
+
+    The database refuses such a key's value in the clear (migration 0017); a row stored so before is still
+    served as a secret (never to a token without ``secrets``), and the system check W005 names it.
+    """
+    password_keys, name_is_secret = store.password_keys, secrecy.name_matcher()
+    return lambda category, key: (category, key) in password_keys or name_is_secret(key)
 
 
 def _typed(environment, category, key, text, value_type, is_encrypted) -> Any:
@@ -137,6 +149,7 @@ class Store:
         self.seen: int | None = None
         self.ids: dict[str, dict[int, tuple[str, str]]] = {}
         self.rows: dict[str, dict[int, tuple]] = {}
+        self.password_keys: frozenset[tuple[str, str]] = frozenset()
         self.confirmed_at: dict[str, float] = {}
         self.full_loads = 0
         self.deltas = 0
@@ -159,11 +172,12 @@ store = Store()
 
 
 def load_full(query: Query, environment: str) -> None:
-    """Load one environment's snapshot in two queries: the versions, then the rows."""
+    """Load one environment's snapshot in three queries: the versions, the password keys, then the rows."""
     with store.refresh_lock:
         versions = query(VERSIONS_SQL, [environment])
         head = next(int(v or 0) for c, v in versions if c is None)
         category_versions = {c: int(v) for c, v in versions if c is not None}
+        store.password_keys = frozenset((c, k) for c, k in query(PASSWORD_KEYS_SQL, []))
         rows = [tuple(row) for row in query(SNAPSHOT_SQL, [environment])]
         install(environment, rows, category_versions)
         # Rows may be newer than the versions read first; the next delta reads those changes again, harmlessly.
@@ -252,7 +266,8 @@ def _apply(environment: str, config_ids: set[int], current: dict[int, tuple], ve
         return
     saved_rows = store.rows.get(environment)
     by_category = dict(old.by_category)
-    encrypted = set(old.encrypted)
+    secret = set(old.secret)
+    is_secret = _secret_test()
     copied: set[str] = set()
 
     def category_dict(category: str) -> dict[str, Any]:
@@ -265,7 +280,7 @@ def _apply(environment: str, config_ids: set[int], current: dict[int, tuple], ve
         previous = ids.pop(config_id, None)
         if previous is not None:
             category_dict(previous[0]).pop(previous[1], None)
-            encrypted.discard(previous)
+            secret.discard(previous)
             if saved_rows is not None:
                 saved_rows.pop(config_id, None)
         row = current.get(config_id)
@@ -274,14 +289,14 @@ def _apply(environment: str, config_ids: set[int], current: dict[int, tuple], ve
         _id, _env, category, key, text, value_type, is_encrypted, _active = row
         category_dict(category)[key] = _typed(environment, category, key, text, value_type, is_encrypted)
         ids[config_id] = (category, key)
-        if is_encrypted:
-            encrypted.add((category, key))
+        if is_encrypted or is_secret(category, key):
+            secret.add((category, key))
         if saved_rows is not None:
             saved_rows[config_id] = (_id, category, key, text, value_type, is_encrypted)
     for category in copied:
         if not by_category[category]:
             del by_category[category]
     category_versions = {**old.category_versions, **versions}
-    store.put(Snapshot(environment, by_category, category_versions, frozenset(encrypted)))
+    store.put(Snapshot(environment, by_category, category_versions, frozenset(secret)))
     if saved_rows is not None:
         persistence.save(environment, list(saved_rows.values()), category_versions)

@@ -29,6 +29,7 @@ APP_READ_ONLY = (
     "configuration_history",
     "configuration_history_archive",
     "configuration_history_head",
+    "configuration_secret_patterns",
     "django_migrations",
     "auth_permission",
     "django_content_type",
@@ -60,7 +61,11 @@ def statements(
     if unknown:
         raise ValueError(f"unknown reader environment(s) {', '.join(unknown)}; use {', '.join(ENVIRONMENTS)}")
     passwords = passwords or {}
-    found = [*_create_roles(roles, passwords), *_ownership(roles), *_grants(roles), *_policies(roles)]
+    found = [*_create_roles(roles, passwords), *_database_grants(roles)]
+    if not is_migrated():
+        # A fresh database (the README's order: roles first, then migrate as the owner): only what needs no table.
+        return [*found, *_ownership(roles)[:1]]
+    found += [*_ownership(roles), *_grants(roles), *_policies(roles)]
     return found + _reader_policy(roles, reader_environments)
 
 
@@ -76,6 +81,13 @@ def is_superuser() -> bool:
         cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
         row = cursor.fetchone()
     return bool(row and row[0])
+
+
+def is_migrated() -> bool:
+    """Whether the schema's tables exist yet (setup before the first migrate creates only the roles)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('public.system_configurations') IS NOT NULL")
+        return bool(cursor.fetchone()[0])
 
 
 def reader_policy_exists() -> bool:
@@ -100,6 +112,28 @@ def _create_roles(roles: Roles, passwords: dict[str, str]) -> list[str]:
         if passwords.get(kind):
             found.append(f'ALTER ROLE "{name}" LOGIN PASSWORD {_literal(passwords[kind])}')
     return found
+
+
+def _database_grants(roles: Roles) -> list[str]:
+    """Only the three roles may connect; nobody may create temporary objects or objects in ``public`` but the owner.
+
+    PostgreSQL grants CONNECT and TEMPORARY on every database to PUBLIC by default. A temporary table is how a
+    role could shadow a table inside a function that searches ``pg_temp`` (migration 0016 closes that root;
+    this removes the tool), and CREATE on ``public`` how it could shadow a function or an operator.
+    """
+    on_database = [
+        "REVOKE TEMPORARY, CONNECT ON DATABASE %I FROM PUBLIC",
+        f"REVOKE TEMPORARY ON DATABASE %I FROM {_identifier(roles.app)}, {_identifier(roles.reader)}",
+        f"GRANT CONNECT ON DATABASE %I TO {', '.join(_identifier(r) for r in (roles.owner, roles.app, roles.reader))}",
+    ]
+    return [
+        *(f"DO $$ BEGIN EXECUTE format({_literal(sql)}, current_database()); END $$" for sql in on_database),
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+    ]
+
+
+def _identifier(name: str) -> str:
+    return f'"{name}"'
 
 
 def _ownership(roles: Roles) -> list[str]:
