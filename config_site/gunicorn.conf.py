@@ -1,6 +1,7 @@
 """gunicorn settings for `make serve` (docs/operations.md). Every value can be overridden on the command line.
 
-- Workers: ``WEB_CONCURRENCY`` (default 2 per core + 1). Threads: ``GUNICORN_THREADS`` (default 1). Each thread
+- Workers: ``WEB_CONCURRENCY`` (default 2 per core + 1). Threads: ``GUNICORN_THREADS`` (default 4; the API lets
+  long polls take all but one of them: ``CONFIG_API_MAX_WAITS``, which reads ``CONFIG_SERVER_THREADS``). Each thread
   keeps one database connection (CONN_MAX_AGE) and each worker one more for its watcher's LISTEN, so a worker
   holds threads + 1 connections: size PostgreSQL's max_connections (or PgBouncer) for workers x (threads + 1).
 - ``preload_app`` stays off: each worker imports Django after the fork, so the master never opens a database
@@ -9,6 +10,8 @@
 - ``post_worker_init`` loads CONFIG_ENVIRONMENT's snapshot and starts the watcher before the first request, so
   ``/readyz`` is green only when the worker really serves current values.
 - Prometheus multiprocess mode: counters and histograms of all workers are summed by ``/metrics``.
+- gunicorn's control socket is off (its default path is shared by every server of the user on the host, so two
+  servers collided); ``GUNICORN_CONTROL_SOCKET=PATH`` turns it on at a path of your run directory.
 """
 
 import multiprocessing
@@ -18,7 +21,7 @@ import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
@@ -29,6 +32,8 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 # No query strings in the access log (%(U)s is the path alone), and the request id the app answered with.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s" request_id=%({x-request-id}o)s'
 errorlog = "-"
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
 
 _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if not _metrics_dir:
@@ -47,6 +52,8 @@ def on_starting(server):
 
 def post_worker_init(worker):
     from django.db import DatabaseError, connections
+
+    os.environ["CONFIG_SERVER_THREADS"] = str(worker.cfg.threads)  # what this worker runs, --threads included
 
     from configurations import runtime
 

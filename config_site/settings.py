@@ -83,6 +83,11 @@ CONFIG_METRICS_TOKEN = env.str("CONFIG_METRICS_TOKEN", default="")
 
 # The HTTP API (docs/api.md): bearer tokens only, JSON only, problem details for every error.
 CONFIG_API_RATE = env.str("CONFIG_API_RATE", default="1200/min")
+CONFIG_API_MAX_WAIT = env.float("CONFIG_API_MAX_WAIT", default=60)
+# Long polls of changes/ waiting at once: per token, and per process (empty: the server's threads minus one, so
+# that a probe or an ordinary read always finds a free thread; gunicorn.conf.py says how many it runs).
+CONFIG_API_MAX_WAITS_PER_TOKEN = env.int("CONFIG_API_MAX_WAITS_PER_TOKEN", default=2)
+CONFIG_API_MAX_WAITS = env.str("CONFIG_API_MAX_WAITS", default="")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["configurations.api.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["configurations.api.authentication.HasToken"],

@@ -6,7 +6,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.db import DatabaseError
 
 from .core import crypto
-from .core.vocabulary import label
+from .core.vocabulary import ENVELOPE_PREFIX, label
 from .data import secret_patterns
 from .data.models import ConfigurationMetadata, ConfigurationTemplate, SystemConfiguration
 
@@ -104,6 +104,7 @@ def check_secrets_are_encrypted(app_configs=None, databases=None, **kwargs) -> l
             .filter(is_encrypted=False)
             .exclude(config_value__isnull=True)
             .exclude(config_value="")
+            .exclude(config_value__startswith=ENVELOPE_PREFIX)
             .order_by("environment", "category", "config_key")
             .values_list("category", "config_key", "environment")[:11]
         )

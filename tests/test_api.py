@@ -17,7 +17,7 @@ from configurations import runtime, services
 from configurations.data.models import ApiToken, ConfigurationHistory, SystemConfiguration
 from configurations.services import tokens
 
-from .factories import UserFactory, editor_of
+from .factories import MetadataFactory, UserFactory, editor_of
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/environments"
@@ -213,12 +213,24 @@ def test_writes_go_through_the_services_and_are_audited(client, owner, data):
 
 
 def test_a_secret_written_through_the_api_is_encrypted_and_not_echoed(client, owner, data):
-    token = make_token(owner, "development", write=True)
+    token = make_token(owner, "development", write=True, secrets=True)
     answer = put(client, token, "auth_pass", "new-api-secret-2")
     assert answer.status_code == 200 and answer.json()["value"] is None
     row = SystemConfiguration.objects.get(category="smtp", config_key="auth_pass", environment="development")
     assert row.is_encrypted and "new-api-secret-2" not in row.config_value
     assert b"new-api-secret-2" not in answer.content
+
+
+@pytest.mark.parametrize("guess", ["development-api-secret-1", "a-wrong-guess"], ids=["right", "wrong"])
+def test_a_write_token_without_secrets_cannot_write_a_secret_so_cannot_test_a_guess(client, owner, data, guess):
+    MetadataFactory(category="smtp", config_key="login", input_type="password")
+    token = make_token(owner, "development", write=True)
+    before = ConfigurationHistory.objects.count()
+    for key in ("auth_pass", "login", "new_api_token"):  # stored, password metadata, a secret name not yet stored
+        body = assert_problem(put(client, token, key, guess), 403)
+        assert body["detail"].startswith(f"smtp.{key} is a secret; this token may not write secrets")
+    assert ConfigurationHistory.objects.count() == before
+    assert services.get_value(category="smtp", key="auth_pass", environment="development") == "development-api-secret-1"
 
 
 def test_validation_errors_are_422_with_every_problem(client, owner, data):
@@ -409,3 +421,26 @@ def test_only_superusers_manage_tokens_on_every_path(staff_client, owner):
     assert client.post("/admin/configurations/apitoken/", revoke).status_code == 403
     assert client.post(f"/admin/configurations/apitoken/{token.pk}/delete/", {"post": "yes"}).status_code == 403
     assert list(ApiToken.objects.values_list("name", "revoked")) == [("x", False)]
+
+
+def test_wait_slots_hold_per_token_and_per_process_and_free_on_exit(settings):
+    import contextlib
+
+    from rest_framework.exceptions import Throttled
+
+    from configurations.api.waits import Slots
+
+    settings.CONFIG_API_MAX_WAITS_PER_TOKEN, settings.CONFIG_API_MAX_WAITS = 2, 3
+    slots = Slots()
+    with contextlib.ExitStack() as held:
+        held.enter_context(slots.held(1))
+        held.enter_context(slots.held(1))
+        with pytest.raises(Throttled, match="This token already has 2 long polls waiting") as per_token:
+            held.enter_context(slots.held(1))
+        assert per_token.value.wait == 2
+        held.enter_context(slots.held(2))
+        with pytest.raises(Throttled, match="no thread to spare"):
+            held.enter_context(slots.held(3))
+    assert slots.total == 0 and not slots.by_token
+    with slots.held(3):
+        assert slots.total == 1

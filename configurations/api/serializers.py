@@ -42,7 +42,7 @@ class KeyValueSerializer(serializers.Serializer):
     environment = serializers.CharField()
     category = serializers.CharField()
     key = serializers.CharField()
-    value = serializers.JSONField(allow_null=True, help_text="null for a secret unless the token has `secrets`")
+    value = serializers.JSONField(allow_null=True, help_text="null for a secret: a write never echoes one")
     version = serializers.IntegerField(help_text="The category's version after the write")
     changed = serializers.BooleanField(help_text="False when the value was already that (nothing written)")
 

@@ -19,6 +19,7 @@ from ..data.models import ApiToken
 from ..runtime.snapshots import Undecryptable
 from ..services import api_writes, history, permissions
 from . import serializers as s
+from . import waits
 from .problems import MEDIA_TYPE, PreconditionFailed, ProblemSerializer, Unprocessable, validation_errors
 
 OUT_OF_SCOPE = "This token does not cover this resource."
@@ -194,7 +195,14 @@ class ChangesView(ApiView):
             snapshot = runtime.current_snapshot(environment)
             return Response({"version": max(in_scope(snapshot).values(), default=0), "changed": []})
         wait = min(query.validated_data["wait"], conf.api_max_wait())
-        snapshot = runtime.wait_for(environment, lambda snap: any(v > since for v in in_scope(snap).values()), wait)
+
+        def changed_since(snapshot) -> bool:
+            return any(v > since for v in in_scope(snapshot).values())
+
+        snapshot = runtime.current_snapshot(environment)
+        if wait > 0 and not changed_since(snapshot):
+            with waits.slots.held(token.pk):
+                snapshot = runtime.wait_for(environment, changed_since, wait)
         versions = in_scope(snapshot)
         changed = sorted(c for c, v in versions.items() if v > since)
         if not changed:
@@ -241,12 +249,12 @@ class KeyView(ApiView):
             )
         except api_writes.StaleVersion:
             raise PreconditionFailed() from None
-        except EnvironmentPermissionDenied as error:
+        except (EnvironmentPermissionDenied, api_writes.SecretWriteRefused) as error:
             raise exceptions.PermissionDenied(str(error)) from None
         except ValidationError as error:
             raise Unprocessable(validation_errors(error, key=key)) from None
         reveal = _reveals(token, environment)
-        value = None if plan.secret and not reveal else services.typed_value(plan.row)
+        value = None if plan.secret else services.typed_value(plan.row)  # a secret written is never echoed
         result = {
             "environment": environment,
             "category": category,

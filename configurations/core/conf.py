@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from django.conf import settings
 
 
@@ -73,6 +75,21 @@ def import_max_bytes() -> int:
 def api_rate() -> str | None:
     """``CONFIG_API_RATE``: requests per token (``<n>/<second|minute|hour|day>``; empty: unlimited)."""
     return getattr(settings, "CONFIG_API_RATE", "1200/min") or None
+
+
+def api_max_waits_per_token() -> int:
+    """``CONFIG_API_MAX_WAITS_PER_TOKEN``: long polls one token may hold waiting at once, per process."""
+    return max(0, int(getattr(settings, "CONFIG_API_MAX_WAITS_PER_TOKEN", 2)))
+
+
+def api_max_waits() -> int:
+    """``CONFIG_API_MAX_WAITS``: long polls waiting at once in this process; by default the server's threads minus
+    one (``CONFIG_SERVER_THREADS``, which gunicorn.conf.py sets), or 8 under a server that does not say."""
+    configured = getattr(settings, "CONFIG_API_MAX_WAITS", "")
+    if configured not in ("", None):
+        return max(0, int(configured))
+    threads = os.environ.get("CONFIG_SERVER_THREADS", "")
+    return max(0, int(threads) - 1) if threads.isdigit() else 8
 
 
 def api_max_wait() -> float:

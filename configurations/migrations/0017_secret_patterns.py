@@ -5,7 +5,8 @@ here and by every later ``migrate``: data/secret_patterns.py) or by its metadata
 now only the application encrypted such values; an INSERT by SQL stored ``db_password`` in the clear, and the API
 then served it to tokens without ``secrets``. From here on a write is refused when
 
-- a secret's value is stored in the clear (``is_encrypted`` false, a non-empty value), or
+- a secret's value is stored in the clear (``is_encrypted`` false, a non-empty value that is not an envelope:
+  the spec's own sample row leaves ``is_encrypted`` at its default for ``encrypted:AES256:...``), or
 - a value marked encrypted is not an envelope (``encrypted:...``), which would show as a secret yet decrypt to
   nothing.
 
@@ -25,7 +26,8 @@ _SECRET_BY_NAME_OR_METADATA = (
     "OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = {row}.category "
     "AND m.config_key = {row}.config_key AND m.input_type = 'password'))"
 )
-_PLAINTEXT = "NOT {row}.is_encrypted AND {row}.config_value <> ''"
+# The spec's sample row stores an envelope with is_encrypted left at its default: an envelope's shape is accepted.
+_PLAINTEXT = "NOT {row}.is_encrypted AND {row}.config_value <> '' AND substr({row}.config_value, 1, 10) <> 'encrypted:'"
 _NOT_AN_ENVELOPE = "{row}.is_encrypted AND substr({row}.config_value, 1, 10) <> 'encrypted:'"
 PLAINTEXT_MESSAGE = (
     "is a secret (its name matches CONFIG_SECRET_KEY_PATTERNS or its metadata is a password), so its value "

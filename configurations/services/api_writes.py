@@ -19,6 +19,14 @@ class StaleVersion(Exception):
     """The category changed after the version the client read (HTTP 412)."""
 
 
+class SecretWriteRefused(Exception):
+    """A token without ``secrets`` tried to write a secret (HTTP 403).
+
+    Refused whatever the value: answering "changed": false to a right guess would let a token that may not read
+    a secret learn it by guessing.
+    """
+
+
 def category_version(environment: str, category: str) -> int:
     """The category's newest history id, as the runtime snapshots count it (index idx_confhist_env_category_id)."""
     found = ConfigurationHistory.objects.filter(environment=environment, category=category).aggregate(v=Max("id"))
@@ -47,5 +55,10 @@ def write_key(
         locks.lock_categories([(category, environment)])
         if expected_versions is not None and category_version(environment, category) not in expected_versions:
             raise StaleVersion
-        [plan] = changes.apply_changes([change], actor=token.owner, reason=why)
+        [plan] = changes.plan_changes([change], lock=True, actor=token.owner)
+        if plan.secret and not token.secrets:
+            raise SecretWriteRefused(
+                f"{category}.{key} is a secret; this token may not write secrets (it was created without `secrets`)"
+            )
+        changes.write_plans([plan])
         return plan, category_version(environment, category)

@@ -1,0 +1,53 @@
+"""How many long polls may wait at once: per token and per process (429 with Retry-After beyond either).
+
+A waiting long poll holds a server thread for up to ``wait`` seconds. Unbounded, twelve polls from one token
+took every thread of a default server, and ``/healthz`` and every other token's reads queued behind them. Two
+bounds, counted in this process: ``CONFIG_API_MAX_WAITS_PER_TOKEN`` (default 2) and ``CONFIG_API_MAX_WAITS``
+(default: the server's threads minus one, so that one thread is always left for probes and ordinary reads).
+A poll refused a slot is answered at once with 429 and ``Retry-After``; nothing else ever waits for a slot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import Counter
+from collections.abc import Iterator
+
+from rest_framework import exceptions
+
+from ..core import conf
+
+RETRY_AFTER = 2  # seconds: a client retries after this, by when a slot is likely free
+
+
+class Slots:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.by_token: Counter[int] = Counter()
+        self.total = 0
+
+    @contextlib.contextmanager
+    def held(self, token_id: int) -> Iterator[None]:
+        with self._lock:
+            if self.by_token[token_id] >= conf.api_max_waits_per_token():
+                raise _refused(f"This token already has {self.by_token[token_id]} long polls waiting (the limit).")
+            if self.total >= conf.api_max_waits():
+                raise _refused("This server has no thread to spare for another long poll now.")
+            self.by_token[token_id] += 1
+            self.total += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.total -= 1
+                self.by_token[token_id] -= 1
+                if not self.by_token[token_id]:
+                    del self.by_token[token_id]
+
+
+def _refused(detail: str) -> exceptions.Throttled:
+    return exceptions.Throttled(wait=RETRY_AFTER, detail=f"{detail} Retry after {RETRY_AFTER} seconds.")
+
+
+slots = Slots()
