@@ -171,6 +171,7 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "configurations.middleware.AuditContextMiddleware",
     "configurations.middleware.RuntimeSnapshotMiddleware",
+    "configurations.middleware.DatabaseOutageMiddleware",
 ]
 
 ROOT_URLCONF = "config_site.urls"

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import hmac
-import logging
 import os
 
 from django.conf import settings
@@ -26,8 +25,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from . import runtime
 from .core import conf
+from .data import availability
 
-logger = logging.getLogger(__name__)
 _migrations_applied = False
 
 
@@ -40,18 +39,24 @@ def healthz(request):
 @never_cache
 @require_GET
 def readyz(request):
-    checks = {"database": _database(), "migrations": False, "snapshot": False, "watcher": False}
-    if checks["database"]:
-        checks["migrations"] = _migrations()
-        if checks["migrations"]:
-            checks["snapshot"] = _snapshot()
-    checks["watcher"] = runtime.wait_until_following(1.0) if conf.runtime_watch() else True
+    database = _database()
+    # What is known, not what could not be asked: migrations seen applied stay applied; a snapshot in memory is
+    # served whether or not the database answers now; null is "cannot tell while the database is away".
+    migrations = _migrations() if database else (True if _migrations_applied else None)
+    checks = {
+        "database": database,
+        "migrations": migrations,
+        "snapshot": _snapshot(can_load=bool(database and migrations)),
+        "watcher": runtime.wait_until_following(1.0) if conf.runtime_watch() else True,
+    }
     state = runtime.status()
-    ready = all(checks.values())
+    ready = all(value is True for value in checks.values())
+    stale = runtime.stale_for()
     body = {
         "status": "ok" if ready else "unavailable",
         "pid": os.getpid(),
         "checks": checks,
+        "serving": "nothing" if not checks["snapshot"] else "stale" if stale is not None else "current",
         "environments": state["environments"],
     }
     response = JsonResponse(body, status=200 if ready else 503)
@@ -67,7 +72,7 @@ def _database() -> bool:
             cursor.execute("SELECT 1")
         return True
     except DatabaseError as error:
-        logger.warning("Readiness: the database does not answer (%s).", type(error).__name__)
+        availability.failed(error)  # logged once per outage, not once per probe
         connection.close()  # the next probe connects afresh
         return False
 
@@ -80,7 +85,11 @@ def _migrations() -> bool:
     return _migrations_applied
 
 
-def _snapshot() -> bool:
+def _snapshot(*, can_load: bool) -> bool:
+    if runtime.has_snapshot():
+        return True
+    if not can_load:
+        return False
     try:
         runtime.snapshot()  # loads CONFIG_ENVIRONMENT's snapshot (and starts the watcher) on first probe
         return True

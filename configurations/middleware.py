@@ -1,4 +1,5 @@
-"""Request middleware that gives every configuration write its audit context."""
+"""Request middleware: observability, the audit context of every write, one snapshot per request, and 503 (not
+an HTML 500 with a traceback per request) while the database is unreachable."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import logging
 import time
 
 from django.db import connections
+from django.http import HttpResponse, JsonResponse
+from django.utils.functional import empty
 
 from . import runtime
 from .core import metrics, requestlog
-from .data import audit
+from .core.vocabulary import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
+from .data import audit, availability
 
 logger = logging.getLogger("configurations.requests")
 _AREAS = (("/admin/", "admin"), ("/api/", "api"))
@@ -49,12 +53,20 @@ class RequestObservabilityMiddleware:
                     "path": request.path,
                     "status": response.status_code,
                     "duration_ms": round(elapsed * 1000, 2),
-                    "user_id": str(getattr(getattr(request, "user", None), "pk", "") or ""),
+                    "user_id": _user_id(request),
                 },
             )
             return response
         finally:
             requestlog.unbind(token)
+
+
+def _user_id(request) -> str:
+    """The user's id if the request already looked the user up; a log line never queries (nor fails) for it."""
+    user = getattr(request, "user", None)
+    if getattr(user, "_wrapped", None) is empty:
+        return ""
+    return str(getattr(user, "pk", "") or "")
 
 
 class AuditContextMiddleware:
@@ -87,3 +99,33 @@ class RuntimeSnapshotMiddleware:
     def __call__(self, request):
         with runtime.pinned():
             return self.get_response(request)
+
+
+class DatabaseOutageMiddleware:
+    """A view that needs the database while it is unreachable answers 503 with ``Retry-After``: problem+json for
+    the API, a short page elsewhere. The outage is logged once when it starts (data/availability.py), not per
+    request; the 503s are not logged as server errors."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not availability.is_outage(exception):
+            return None
+        availability.failed(exception)
+        detail = "The database is unreachable; nothing was read or changed. Try again shortly."
+        if request.path.startswith("/api/"):
+            body = {"type": PROBLEM_TYPE_BASE + "service-unavailable", "title": "Service unavailable",
+                    "status": 503, "detail": detail}  # fmt: skip
+            response = JsonResponse(body, status=503, content_type=PROBLEM_MEDIA_TYPE)
+        else:
+            response = HttpResponse(
+                f"<!doctype html><title>Service unavailable</title><h1>Service unavailable</h1><p>{detail}</p>",
+                status=503,
+            )
+        response["Retry-After"] = str(availability.RETRY_AFTER)
+        response._has_been_logged = True
+        return response

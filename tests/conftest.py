@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import os
+import secrets
+from io import StringIO
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.db import connection
 
 from configurations.models import ConfigurationHistory
@@ -137,3 +140,23 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     else:
         url = f"sqlite:///{settings['NAME']}"
     return {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "tests.settings", **extra}
+
+
+@pytest.fixture
+def roles(transactional_db):
+    """The owner, application and reader roles of ``setup_database_roles``, unique to this run (PostgreSQL)."""
+
+    suffix = secrets.token_hex(4)
+    names = {"owner": f"cfgt_{suffix}_owner", "app": f"cfgt_{suffix}_app", "reader": f"cfgt_{suffix}_reader"}
+    setup = ["--owner-role", names["owner"], "--app-role", names["app"], "--reader-role", names["reader"]]
+    call_command("setup_database_roles", *setup, "--reader-environment", "development", stdout=StringIO())
+    yield {**names, "setup": setup}
+    with connection.cursor() as cursor:
+        for policy in ("config_app_read", "config_user_access", "config_reader_access"):
+            cursor.execute(f"DROP POLICY IF EXISTS {policy} ON system_configurations")
+        cursor.execute("ALTER TABLE system_configurations DISABLE ROW LEVEL SECURITY")
+        cursor.execute(f'REASSIGN OWNED BY "{names["owner"]}" TO current_user')
+        cursor.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{connection.settings_dict["NAME"]}" TO PUBLIC')
+        for name in names.values():
+            cursor.execute(f'DROP OWNED BY "{name}"')
+            cursor.execute(f'DROP ROLE "{name}"')

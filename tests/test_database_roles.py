@@ -33,24 +33,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def roles(transactional_db):
-    suffix = secrets.token_hex(4)
-    names = {"owner": f"cfgt_{suffix}_owner", "app": f"cfgt_{suffix}_app", "reader": f"cfgt_{suffix}_reader"}
-    setup = ["--owner-role", names["owner"], "--app-role", names["app"], "--reader-role", names["reader"]]
-    call_command("setup_database_roles", *setup, "--reader-environment", "development", stdout=StringIO())
-    yield {**names, "setup": setup}
-    with connection.cursor() as cursor:
-        for policy in ("config_app_read", "config_user_access", "config_reader_access"):
-            cursor.execute(f"DROP POLICY IF EXISTS {policy} ON system_configurations")
-        cursor.execute("ALTER TABLE system_configurations DISABLE ROW LEVEL SECURITY")
-        cursor.execute(f'REASSIGN OWNED BY "{names["owner"]}" TO current_user')
-        cursor.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{connection.settings_dict["NAME"]}" TO PUBLIC')
-        for name in names.values():
-            cursor.execute(f'DROP OWNED BY "{name}"')
-            cursor.execute(f'DROP ROLE "{name}"')
-
-
-@pytest.fixture
 def data(db):
     for environment in ("development", "production"):
         services.set_value(category="smtp", key="host", environment=environment, value=f"{environment}.example.com")

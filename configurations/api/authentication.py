@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -13,6 +14,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from .. import runtime
 from ..core import conf
+from ..data import availability
 from ..data.models import ApiToken
 from ..services import tokens
 
@@ -32,12 +34,20 @@ class BearerTokenAuthentication(BaseAuthentication):
             plaintext = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed(INVALID) from None
-        grant = runtime.token_grant(tokens.digest(plaintext)) if plaintext.startswith(tokens.PREFIX) else None
+        digest = tokens.digest(plaintext)
+        grant = runtime.token_grant(digest) if plaintext.startswith(tokens.PREFIX) else None
         if grant is runtime.NOT_FOLLOWING:
-            token = tokens.authenticate(plaintext)  # no watcher: only the database knows of a revocation now
-            if token is None:
-                raise exceptions.AuthenticationFailed(INVALID)
-            return token.owner, token
+            try:
+                token = tokens.authenticate(plaintext)  # no watcher: only the database knows of a revocation now
+            except DatabaseError as error:
+                grant = runtime.remembered_grant(digest)  # an outage: the tokens as this process last knew them
+                if grant is runtime.NOT_FOLLOWING or not availability.is_outage(error):
+                    raise
+                availability.failed(error)
+            else:
+                if token is None:
+                    raise exceptions.AuthenticationFailed(INVALID)
+                return token.owner, token
         if grant is None or (grant.expires_at is not None and grant.expires_at <= timezone.now()):
             raise exceptions.AuthenticationFailed(INVALID)
         token = ApiToken(

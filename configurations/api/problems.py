@@ -10,8 +10,10 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-MEDIA_TYPE = "application/problem+json"
-TYPE_BASE = "https://configurations.invalid/problems/"
+from ..core.vocabulary import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
+
+MEDIA_TYPE = PROBLEM_MEDIA_TYPE
+TYPE_BASE = PROBLEM_TYPE_BASE
 TITLES = {
     400: "Bad request",
     401: "Not authenticated",
@@ -23,6 +25,7 @@ TITLES = {
     415: "Unsupported media type",
     422: "Validation failed",
     429: "Too many requests",
+    503: "Service unavailable",
 }
 
 

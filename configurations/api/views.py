@@ -102,6 +102,9 @@ def _versions_from(if_match: str) -> set[int] | None:
     return versions
 
 
+STALE_HEADER = "X-Config-Stale"
+
+
 class ApiView(APIView):
     """Unknown query parameters are refused (400), not ignored: a misspelt ``since`` would otherwise be silent."""
 
@@ -120,6 +123,14 @@ class ApiView(APIView):
             raise exceptions.ParseError(
                 f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}."
             )
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        stale = runtime.stale_for()
+        if stale is not None:
+            # The database is unreachable: this answer comes from the snapshot as it was that many seconds ago.
+            response[STALE_HEADER] = str(int(stale))
+        return response
 
 
 class ConfigurationsView(ApiView):

@@ -86,6 +86,9 @@ SECRET_MASK = "••••••••"
 HISTORY_SECRET_MARKER = "[secret"
 # The start of every stored secret envelope (the SQL trigger recognises the same).
 ENVELOPE_PREFIX = "encrypted:"
+# RFC 9457 problem details: the API's errors, and the 503 of every path while the database is away.
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://configurations.invalid/problems/"
 
 
 class ConfigurationNotFound(ObjectDoesNotExist, KeyError):

@@ -24,6 +24,7 @@ from django.db import DatabaseError, connection
 
 from ..core import conf
 from ..core.vocabulary import ConfigurationNotFound, label
+from ..data import availability
 from . import persistence
 from .snapshots import Snapshot, Store, Undecryptable, install, install_saved, load_full, refresh
 from .snapshots import store as _store
@@ -40,11 +41,14 @@ __all__ = [
     "current_snapshot",
     "get",
     "get_category",
+    "has_snapshot",
     "install",
     "pinned",
     "reload",
+    "remembered_grant",
     "reset",
     "snapshot",
+    "stale_for",
     "status",
     "token_grant",
     "wait_for",
@@ -104,11 +108,36 @@ def snapshot(environment: str | None = None) -> Snapshot:
 
 def current_snapshot(environment: str) -> Snapshot:
     """The freshest snapshot there is: the watcher's when it follows the database (no query), else brought up to
-    date now by a delta (one query when nothing changed). For code that answers other processes (the API)."""
+    date now by a delta (one query when nothing changed). For code that answers other processes (the API).
+
+    While the database is unreachable, the snapshot this process has (``stale_for()`` says for how long); only
+    without one does the database error reach the caller.
+    """
     if not _following():
-        _current(environment)
-        refresh(_django_query, [environment])
+        served = _store.snapshots.get(environment)
+        if served is not None and availability.recently_failed():
+            return served
+        try:
+            _current(environment)
+            refresh(_django_query, [environment])
+        except DatabaseError as error:
+            served = _store.snapshots.get(environment)
+            if served is None or not availability.is_outage(error):
+                raise
+            availability.failed(error)
+            return served
     return _current(environment)
+
+
+def has_snapshot(environment: str | None = None) -> bool:
+    """Whether this process holds the environment's snapshot (no query)."""
+    return (environment or _default_environment()) in _store.snapshots
+
+
+def stale_for() -> float | None:
+    """Seconds this process has been serving snapshots it could not confirm (the database unreachable, the
+    watcher not following it), or None while they are current."""
+    return None if _following() else availability.down_for()
 
 
 def wait_for(environment: str, predicate, timeout: float) -> Snapshot:
@@ -139,6 +168,8 @@ def token_grant(digest: str):
     """The API token with this digest from memory (None: no usable token), or NOT_FOLLOWING when no watcher
     follows the database, so that memory cannot be trusted to know of a revocation: then ask the database."""
     if not _following():
+        if _tokens.by_digest is not None and availability.recently_failed():
+            return _tokens.by_digest.get(digest)  # the database is away: the tokens as last known
         return NOT_FOLLOWING
     if _tokens.by_digest is None:
         with _store.refresh_lock:
@@ -149,6 +180,14 @@ def token_grant(digest: str):
 
 
 NOT_FOLLOWING = object()
+
+
+def remembered_grant(digest: str):
+    """The token as this process last knew it (None: unknown), or NOT_FOLLOWING if it never loaded the tokens: for
+    an outage, when the database cannot say whether a token was revoked since."""
+    if _tokens.by_digest is None:
+        return NOT_FOLLOWING
+    return _tokens.by_digest.get(digest)
 
 
 def wait_until_following(timeout: float) -> bool:

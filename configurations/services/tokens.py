@@ -15,11 +15,12 @@ import secrets as random
 from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from ..core import validation
 from ..core.vocabulary import ENVIRONMENTS
+from ..data import availability
 from ..data.models import ApiToken
 from . import permissions
 
@@ -145,5 +146,11 @@ def touch(token: ApiToken) -> None:
     now = timezone.now()
     seen = max(filter(None, (token.last_used_at, _last_written.get(token.pk))), default=None)
     if seen is None or now - seen > LAST_USED_EVERY:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        try:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        except DatabaseError as error:
+            if not availability.is_outage(error):
+                raise
+            availability.failed(error)  # best effort: a read during an outage is still answered
+            return
         token.last_used_at = _last_written[token.pk] = now
