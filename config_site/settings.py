@@ -93,7 +93,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["configurations.api.authentication.HasToken"],
     "DEFAULT_THROTTLE_CLASSES": ["configurations.api.authentication.TokenRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["configurations.api.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "configurations.api.problems.handle",
     "UNAUTHENTICATED_USER": None,

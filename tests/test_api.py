@@ -444,3 +444,51 @@ def test_wait_slots_hold_per_token_and_per_process_and_free_on_exit(settings):
     assert slots.total == 0 and not slots.by_token
     with slots.held(3):
         assert slots.total == 1
+
+
+# ------------------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ('{"value": ' + "[" * 3000 + "]" * 3000 + "}", "nests deeper than 33 levels"),
+        ('{"value": 1, "value": 2}', "has the key 'value' twice"),
+        ('{"value": NaN}', "may not contain NaN"),
+        ('{"value": ', "is not valid JSON"),
+    ],
+    ids=["deep", "duplicate", "nan", "truncated"],
+)
+def test_a_bad_body_is_a_400_problem_and_changes_nothing(client, owner, data, body, words):
+    token = make_token(owner, "development", write=True)
+    before = ConfigurationHistory.objects.count()
+    answer = client.put(
+        f"{API}/development/categories/smtp/keys/host/", body, content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )  # fmt: skip
+    assert words in assert_problem(answer, 400)["detail"]
+    assert ConfigurationHistory.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("changes/?since=1&since=2", "since was repeated"),
+        ("categories/smtp/keys/host/history/?limit=1&limit=2", "limit was repeated"),
+        ("categories/smtp/keys/host/history/?before=abc", "a cursor from a page's `next`"),
+        ("categories/smtp/keys/host/history/?before=-1", "a cursor from a page's `next`"),
+        ("categories/smtp/keys/host/history/?before=" + "9" * 40, "a cursor from a page's `next`"),
+        ("categories/smtp/keys/host/history/?before=2026-01-01T00:00:00Z~" + "9" * 40, "a cursor"),
+        ("categories/smtp/keys/host/history/?before=2026-01-01T00:00:00~5", "time zone"),
+    ],
+)
+def test_bad_query_parameters_are_400_not_ignored(client, owner, data, path, words):
+    token = make_token(owner, "development")
+    assert words in assert_problem(call(client, "get", f"{API}/development/{path}", token), 400)["detail"]
+
+
+def test_a_json_number_for_an_integer_rule_must_be_an_integer(client, owner, data):
+    token = make_token(owner, "development", write=True)
+    body = assert_problem(put(client, token, "port", 587.0), 422)
+    assert body["errors"][0]["rule"] == "integer" and "digits only" in body["errors"][0]["message"]
+    assert put(client, token, "port", 2525).status_code == 200

@@ -58,6 +58,10 @@ SERVICE_CASES = [
     ("smtp", "port", "NaN", None, "not a finite number"),
     ("smtp", "port", "Infinity", None, "not a finite number"),
     ("smtp", "port", "0x10", None, "not a number"),
+    ("smtp", "port", "+587", None, "written with digits only"),
+    ("smtp", "port", "1e2", None, "written with digits only"),
+    ("smtp", "port", "587.0", None, "written with digits only"),
+    ("smtp", "port", 587.0, None, "written with digits only"),
     ("smtp", "port", "12abc", None, "not a number"),
     ("smtp", "port", "99999", None, "at most 65535"),
     ("smtp", "port", "0", None, "at least 1"),
@@ -175,6 +179,8 @@ IMPORT_CASES = [
     ("quote.env", "SMTP_HOST='unterminated\n", "unterminated single-quoted value", "quote.env:1"),
     ("long.env", "SMTP_HOST=" + "h" * BIG + "\n", "characters long", "long.env:1 (SMTP_HOST)"),
     ("port.env", "SMTP_PORT=9e999999999\n", "out of range", "port.env:1 (SMTP_PORT)"),
+    ("plus.env", "SMTP_PORT=+587\n", "written with digits only", "plus.env:1 (SMTP_PORT)"),
+    ("exp.env", "SMTP_PORT=1e2\n", "written with digits only", "exp.env:1 (SMTP_PORT)"),
     ("annot.env", "#: category=a/b key=k type=string encrypted=false\nA_B_K=v\n", "category name 'a/b'", "annot.env:2"),
     ("badannot.env", "#: nonsense\nSMTP_HOST=x\n", "malformed annotation", "badannot.env:1"),
 ]  # fmt: skip
@@ -228,3 +234,19 @@ def test_the_template_action_refuses_bad_variables_inline(admin_client, variable
 
 def test_the_corpus_is_large_enough():
     assert len(SERVICE_CASES) + len(EDITOR_CASES) + len(IMPORT_CASES) + len(TEMPLATE_CASES) >= 60
+
+
+# ------------------------------------------------------------------------------------- reasons
+
+
+@pytest.mark.parametrize("reason", ["back\x00door", "bell\x07", "x" * 10_001], ids=["nul", "control", "long"])
+def test_a_reason_the_history_could_not_keep_is_refused_on_every_path(reason, user):
+    services.set_value(category="app", key="colour", environment="test", value="blue")
+    services.set_value(category="app", key="colour", environment="test", value="red")
+    entry = ConfigurationHistory.objects.filter(config_key="colour").order_by("id").first()
+    with Budget(), pytest.raises(ValidationError, match="reason"):
+        services.rollback(history_id=entry.pk, reason=reason, actor=user)
+    with Budget(), pytest.raises(ValidationError, match="reason"):
+        services.set_value(category="app", key="colour", environment="test", value="green", reason=reason)
+    with Budget(), pytest.raises(CommandError, match="reason"):
+        call_command("rollback_config", str(entry.pk), "--reason", reason, "--actor", user.username, stdout=StringIO())

@@ -250,7 +250,10 @@ def _copy_confirmation(site, request, category, left, right, source, target, key
 def history_list(request, *, site):
     """Newest first with filters; keyset pages, no COUNT."""
     filters = _history_filters(request.GET)
-    entries, next_cursor = history.page(filters, before=request.GET.get("before"))
+    try:
+        entries, next_cursor = history.page(filters, before=request.GET.get("before"))
+    except history.InvalidCursor as error:
+        raise BadRequest(str(error)) from None
     params = request.GET.copy()
     params.pop("before", None)
     newer = params.urlencode()

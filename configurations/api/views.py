@@ -123,6 +123,9 @@ class ApiView(APIView):
             raise exceptions.ParseError(
                 f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}."
             )
+        repeated = sorted(name for name, given in request.query_params.lists() if len(given) > 1)
+        if repeated:
+            raise exceptions.ParseError(f"Each query parameter may be given once: {', '.join(repeated)} was repeated.")
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -293,9 +296,12 @@ class KeyHistoryView(ApiView):
         if not query.is_valid():
             raise exceptions.ParseError("before is a cursor from `next`, limit 1 to 100.")
         filters = history.HistoryFilters(environment=environment, category=category, key=key)
-        entries, next_cursor = history.page(
-            filters, before=query.validated_data.get("before"), size=query.validated_data["limit"]
-        )
+        try:
+            entries, next_cursor = history.page(
+                filters, before=query.validated_data.get("before"), size=query.validated_data["limit"]
+            )
+        except history.InvalidCursor as error:
+            raise exceptions.ParseError(f"{error}.") from None
         results = [
             {
                 "id": entry.row.id,

@@ -44,6 +44,7 @@ MAX_CATEGORY_LENGTH = 50
 MAX_KEY_LENGTH = 100
 _UNSET = object()
 NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+PLAIN_INTEGER = re.compile(r"-?[0-9]+")
 HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
@@ -69,11 +70,24 @@ def checked_text(
         raise DjangoValidationError([DjangoValidationError(f"{where}: {name} {text_problem}", code="text")])
     numeric = value_type == ValueType.NUMBER or input_type == InputType.NUMBER
     found = problems(text, rules, numeric=numeric, required=required)
+    if rules and rules.get("integer") is True and not _written_as_integer(value):
+        found = [p for p in found if p.rule != "integer"]
+        found.append(Problem("integer", "must be a whole number written with digits only, such as 587"))
     if found:
         raise DjangoValidationError(
             [DjangoValidationError(f"{where}: {sentence(name, p.message)}", code=p.rule) for p in found]
         )
     return text
+
+
+def _written_as_integer(value: Any) -> bool:
+    """The integer rule takes what it says: digits (an optional minus), or a JSON integer; not ``+587``, ``1e2``,
+    ``587.0`` or a JSON float, which typing would otherwise turn into an integer first. Empty is ``required``'s."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, str) and (value.strip() == "" or PLAIN_INTEGER.fullmatch(value.strip()) is not None)
 
 
 _VERBS = ("is ", "has ", "holds ", "must ", "may ", "contains ", "took ", "cannot ", "does ")

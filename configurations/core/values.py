@@ -148,10 +148,16 @@ def _parse_json(value: Any) -> Any:
             raise ValueTypeError(f"cannot be stored as JSON: {error}") from None
         if len(value) > MAX_VALUE_LENGTH:
             raise ValueTypeError(f"is {len(value)} characters long as JSON; the limit is {MAX_VALUE_LENGTH}")
-    _check_depth(value)
+    return strict_json(value, depth=MAX_JSON_DEPTH)
+
+
+def strict_json(text: str, *, depth: int) -> Any:
+    """JSON parsed strictly: at most ``depth`` levels (checked before parsing), no key twice in an object, no
+    NaN or Infinity, bounded numbers. ValueTypeError says what is wrong and where."""
+    check_json_depth(text, depth)
     try:
         return json.loads(
-            value,
+            text,
             object_pairs_hook=_unique_keys,
             parse_constant=_no_constants,
             parse_int=bounded_int,
@@ -166,10 +172,6 @@ def _decimal_as_number(value: Any) -> float:
     if isinstance(value, Decimal):
         return float(value)
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _check_depth(text: str) -> None:
-    check_json_depth(text, MAX_JSON_DEPTH)
 
 
 def check_json_depth(text: str, limit: int) -> None:

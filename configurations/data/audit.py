@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from contextvars import ContextVar
 
+from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from ..core import conf
@@ -27,6 +28,7 @@ SETTINGS = {
     "user_agent": "app.user_agent",
 }
 USER_AGENT_MAX_LENGTH = 1000
+REASON_MAX_LENGTH = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +97,7 @@ def audit_context(
     Values not given are inherited from the enclosing context (for example the
     request's user, IP and user agent).
     """
+    _check_reason(reason)
     outer = current()
     ctx = outer.merged(actor=actor, reason=reason, ip_address=ip_address, user_agent=user_agent)
     token = _current.set(ctx)
@@ -106,6 +109,17 @@ def audit_context(
             apply(outer, using=using)
     finally:
         _current.reset(token)
+
+
+def _check_reason(reason: str | None) -> None:
+    """Every write's reason passes here: refuse what the history could not keep, before anything is written."""
+    if reason is None:
+        return
+    bad = sorted({f"U+{ord(c):04X}" for c in reason if ord(c) < 32 and c not in "\t\n\r"})
+    if bad:
+        raise ValidationError({"reason": [f"The reason may not contain control characters ({', '.join(bad)})."]})
+    if len(reason) > REASON_MAX_LENGTH:
+        raise ValidationError({"reason": [f"The reason is {len(reason)} characters; at most {REASON_MAX_LENGTH}."]})
 
 
 @contextlib.contextmanager

@@ -135,6 +135,7 @@ def _readable(value: str | None, value_type: str | None) -> str | None:
 
 def page(filters: HistoryFilters, *, before: str | None = None, size: int = PAGE_SIZE):
     """Newest first, ``size`` entries older than the cursor ``before``; returns (entries, next cursor).
+    InvalidCursor if ``before`` is given and is not a cursor.
 
     Keyset pagination on (created_at, id): no COUNT, and each page is an index range scan.
     """
@@ -162,11 +163,23 @@ def _cursor(row: ConfigurationHistory) -> str:
     return f"{stamp}~{row.id}"
 
 
+class InvalidCursor(ValueError):
+    """``before`` is not a cursor that ``next`` gave (a bad request, never silently the first page)."""
+
+
+_MAX_ID = 2**63 - 1
+
+
 def _parse_cursor(text: str | None):
-    if not text or "~" not in text:
+    if text is None:
         return None
-    stamp, _, entry_id = text.rpartition("~")
+    stamp, sep, entry_id = text.rpartition("~")
     try:
-        return datetime.datetime.fromisoformat(stamp), int(entry_id)
+        if not sep or not entry_id.isascii() or not entry_id.isdigit() or not 0 < int(entry_id) <= _MAX_ID:
+            raise ValueError
+        moment = datetime.datetime.fromisoformat(stamp)
     except ValueError:
-        return None
+        raise InvalidCursor("before must be a cursor from a page's `next` (<time>~<id>)") from None
+    if moment.tzinfo is None:
+        raise InvalidCursor("before must be a cursor from a page's `next` (its time has a time zone)")
+    return moment, int(entry_id)
