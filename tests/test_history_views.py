@@ -128,3 +128,8 @@ def test_small_multi_line_values_still_get_a_line_diff(admin_client):
     entries, _ = history.page(history.HistoryFilters(config_id=row.pk))
     update = next(e for e in entries if e.row.action == "update")
     assert ("-", '  "b",') in update.diff and ("+", '  "x",') in update.diff and (" ", '  "a",') in update.diff
+
+
+def test_a_malformed_cursor_on_the_history_page_is_a_400(admin_client):
+    answer = admin_client.get(reverse("admin:configurations_history") + "?before=abc")
+    assert answer.status_code == 400
