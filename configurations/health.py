@@ -111,42 +111,19 @@ def metrics(request):
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
 
 
-class RuntimeCollector:
-    """The answering process's snapshots: age and version per environment, and the history chain's head."""
+class ChainHeadCollector:
+    """The history chain's head id, read at scrape time. Its hash is not a label (a new series on every write):
+    pin it with ``verify_history``, which prints ID:HASH."""
 
     def describe(self):
         return []  # or registering would collect once, querying the database at import
 
     def collect(self):
-        pid = str(os.getpid())
-        state = runtime.status()
-        age = GaugeMetricFamily(
-            "configurations_runtime_snapshot_age_seconds",
-            "Seconds since this process's snapshot was last known current",
-            labels=["environment", "pid"],
-        )
-        version = GaugeMetricFamily(
-            "configurations_runtime_snapshot_version",
-            "Newest history id in this process's snapshot",
-            labels=["environment", "pid"],
-        )
-        for env, figures in state["environments"].items():
-            age.add_metric([env, pid], figures["age_seconds"])
-            version.add_metric([env, pid], figures["version"])
-        watcher = GaugeMetricFamily(
-            "configurations_watcher_connected", "1 when this process's watcher follows the database", labels=["pid"]
-        )
-        watcher.add_metric([pid], 1 if state["watcher_connected"] else 0)
-        yield from (age, version, watcher)
         head = _chain_head()
         if head is not None:
-            # The head to pin outside the database (verify_history --expect-head): its id, and its hash as a label.
-            last_id, last_hash = head
-            head_id = GaugeMetricFamily(
-                "configurations_history_head", "The history chain's last row: id, with its hash", labels=["hash"]
-            )
-            head_id.add_metric([last_hash or ""], last_id or 0)
-            yield head_id
+            gauge = GaugeMetricFamily("configurations_history_head", "The history chain's last row id")
+            gauge.add_metric([], head[0] or 0)
+            yield gauge
 
 
 def _chain_head() -> tuple[int | None, str | None] | None:
@@ -158,9 +135,9 @@ def _chain_head() -> tuple[int | None, str | None] | None:
         return None
 
 
-_runtime_collector = RuntimeCollector()
+_head_collector = ChainHeadCollector()
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    REGISTRY.register(_runtime_collector)
+    REGISTRY.register(_head_collector)
 
 
 def _registry():
@@ -168,5 +145,5 @@ def _registry():
         return REGISTRY
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
-    registry.register(_runtime_collector)
+    registry.register(_head_collector)
     return registry

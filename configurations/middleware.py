@@ -38,9 +38,13 @@ class RequestObservabilityMiddleware:
             with metrics.write_path(area):
                 response = self.get_response(request)
             elapsed = time.perf_counter() - started
-            metrics.REQUEST_SECONDS.labels(area=area, method=request.method, status=response.status_code).observe(
-                elapsed
-            )
+            if area == "api" and request.path.endswith("/changes/") and "since" in request.GET:
+                # A long poll's time is mostly its wait: kept apart, it does not drown the latencies.
+                metrics.LONG_POLL_SECONDS.labels(status=response.status_code).observe(elapsed)
+            else:
+                metrics.REQUEST_SECONDS.labels(area=area, method=request.method, status=response.status_code).observe(
+                    elapsed
+                )
             response["X-Request-ID"] = request_id
             logger.info(
                 "%s %s %s %.1fms",

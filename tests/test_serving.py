@@ -259,3 +259,41 @@ def test_production_static_files_are_hashed_and_compressed_and_logs_are_json(ser
     request_line = next(r for r in records if r.get("request_id") == "probe-123")
     assert request_line["path"] == "/admin/login/" and request_line["status"] == 200 and request_line["level"] == "INFO"
     assert not any("never-in-logs-1" in line for line in log)
+
+
+def test_one_scrape_shows_every_worker_and_the_head_is_one_series(served_env):
+    """prometheus-client's multiprocess mode for the runtime gauges: whichever worker answers, each scrape has
+    the version and the watcher state of both workers; the chain head is a value, never a label that makes a new
+    series per write; a long poll's time goes to its own histogram, not to the request latencies."""
+    from configurations.services import tokens
+
+    owner = UserFactory(username="scraper", is_superuser=True, is_staff=True)
+    token = tokens.create_token(name="scrape", owner=owner, environments=[ENV]).plaintext
+    services.set_value(category="runtime", key="probe", environment=ENV, value="one")
+    with Gunicorn({**served_env, "CONFIG_METRICS_TOKEN": "metrics-token"}, workers=2, threads=2) as server:
+        all_workers_ready(server, 2)
+        pids = server.worker_pids()
+        scrape = lambda: get(server.url + "/metrics", headers={"Authorization": "Bearer metrics-token"}).text  # noqa: E731
+        heads = set()
+        for round_ in range(6):
+            text = scrape()
+            for pid in pids:
+                assert f'configurations_runtime_snapshot_version{{environment="{ENV}",pid="{pid}"}}' in text
+                assert f'configurations_watcher_connected{{pid="{pid}"}} 1.0' in text
+                assert (
+                    f'configurations_runtime_snapshot_confirmed_timestamp_seconds{{environment="{ENV}",pid="{pid}"}}'
+                    in text
+                )
+            heads |= set(re.findall(r"^configurations_history_head(\S*) ", text, re.M))
+            services.set_value(category="runtime", key="probe", environment=ENV, value=f"v{round_}")
+        assert heads == {""}  # one series, no labels, across six writes
+        changes = server.url + f"/api/v1/environments/{ENV}/changes/"
+        version = get(changes, headers={"Authorization": f"Bearer {token}"}).json()["version"]
+        polled = get(f"{changes}?since={version + 10**6}&wait=0.3", headers={"Authorization": f"Bearer {token}"})
+        assert polled.status == 304
+        text = scrape()
+    assert re.search(r'^configurations_api_long_poll_seconds_count\{status="304"\} 1\.0$', text, re.M), text
+    api_latencies = re.findall(
+        r'^configurations_http_request_seconds_count\{area="api",method="GET",status="(\d+)"\} (\S+)$', text, re.M
+    )
+    assert ("304", "1.0") not in api_latencies and ("200", "1.0") in api_latencies

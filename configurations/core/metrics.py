@@ -1,8 +1,10 @@
 """The product's Prometheus metrics (prometheus-client), defined once, served by ``/metrics``.
 
 Under gunicorn with ``PROMETHEUS_MULTIPROC_DIR`` set (gunicorn.conf.py does it) counters and histograms are
-summed over the workers by prometheus-client's multiprocess mode; the runtime gauges (snapshot age and version)
-are the answering process's own, labelled with its pid (``/metrics`` collects them at scrape time).
+summed over the workers by prometheus-client's multiprocess mode, and the runtime gauges (snapshot version, when
+it was last known current, whether the watcher follows) are kept per live worker (``liveall``): one scrape shows
+every worker, each with its pid, whichever worker answers it. Long polls have a histogram of their own, so that
+their waits do not drown the request latencies.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 WRITES = Counter(
     "configurations_writes", "Configuration rows written, after commit, by entry point and kind", ["path", "kind"]
@@ -39,6 +41,28 @@ REQUEST_SECONDS = Histogram(
     "Latency of admin and API requests",
     ["area", "method", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+LONG_POLL_SECONDS = Histogram(
+    "configurations_api_long_poll_seconds",
+    "How long the API's long polls (changes/ with since) took, by status (200 changed, 304 nothing changed)",
+    ["status"],
+    buckets=(0.01, 0.1, 0.5, 1, 5, 10, 30, 60),
+)
+SNAPSHOT_VERSION = Gauge(
+    "configurations_runtime_snapshot_version",
+    "Newest history id in each worker's snapshot",
+    ["environment"],
+    multiprocess_mode="liveall",
+)
+SNAPSHOT_CONFIRMED = Gauge(
+    "configurations_runtime_snapshot_confirmed_timestamp_seconds",
+    "Unix time each worker last knew its snapshot current (time() minus it: the snapshot's age)",
+    ["environment"],
+    multiprocess_mode="liveall",
+)
+WATCHER_CONNECTED = Gauge(
+    "configurations_watcher_connected", "1 when the worker's watcher follows the database", multiprocess_mode="liveall"
 )
 
 _path: ContextVar[str] = ContextVar("configurations_write_path", default="other")

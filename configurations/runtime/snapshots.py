@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ..core import crypto, secrecy, stored, values
+from ..core import crypto, metrics, secrecy, stored, values
 from ..core.vocabulary import label
 from . import persistence
 
@@ -156,7 +156,9 @@ class Store:
 
     def put(self, snapshot: Snapshot) -> None:
         self.snapshots[snapshot.environment] = snapshot  # one reference swap: readers see old or new
-        self.confirmed_at[snapshot.environment] = time.time()
+        now = self.confirmed_at[snapshot.environment] = time.time()
+        metrics.SNAPSHOT_VERSION.labels(environment=snapshot.environment).set(snapshot.version)
+        metrics.SNAPSHOT_CONFIRMED.labels(environment=snapshot.environment).set(now)
         with self.changed:
             self.changed.notify_all()
 
@@ -166,6 +168,7 @@ class Store:
         for environment in environments:
             if environment in self.snapshots:
                 self.confirmed_at[environment] = now
+                metrics.SNAPSHOT_CONFIRMED.labels(environment=environment).set(now)
 
 
 store = Store()

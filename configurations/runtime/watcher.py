@@ -39,8 +39,17 @@ class Watcher(threading.Thread):
         self._stop_event = threading.Event()
         self._connection = None
         self.in_outage = False
-        self.connected = False
+        self._connected = False
         self.first_sync = threading.Event()  # set once the first connection has loaded everything
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @connected.setter
+    def connected(self, value: bool) -> None:
+        self._connected = value
+        metrics.WATCHER_CONNECTED.set(1 if value else 0)
 
     def add(self, environment: str) -> None:
         self.environments.add(environment)
