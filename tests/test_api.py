@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import time
 
 import pytest
@@ -340,6 +341,34 @@ def test_the_schema_and_docs_are_served_without_a_cdn(client):
     assert "cdn" not in html.lower() and "<script>" not in html  # scripts are files: the CSP allows them
     script = client.get("/api/v1/docs/?script=")
     assert script.status_code == 200 and b"SwaggerUIBundle" in script.content
+
+
+def test_the_schema_declares_the_headers_and_problem_bodies_clients_need(client, owner, data):
+    document = json.loads(client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").content)
+    base = "/api/v1/environments/{environment}"
+    category, key = document["paths"][f"{base}/categories/{{category}}/"]["get"], document["paths"][
+        f"{base}/categories/{{category}}/keys/{{key}}/"
+    ]["put"]
+
+    def headers_in(operation, where) -> set[str]:
+        return {p["name"] for p in operation["parameters"] if p["in"] == where}
+
+    assert {"If-None-Match"} <= headers_in(category, "header") and {"If-Match"} <= headers_in(key, "header")
+    assert set(category["responses"]["200"]["headers"]) >= {"ETag", "X-Config-Stale"}
+    assert "ETag" in category["responses"]["304"]["headers"] and "ETag" in key["responses"]["200"]["headers"]
+    for operation, codes in ((category, ("401", "403", "404", "429", "503")), (key, ("401", "403", "404", "412",
+                                                                                      "422", "429", "503"))):  # fmt: skip
+        for code in codes:
+            body = operation["responses"][code]["content"]["application/problem+json"]["schema"]
+            assert body == {"$ref": "#/components/schemas/Problem"}, (code, body)
+    assert "WWW-Authenticate" in category["responses"]["401"]["headers"]
+    assert {"Retry-After"} <= set(category["responses"]["429"]["headers"]) & set(key["responses"]["503"]["headers"])
+    # What the schema says is what the API answers: the ETag's format.
+    token = make_token(owner, "development")
+    answer = call(client, "get", f"{API}/development/categories/smtp/", token)
+    assert re.fullmatch(r'"c[0-9]+\.m"', answer["ETag"])
+    environment = call(client, "get", f"{API}/development/configurations/", token)
+    assert re.fullmatch(r'"e[0-9a-f]{20}\.m"', environment["ETag"])
 
 
 # -------------------------------------------------------------------------------------------- commands

@@ -30,10 +30,32 @@ PROBLEMS = {
         401: "No valid bearer token",
         403: "Outside the token's scope or the owner's permissions",
         404: "Nothing there within the scope",
-        429: "Rate limit of the token reached",
+        429: "Rate limit of the token reached, or too many long polls waiting (see Retry-After)",
+        503: "The database is unreachable and the answer needs it (see Retry-After)",
     }.items()
 }
 NOT_MODIFIED = OpenApiResponse(description="Not modified: the If-None-Match ETag is current")
+_HEADER = OpenApiParameter.HEADER
+# Response headers every operation may send, declared so that generated clients can read them.
+COMMON_HEADERS = [
+    OpenApiParameter("WWW-Authenticate", str, _HEADER, response=[401], description='Bearer realm="configurations"'),
+    OpenApiParameter("Retry-After", int, _HEADER, response=[429, 503], description="Seconds to wait before retrying"),
+    OpenApiParameter(
+        "X-Config-Stale", int, _HEADER, response=[200, 304],
+        description="Only while the database is unreachable: the answer is the snapshot as it was this many seconds ago",
+    ),
+]  # fmt: skip
+ETAG = OpenApiParameter(
+    "ETag", str, _HEADER, response=[200, 304],
+    description='Strong: "c<version>.m" for a category ("e<fingerprint>.m" for an environment); ".s" instead of ".m" '
+    "when secrets are revealed",
+)  # fmt: skip
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match", str, _HEADER, description="An ETag from an earlier answer: 304 with no body if it is current"
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match", str, _HEADER, description='The category GET\'s ETag: 412 if the category changed since; "*" any'
+)
 ENV = OpenApiParameter("environment", str, OpenApiParameter.PATH, enum=list(ENVIRONMENTS))
 _NAME = {"type": "string", "pattern": NAME_RULE_SQL.replace("\\Z", "$")}
 CATEGORY = OpenApiParameter("category", {**_NAME, "maxLength": MAX_CATEGORY_LENGTH}, OpenApiParameter.PATH)
@@ -139,7 +161,7 @@ class ApiView(APIView):
 class ConfigurationsView(ApiView):
     @extend_schema(
         operation_id="configurations",
-        parameters=[ENV],
+        parameters=[ENV, IF_NONE_MATCH, ETAG, *COMMON_HEADERS],
         responses={200: s.ConfigurationsSerializer, 304: NOT_MODIFIED, **PROBLEMS},
         summary="Every category of the environment that the token covers",
     )
@@ -166,7 +188,7 @@ class ConfigurationsView(ApiView):
 class CategoryView(ApiView):
     @extend_schema(
         operation_id="category",
-        parameters=[ENV, CATEGORY],
+        parameters=[ENV, CATEGORY, IF_NONE_MATCH, ETAG, *COMMON_HEADERS],
         responses={200: s.CategoryValuesSerializer, 304: NOT_MODIFIED, **PROBLEMS},
         summary="One category's typed values",
     )
@@ -186,7 +208,7 @@ class ChangesView(ApiView):
 
     @extend_schema(
         operation_id="changes",
-        parameters=[ENV, s.ChangesQuerySerializer],
+        parameters=[ENV, s.ChangesQuerySerializer, *COMMON_HEADERS],
         responses={
             200: s.ChangesSerializer,
             304: OpenApiResponse(description="Nothing changed within `wait`"),
@@ -227,12 +249,7 @@ class ChangesView(ApiView):
 class KeyView(ApiView):
     @extend_schema(
         operation_id="write_key",
-        parameters=[
-            ENV,
-            CATEGORY,
-            KEY,
-            OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, description="The category GET's ETag"),
-        ],
+        parameters=[ENV, CATEGORY, KEY, IF_MATCH, ETAG, *COMMON_HEADERS],
         request=s.KeyWriteSerializer,
         responses={
             200: s.KeyValueSerializer,
@@ -285,7 +302,7 @@ class KeyHistoryView(ApiView):
 
     @extend_schema(
         operation_id="key_history",
-        parameters=[ENV, CATEGORY, KEY, s.HistoryQuerySerializer],
+        parameters=[ENV, CATEGORY, KEY, s.HistoryQuerySerializer, *COMMON_HEADERS],
         responses={200: s.HistoryPageSerializer, **PROBLEMS},
         summary="A key's history, newest first (keyset pages; secrets masked)",
     )
