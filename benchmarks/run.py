@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = [
     "trigger_cost",
+    "secret_refusal_cost",
     "crypto_and_validation",
     "set_value_throughput",
     "history_page",

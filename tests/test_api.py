@@ -346,9 +346,10 @@ def test_the_schema_and_docs_are_served_without_a_cdn(client):
 def test_the_schema_declares_the_headers_and_problem_bodies_clients_need(client, owner, data):
     document = json.loads(client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").content)
     base = "/api/v1/environments/{environment}"
-    category, key = document["paths"][f"{base}/categories/{{category}}/"]["get"], document["paths"][
-        f"{base}/categories/{{category}}/keys/{{key}}/"
-    ]["put"]
+    category, key = (
+        document["paths"][f"{base}/categories/{{category}}/"]["get"],
+        document["paths"][f"{base}/categories/{{category}}/keys/{{key}}/"]["put"],
+    )
 
     def headers_in(operation, where) -> set[str]:
         return {p["name"] for p in operation["parameters"] if p["in"] == where}
@@ -356,8 +357,8 @@ def test_the_schema_declares_the_headers_and_problem_bodies_clients_need(client,
     assert {"If-None-Match"} <= headers_in(category, "header") and {"If-Match"} <= headers_in(key, "header")
     assert set(category["responses"]["200"]["headers"]) >= {"ETag", "X-Config-Stale"}
     assert "ETag" in category["responses"]["304"]["headers"] and "ETag" in key["responses"]["200"]["headers"]
-    for operation, codes in ((category, ("401", "403", "404", "429", "503")), (key, ("401", "403", "404", "412",
-                                                                                      "422", "429", "503"))):  # fmt: skip
+    reads, writes = ("401", "403", "404", "429", "503"), ("401", "403", "404", "412", "422", "429", "503")
+    for operation, codes in ((category, reads), (key, writes)):
         for code in codes:
             body = operation["responses"][code]["content"]["application/problem+json"]["schema"]
             assert body == {"$ref": "#/components/schemas/Problem"}, (code, body)

@@ -42,7 +42,7 @@ COMMON_HEADERS = [
     OpenApiParameter("Retry-After", int, _HEADER, response=[429, 503], description="Seconds to wait before retrying"),
     OpenApiParameter(
         "X-Config-Stale", int, _HEADER, response=[200, 304],
-        description="Only while the database is unreachable: the answer is the snapshot as it was this many seconds ago",
+        description="Only while the database is unreachable: the answer is the snapshot of this many seconds ago",
     ),
 ]  # fmt: skip
 ETAG = OpenApiParameter(

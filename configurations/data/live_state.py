@@ -10,47 +10,38 @@ Such a write leaves the live row different from its latest history row, and that
 - a live row with no history at all, or whose latest history row records its deletion;
 - a history whose latest row is not a deletion, but the live row is gone.
 
-One statement, so one snapshot: a concurrent write cannot make a consistent database look inconsistent. Values
-are compared, never printed: a finding names the row and the fields that differ.
+``Tracker`` is fed every history row by verify_history's walk of the trail (which reads them all anyway, in id
+order), keeping per configuration only its latest entry and its latest activity; then one read of the live
+table is compared with it. verify_history runs both in one REPEATABLE READ transaction on PostgreSQL (one
+transaction on SQLite), so a concurrent write cannot make a consistent database look inconsistent. Values are
+compared, never printed: a finding names the row and the fields that differ.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Iterator
 
 from django.db import connection
 
+from .chain import FIELDS
 from .sqlfunctions import history_value
 
 FETCH = 20_000
-_TRAIL_COLUMNS = "id, config_id, action, category, config_key, environment, new_value, new_value_type, " \
-    "new_is_encrypted, is_secret"  # fmt: skip
-_NAMES = "t.category, t.config_key, t.environment"
-
-STATE_SQL = f"""
-WITH trail AS (
-  SELECT {_TRAIL_COLUMNS} FROM configuration_history
-  UNION ALL SELECT {_TRAIL_COLUMNS} FROM configuration_history_archive
-),
-latest AS (SELECT config_id, MAX(id) AS id FROM trail GROUP BY config_id),
-activity AS (
-  SELECT config_id, MAX(id) AS id FROM trail WHERE action IN ('create', 'deactivate', 'reactivate')
-  GROUP BY config_id
+LIVE_SQL = (
+    "SELECT id, category, config_key, environment, config_value, value_type, is_encrypted, is_active "
+    "FROM system_configurations ORDER BY id"
 )
-SELECT c.id, c.category, c.config_key, c.environment, c.config_value, c.value_type, c.is_encrypted, c.is_active,
-       t.id, t.action, {_NAMES}, t.new_value, t.new_value_type, t.new_is_encrypted, t.is_secret, a.action
-FROM system_configurations c
-LEFT JOIN latest l ON l.config_id = c.id
-LEFT JOIN trail t ON t.id = l.id
-LEFT JOIN (SELECT x.config_id, x.action FROM activity y JOIN trail x ON x.id = y.id) a ON a.config_id = c.id
-UNION ALL
-SELECT t.config_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       t.id, t.action, {_NAMES}, NULL, NULL, NULL, NULL, NULL
-FROM latest l JOIN trail t ON t.id = l.id
-WHERE t.action <> 'delete' AND NOT EXISTS (SELECT 1 FROM system_configurations c WHERE c.id = l.config_id)
-ORDER BY 1
-"""
+_CONFIG_ID, _ACTION = FIELDS.index("config_id"), FIELDS.index("action")
+_ACTIVITY = frozenset({"create", "deactivate", "reactivate"})
+# Where each field is in a trail row (FIELDS order, as the walk reads them).
+_AT = {name: FIELDS.index(name) for name in FIELDS}
+_KEPT = operator.itemgetter(*(
+    _AT[name]
+    for name in ("id", "action", "category", "config_key", "environment", "new_value", "new_value_type",
+                 "new_is_encrypted", "is_secret")
+))  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,35 +51,51 @@ class Drift:
     message: str
 
 
-def drifts() -> Iterator[Drift]:
-    """Every live row (or vanished row) whose state its history does not record, in config id order."""
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(STATE_SQL)
-        while batch := cursor.fetchmany(FETCH):
-            for row in batch:
-                found = _drift(row)
-                if found:
-                    yield found
+class Tracker:
+    """The latest history entry and the latest activity of each configuration, from the walk's rows."""
 
+    def __init__(self) -> None:
+        self.latest: dict[int, tuple] = {}
+        self.activity: dict[int, str] = {}
 
-def _drift(row: tuple) -> Drift | None:
-    config_id, live, history_id, action, recorded = row[0], row[1:8], row[8], row[9], row[10:17]
-    activity = row[17]
-    if live[0] is None:
-        name = _name(recorded)
-        return Drift(config_id, history_id, f"{name} (config #{config_id}) is gone, but its latest history row "
-                     f"#{history_id} ({action}) does not record its deletion")  # fmt: skip
-    name = _name(live)
-    if history_id is None:
-        return Drift(config_id, None, f"{name} (config #{config_id}) has no history row: written outside the trigger")
-    if action == "delete":
-        return Drift(config_id, history_id, f"{name} (config #{config_id}) exists, but its latest history row "
-                     f"#{history_id} records its deletion")  # fmt: skip
-    differs = _differences(live, recorded, activity)
-    if not differs:
-        return None
-    return Drift(config_id, history_id, f"{name} (config #{config_id}) differs from its latest history row "
-                 f"#{history_id} in {', '.join(differs)}: a change escaped the history")  # fmt: skip
+    def track(self, row: tuple) -> None:
+        config_id, action = int(row[_CONFIG_ID]), row[_ACTION]
+        self.latest[config_id] = _KEPT(row)
+        if action in _ACTIVITY:
+            self.activity[config_id] = action
+
+    def drifts(self) -> Iterator[Drift]:
+        """Every live row (or vanished row) whose state its history does not record, in config id order."""
+        unseen = set(self.latest)
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(LIVE_SQL)
+            while batch := cursor.fetchmany(FETCH):
+                for live in batch:
+                    config_id = live[0]
+                    unseen.discard(config_id)
+                    found = self._drift(config_id, live[1:], self.latest.get(config_id))
+                    if found:
+                        yield found
+        for config_id in sorted(unseen):
+            entry = self.latest[config_id]
+            if entry[1] != "delete":
+                yield Drift(config_id, int(entry[0]), f"{_name(entry[2:5])} (config #{config_id}) is gone, but its "
+                            f"latest history row #{entry[0]} ({entry[1]}) does not record its deletion")  # fmt: skip
+
+    def _drift(self, config_id: int, live: tuple, entry: tuple | None) -> Drift | None:
+        name = _name(live)
+        if entry is None:
+            return Drift(config_id, None, f"{name} (config #{config_id}) has no history row: written outside the "
+                         "trigger")  # fmt: skip
+        history_id, action = int(entry[0]), entry[1]
+        if action == "delete":
+            return Drift(config_id, history_id, f"{name} (config #{config_id}) exists, but its latest history row "
+                         f"#{history_id} records its deletion")  # fmt: skip
+        differs = _differences(live, entry[2:], self.activity.get(config_id))
+        if not differs:
+            return None
+        return Drift(config_id, history_id, f"{name} (config #{config_id}) differs from its latest history row "
+                     f"#{history_id} in {', '.join(differs)}: a change escaped the history")  # fmt: skip
 
 
 def _differences(live: tuple, recorded: tuple, activity: str | None) -> list[str]:
@@ -97,15 +104,20 @@ def _differences(live: tuple, recorded: tuple, activity: str | None) -> list[str
     differs = []
     if (category, key, environment) != (r_category, r_key, r_environment):
         differs.append("name (category, key or environment)")
-    if history_value(value, bool(r_secret)) != r_value:
+    if history_value(value, _flag(r_secret)) != r_value:
         differs.append("value")
     if value_type != r_type:
         differs.append("type")
-    if bool(encrypted) != bool(r_encrypted):
+    if bool(encrypted) != _flag(r_encrypted):
         differs.append("encryption")
     if bool(active) != (activity != "deactivate"):
         differs.append("active")
     return differs
+
+
+def _flag(value) -> bool:
+    """A flag as the walk read it: PostgreSQL's normalised text ('true'), SQLite's 0/1, or a boolean."""
+    return value in (True, 1, "true")
 
 
 def _name(values: tuple) -> str:

@@ -83,15 +83,20 @@ def verify_history(*, expect_head: tuple[int, str] | None = None, progress=None)
     report = ChainReport()
     sql, content = _TRAILS.get(connection.vendor, _TRAILS["other"])
     walk = _Walk(report, expect_head, content)
-    with transaction.atomic(), connection.chunked_cursor() as cursor:
-        cursor.execute(sql)
-        while batch := cursor.fetchmany(FETCH):
-            for row in batch:
-                walk.step(row)
-            if progress:
-                progress(report.rows)
+    outermost = not connection.in_atomic_block  # inside a caller's transaction its isolation level holds
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and outermost:
+            with connection.cursor() as cursor:  # the trail and the live rows as of one moment
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(sql)
+            while batch := cursor.fetchmany(FETCH):
+                for row in batch:
+                    walk.step(row)
+                if progress:
+                    progress(report.rows)
         walk.finish()
-        for drift in live_state.drifts():
+        for drift in walk.tracker.drifts():
             report.findings.append(Finding("unrecorded", (drift.config_id,), drift.message))
     return report
 
@@ -99,6 +104,7 @@ def verify_history(*, expect_head: tuple[int, str] | None = None, progress=None)
 class _Walk:
     def __init__(self, report: ChainReport, expect_head: tuple[int, str] | None, content) -> None:
         self.report, self.expect_head, self.content = report, expect_head, content
+        self.tracker = live_state.Tracker()
         self.head: tuple[int, str] | None = None  # the last chained row
         self.before: tuple[int, str] | None = None  # the one before it
         if expect_head is not None:
@@ -106,6 +112,7 @@ class _Walk:
 
     def step(self, row: tuple) -> None:
         self.report.rows += 1
+        self.tracker.track(row)
         entry_id, prev_hash, row_hash = int(row[0]), row[-2], row[-1]
         if row_hash is None:
             self._found("forged", (entry_id,), f"#{entry_id} has no chain link: it was inserted outside the trigger")
