@@ -14,11 +14,20 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from configurations.core.conf import DEFAULTS
 from configurations.core.vocabulary import ENVIRONMENTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
+
+
+def _from_env(parse, name: str):
+    """The variable ``name`` read with ``parse`` (an ``env`` method); its default is written once, in conf.DEFAULTS."""
+    default = DEFAULTS[name]
+    return parse(name, default=list(default) if isinstance(default, tuple) else default)
+
+
 if (BASE_DIR / ".env").is_file():
     env.read_env(BASE_DIR / ".env")
 
@@ -34,7 +43,7 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
-CONFIG_ENVIRONMENT = env.str("CONFIG_ENVIRONMENT", default="development")
+CONFIG_ENVIRONMENT = _from_env(env.str, "CONFIG_ENVIRONMENT")
 if CONFIG_ENVIRONMENT not in ENVIRONMENTS:
     raise ImproperlyConfigured(
         f"CONFIG_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}; got {CONFIG_ENVIRONMENT!r}."
@@ -43,7 +52,7 @@ if CONFIG_ENVIRONMENT not in ENVIRONMENTS:
 # Keys for secrets at rest: comma-separated "<key id>:<urlsafe base64 of 32 bytes>"; the first
 # encrypts, all decrypt (docs/encryption.md). With DEBUG on and none set, a development key is
 # generated once into a git-ignored file so that `make run` works on a fresh machine.
-CONFIG_ENCRYPTION_KEYS = env.str("CONFIG_ENCRYPTION_KEYS", default="")
+CONFIG_ENCRYPTION_KEYS = _from_env(env.str, "CONFIG_ENCRYPTION_KEYS")
 if not CONFIG_ENCRYPTION_KEYS and DEBUG:
     _dev_keys = BASE_DIR / ".dev-encryption-keys"
     if not _dev_keys.exists():
@@ -52,42 +61,40 @@ if not CONFIG_ENCRYPTION_KEYS and DEBUG:
     CONFIG_ENCRYPTION_KEYS = _dev_keys.read_text().strip()
 
 # Runtime reads (configurations.runtime): a watcher thread per process keeps snapshots fresh.
-CONFIG_RUNTIME_WATCH = env.bool("CONFIG_RUNTIME_WATCH", default=True)
-CONFIG_RUNTIME_POLL_INTERVAL = env.float("CONFIG_RUNTIME_POLL_INTERVAL", default=0.2)
-CONFIG_RUNTIME_SNAPSHOT_DIR = env.str("CONFIG_RUNTIME_SNAPSHOT_DIR", default="")
+CONFIG_RUNTIME_WATCH = _from_env(env.bool, "CONFIG_RUNTIME_WATCH")
+CONFIG_RUNTIME_POLL_INTERVAL = _from_env(env.float, "CONFIG_RUNTIME_POLL_INTERVAL")
+CONFIG_RUNTIME_SNAPSHOT_DIR = _from_env(env.str, "CONFIG_RUNTIME_SNAPSHOT_DIR")
 # LISTEN needs a session of its own: behind a transaction-pooling PgBouncer, point the watcher at PostgreSQL itself.
 CONFIG_RUNTIME_LISTEN = env.db_url("CONFIG_RUNTIME_LISTEN_URL") if env.str("CONFIG_RUNTIME_LISTEN_URL", "") else None
 
 # Email through the smtp category of CONFIG_ENVIRONMENT (docs/runtime.md). Set EMAIL_BACKEND to
 # "configurations.mail.ConfigurationEmailBackend" to send with it.
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
-CONFIG_SMTP_TIMEOUT = env.float("CONFIG_SMTP_TIMEOUT", default=10)
-CONFIG_SMTP_CA_FILE = env.str("CONFIG_SMTP_CA_FILE", default="")
+CONFIG_SMTP_TIMEOUT = _from_env(env.float, "CONFIG_SMTP_TIMEOUT")
+CONFIG_SMTP_CA_FILE = _from_env(env.str, "CONFIG_SMTP_CA_FILE")
 
 # Key names that make a key a secret (always encrypted, never shown): comma-separated substrings, any case.
-CONFIG_SECRET_KEY_PATTERNS = env.list(
-    "CONFIG_SECRET_KEY_PATTERNS", default=["pass", "secret", "token", "api_key", "apikey", "private_key", "credential"]
-)
+CONFIG_SECRET_KEY_PATTERNS = _from_env(env.list, "CONFIG_SECRET_KEY_PATTERNS")
 
 # The largest import file accepted, in bytes.
-CONFIG_IMPORT_MAX_BYTES = env.int("CONFIG_IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
+CONFIG_IMPORT_MAX_BYTES = _from_env(env.int, "CONFIG_IMPORT_MAX_BYTES")
 
 # Seconds an admin-supplied validation pattern may run before the value is refused.
-CONFIG_PATTERN_TIMEOUT = env.float("CONFIG_PATTERN_TIMEOUT", default=0.25)
+CONFIG_PATTERN_TIMEOUT = _from_env(env.float, "CONFIG_PATTERN_TIMEOUT")
 
 # Proxies whose X-Forwarded-For header is trusted for the audit trail's client IP.
-CONFIG_TRUSTED_PROXIES = env.list("CONFIG_TRUSTED_PROXIES", default=[])
+CONFIG_TRUSTED_PROXIES = _from_env(env.list, "CONFIG_TRUSTED_PROXIES")
 
 # Prometheus metrics at /metrics need this bearer token; without it, /metrics answers 404.
-CONFIG_METRICS_TOKEN = env.str("CONFIG_METRICS_TOKEN", default="")
+CONFIG_METRICS_TOKEN = _from_env(env.str, "CONFIG_METRICS_TOKEN")
 
 # The HTTP API (docs/api.md): bearer tokens only, JSON only, problem details for every error.
-CONFIG_API_RATE = env.str("CONFIG_API_RATE", default="1200/min")
-CONFIG_API_MAX_WAIT = env.float("CONFIG_API_MAX_WAIT", default=60)
+CONFIG_API_RATE = _from_env(env.str, "CONFIG_API_RATE")
+CONFIG_API_MAX_WAIT = _from_env(env.float, "CONFIG_API_MAX_WAIT")
 # Long polls of changes/ waiting at once: per token, and per process (empty: the server's threads minus one, so
 # that a probe or an ordinary read always finds a free thread; gunicorn.conf.py says how many it runs).
-CONFIG_API_MAX_WAITS_PER_TOKEN = env.int("CONFIG_API_MAX_WAITS_PER_TOKEN", default=2)
-CONFIG_API_MAX_WAITS = env.str("CONFIG_API_MAX_WAITS", default="")
+CONFIG_API_MAX_WAITS_PER_TOKEN = _from_env(env.int, "CONFIG_API_MAX_WAITS_PER_TOKEN")
+CONFIG_API_MAX_WAITS = _from_env(env.str, "CONFIG_API_MAX_WAITS")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["configurations.api.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["configurations.api.authentication.HasToken"],
@@ -235,7 +242,7 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 # Hashed, compressed names from collectstatic only when the production command asks (`make serve` sets it):
 # elsewhere (tests, `make run`, scripts) files are served from the apps' folders, so no page ever fails on a
 # missing manifest entry.
-CONFIG_STATIC_MANIFEST = env.bool("CONFIG_STATIC_MANIFEST", default=False)
+CONFIG_STATIC_MANIFEST = _from_env(env.bool, "CONFIG_STATIC_MANIFEST")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hmac
 import os
 
-from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import Http404, HttpResponse, JsonResponse
@@ -100,7 +99,7 @@ def _snapshot(*, can_load: bool) -> bool:
 @never_cache
 @require_GET
 def metrics(request):
-    expected = getattr(settings, "CONFIG_METRICS_TOKEN", "")
+    expected = conf.metrics_token()
     if not expected:
         raise Http404
     given = request.headers.get("Authorization", "")

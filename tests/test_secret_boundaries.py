@@ -255,7 +255,8 @@ def test_metadata_and_templates_need_every_environment(client, developer_user):
     assert client.post(add, {**data, "config_key": "new_one"}).status_code == 403
     delete = reverse("admin:configurations_configurationmetadata_delete", args=[meta.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 403
-    meta.save()  # a first recorded version to revert to
+    meta.help_text = f"{meta.help_text or ''} (reviewed)"
+    meta.save()  # a change, so a recorded version to revert to
     version = meta.history.first()
     revert = reverse("admin:configurations_configurationmetadata_simple_history", args=[meta.pk, version.history_id])
     assert client.post(revert, data).status_code == 403

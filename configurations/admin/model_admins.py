@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.contrib.auth.admin import UserAdmin
@@ -168,12 +169,30 @@ def _delete_reason(request) -> str:
     return request.POST.get("reason", "").strip()
 
 
+class RecordChangeForm(forms.ModelForm):
+    """A metadata or template form that asks why: the reason goes into the record the database writes."""
+
+    change_reason = forms.CharField(
+        required=False,
+        label="Reason for change",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Recorded in this item's history, with your name, IP address and browser.",
+    )
+
+
 class EveryEnvironmentAdmin(SimpleHistoryAdmin):
     """Metadata and templates apply to every environment: changing them needs every edit_<environment>.
 
     Without all of them the pages are read-only, and every write path (add, change, delete, bulk delete,
     simple-history's revert) is refused.
     """
+
+    form = RecordChangeForm
+
+    def save_model(self, request, obj, form, change):
+        """Saved inside the audit context, so the database's history record says why."""
+        with audit_context(reason=form.cleaned_data.get("change_reason") or None):
+            super().save_model(request, obj, form, change)
 
     def _may_change_rules(self, request) -> bool:
         return permissions.can_edit_all(request.user)

@@ -1,4 +1,8 @@
-"""The app's settings, read in one place with their defaults (docs in README.md)."""
+"""The app's settings, each default written once, here (docs in README.md's table).
+
+config_site/settings.py reads each ``CONFIG_*`` variable from the environment with the default of ``DEFAULTS``;
+the functions below read the Django setting, falling back to the same default for projects that do not set it.
+"""
 
 from __future__ import annotations
 
@@ -6,86 +10,116 @@ import os
 
 from django.conf import settings
 
+DEFAULT_SECRET_KEY_PATTERNS = ("pass", "secret", "token", "api_key", "apikey", "private_key", "credential")
+DEFAULTS: dict[str, object] = {
+    "CONFIG_ENVIRONMENT": "development",
+    "CONFIG_ENCRYPTION_KEYS": "",
+    "CONFIG_TRUSTED_PROXIES": (),
+    "CONFIG_PATTERN_TIMEOUT": 0.25,
+    "CONFIG_RUNTIME_WATCH": True,
+    "CONFIG_RUNTIME_POLL_INTERVAL": 0.2,
+    "CONFIG_RUNTIME_SNAPSHOT_DIR": "",
+    "CONFIG_RUNTIME_LISTEN": None,  # read from CONFIG_RUNTIME_LISTEN_URL
+    "CONFIG_SMTP_TIMEOUT": 10.0,
+    "CONFIG_SMTP_CA_FILE": "",
+    "CONFIG_SECRET_KEY_PATTERNS": DEFAULT_SECRET_KEY_PATTERNS,
+    "CONFIG_IMPORT_MAX_BYTES": 10 * 1024 * 1024,
+    "CONFIG_METRICS_TOKEN": "",
+    "CONFIG_API_RATE": "1200/min",
+    "CONFIG_API_MAX_WAIT": 60.0,
+    "CONFIG_API_MAX_WAITS_PER_TOKEN": 2,
+    "CONFIG_API_MAX_WAITS": "",
+    "CONFIG_STATIC_MANIFEST": False,
+}
+
+
+def value(name: str):
+    """The Django setting ``name``, or its default."""
+    return getattr(settings, name, DEFAULTS[name])
+
 
 def encryption_keys_setting() -> str:
     """``CONFIG_ENCRYPTION_KEYS``: comma-separated ``<key id>:<urlsafe base64 of 32 bytes>``; the first encrypts."""
-    return getattr(settings, "CONFIG_ENCRYPTION_KEYS", "") or ""
+    return value("CONFIG_ENCRYPTION_KEYS") or ""
 
 
 def trusted_proxies() -> frozenset[str]:
     """``CONFIG_TRUSTED_PROXIES``: proxy IPs whose X-Forwarded-For header is believed."""
-    return frozenset(getattr(settings, "CONFIG_TRUSTED_PROXIES", ()))
+    return frozenset(value("CONFIG_TRUSTED_PROXIES"))
 
 
 def pattern_timeout() -> float:
     """``CONFIG_PATTERN_TIMEOUT``: seconds a validation pattern may run before the value is refused."""
-    return float(getattr(settings, "CONFIG_PATTERN_TIMEOUT", 0.25))
+    return float(value("CONFIG_PATTERN_TIMEOUT"))
 
 
 def runtime_environment() -> str:
     """``CONFIG_ENVIRONMENT``: which environment this deployment reads at runtime."""
-    return getattr(settings, "CONFIG_ENVIRONMENT", "development")
+    return value("CONFIG_ENVIRONMENT")
 
 
 def runtime_watch() -> bool:
     """``CONFIG_RUNTIME_WATCH``: run a watcher thread that keeps runtime snapshots fresh (default on)."""
-    return bool(getattr(settings, "CONFIG_RUNTIME_WATCH", True))
+    return bool(value("CONFIG_RUNTIME_WATCH"))
 
 
 def runtime_poll_interval() -> float:
     """``CONFIG_RUNTIME_POLL_INTERVAL``: seconds between change checks on SQLite (PostgreSQL is notified)."""
-    return float(getattr(settings, "CONFIG_RUNTIME_POLL_INTERVAL", 0.2))
+    return float(value("CONFIG_RUNTIME_POLL_INTERVAL"))
 
 
 def smtp_timeout() -> float:
     """``CONFIG_SMTP_TIMEOUT``: seconds an SMTP connection may take (connect, TLS, login, send)."""
-    return float(getattr(settings, "CONFIG_SMTP_TIMEOUT", 10))
+    return float(value("CONFIG_SMTP_TIMEOUT"))
 
 
 def smtp_ca_file() -> str:
     """``CONFIG_SMTP_CA_FILE``: an extra CA bundle the SMTP backend trusts (default: the system's only)."""
-    return getattr(settings, "CONFIG_SMTP_CA_FILE", "") or ""
+    return value("CONFIG_SMTP_CA_FILE") or ""
 
 
 def runtime_listen_settings() -> dict | None:
     """``CONFIG_RUNTIME_LISTEN_URL``: a direct PostgreSQL connection for the watcher's LISTEN (None: the default
     database's), for deployments whose requests go through a transaction-pooling PgBouncer."""
-    return getattr(settings, "CONFIG_RUNTIME_LISTEN", None) or None
+    return value("CONFIG_RUNTIME_LISTEN") or None
 
 
 def runtime_snapshot_dir() -> str:
     """``CONFIG_RUNTIME_SNAPSHOT_DIR``: where snapshots are saved for a restart during an outage (empty: off)."""
-    return getattr(settings, "CONFIG_RUNTIME_SNAPSHOT_DIR", "") or ""
+    return value("CONFIG_RUNTIME_SNAPSHOT_DIR") or ""
 
-
-DEFAULT_SECRET_KEY_PATTERNS = ("pass", "secret", "token", "api_key", "apikey", "private_key", "credential")
 
 
 def secret_key_patterns() -> tuple[str, ...]:
     """``CONFIG_SECRET_KEY_PATTERNS``: lower-case substrings that make a key name a secret."""
-    patterns = getattr(settings, "CONFIG_SECRET_KEY_PATTERNS", DEFAULT_SECRET_KEY_PATTERNS)
+    patterns = value("CONFIG_SECRET_KEY_PATTERNS")
     return tuple(p.strip().lower() for p in patterns if p and p.strip())
 
 
 def import_max_bytes() -> int:
     """``CONFIG_IMPORT_MAX_BYTES``: the largest import file accepted (default 10 MiB)."""
-    return int(getattr(settings, "CONFIG_IMPORT_MAX_BYTES", 10 * 1024 * 1024))
+    return int(value("CONFIG_IMPORT_MAX_BYTES"))
+
+
+def metrics_token() -> str:
+    """``CONFIG_METRICS_TOKEN``: the bearer token ``/metrics`` requires (empty: ``/metrics`` answers 404)."""
+    return value("CONFIG_METRICS_TOKEN") or ""
 
 
 def api_rate() -> str | None:
     """``CONFIG_API_RATE``: requests per token (``<n>/<second|minute|hour|day>``; empty: unlimited)."""
-    return getattr(settings, "CONFIG_API_RATE", "1200/min") or None
+    return value("CONFIG_API_RATE") or None
 
 
 def api_max_waits_per_token() -> int:
     """``CONFIG_API_MAX_WAITS_PER_TOKEN``: long polls one token may hold waiting at once, per process."""
-    return max(0, int(getattr(settings, "CONFIG_API_MAX_WAITS_PER_TOKEN", 2)))
+    return max(0, int(value("CONFIG_API_MAX_WAITS_PER_TOKEN")))
 
 
 def api_max_waits() -> int:
     """``CONFIG_API_MAX_WAITS``: long polls waiting at once in this process; by default the server's threads minus
     one (``CONFIG_SERVER_THREADS``, which gunicorn.conf.py sets), or 8 under a server that does not say."""
-    configured = getattr(settings, "CONFIG_API_MAX_WAITS", "")
+    configured = value("CONFIG_API_MAX_WAITS")
     if configured not in ("", None):
         return max(0, int(configured))
     threads = os.environ.get("CONFIG_SERVER_THREADS", "")
@@ -94,4 +128,4 @@ def api_max_waits() -> int:
 
 def api_max_wait() -> float:
     """``CONFIG_API_MAX_WAIT``: the longest long poll of ``changes/`` in seconds (at most 60, the API's limit)."""
-    return min(60.0, float(getattr(settings, "CONFIG_API_MAX_WAIT", 60)))
+    return min(60.0, float(value("CONFIG_API_MAX_WAIT")))

@@ -132,7 +132,10 @@ def request_context(*, actor, ip_address: str | None, user_agent: str | None) ->
         _current.reset(token)
 
 
-_WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b.*\bsystem_configurations\b", re.IGNORECASE | re.DOTALL)
+_WRITE = re.compile(
+    r"^\s*(INSERT|UPDATE|DELETE)\b.*\b(system_configurations|configuration_metadata|configuration_templates)\b",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def context_on_writes(execute, sql, params, many, context):

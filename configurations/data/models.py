@@ -16,7 +16,6 @@ from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Length, Lower, Now
 from django.db.models.lookups import LessThanOrEqual
-from simple_history.models import HistoricalRecords
 
 from ..core import conf, crypto, stored, templates_engine, validation
 from ..core.secrecy import reveal
@@ -28,9 +27,11 @@ from ..core.vocabulary import (
     ValueType,
     label,
 )
+from .change_records import AuditChainHead, recorded_history
 
 __all__ = [
     "ENVIRONMENTS",
+    "AuditChainHead",
     "ConfigurationHistory",
     "ConfigurationHistoryArchive",
     "ConfigurationMetadata",
@@ -258,7 +259,7 @@ class ConfigurationMetadata(KeyedByCategory, CheckedOnSave):
     created_at = models.DateTimeField(db_default=Now(), editable=False)
 
     objects = ConfigurationMetadataQuerySet.as_manager()
-    history = HistoricalRecords(table_name="configuration_metadata_changes")
+    history = recorded_history("configuration_metadata_changes")
 
     class Meta:
         db_table = "configuration_metadata"
@@ -444,7 +445,7 @@ class ConfigurationTemplate(CheckedOnSave):
     created_at = models.DateTimeField(db_default=Now(), editable=False)
     updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
-    history = HistoricalRecords(table_name="configuration_templates_changes")
+    history = recorded_history("configuration_templates_changes")
 
     class Meta:
         db_table = "configuration_templates"

@@ -66,10 +66,17 @@ def next_timestamp(previous: str | None) -> str:
     return floor.isoformat(sep=" ", timespec="microseconds")
 
 
+def record_content(*values) -> str:
+    """The canonical text of a metadata or template history record's columns (data/triggers/records.py)."""
+    return "".join("~" if value is None else f"{len(str(value))}:{value}" for value in values)
+
+
 def register(connection: sqlite3.Connection, settings: TransactionSettings) -> None:
+    """Make the functions the SQLite triggers call available on ``connection``."""
     connection.create_function("set_config", 3, settings.set)
     connection.create_function("current_setting", 2, settings.get)
     connection.create_function("config_history_value", 2, history_value, deterministic=True)
     connection.create_function("config_next_timestamp", 1, next_timestamp)
     connection.create_function("config_history_content", len(chain.FIELDS), chain.content, deterministic=True)
     connection.create_function("config_chain_hash", 2, chain.chain_hash, deterministic=True)
+    connection.create_function("config_record_content", -1, record_content, deterministic=True)

@@ -16,8 +16,6 @@
 The reverse restores the bodies of 0008_history_secrecy.
 """
 
-import importlib
-
 from django.db import migrations, models
 
 CONTENT_ARGUMENTS = (
@@ -259,38 +257,198 @@ PG_UNINSTALL_AFTER = [
     "DROP FUNCTION IF EXISTS config_history_field(text)",
 ]
 
-# SQLite: each history trigger of 0008, then the new row's link in the chain.
-# The previous link: the head's, or, when the head row is gone (a flush, a restore), the trail's last row's.
-_SQLITE_PREVIOUS = (
-    "COALESCE((SELECT last_hash FROM configuration_history_head WHERE id = 1), "
-    "(SELECT t.row_hash FROM (SELECT id, row_hash FROM configuration_history WHERE id < last_insert_rowid() "
-    "UNION ALL SELECT id, row_hash FROM configuration_history_archive) t ORDER BY t.id DESC LIMIT 1))"
-)
-SQLITE_CHAIN = f"""
+# SQLite: each history trigger of 0008, then the new row's link in the chain (frozen).
+SQLITE_INSTALL = [
+    'DROP TRIGGER IF EXISTS system_configurations_history_insert',
+    r"""
+CREATE TRIGGER system_configurations_history_insert
+AFTER INSERT ON system_configurations
+BEGIN
+  -- updated_at in the microsecond format of every trigger-written timestamp (the column
+  -- default has milliseconds), so that timestamps compare correctly as text.
+  UPDATE system_configurations
+     SET updated_by = COALESCE(NULLIF(current_setting('app.actor', 1), ''), NEW.updated_by), updated_at = config_next_timestamp(NULL)
+   WHERE id = NEW.id;
+  INSERT INTO configuration_history (config_id, old_value, new_value, changed_by, change_reason, ip_address, user_agent, created_at, category, config_key, environment, action, old_value_type, new_value_type, old_is_encrypted, new_is_encrypted, is_secret)
+  SELECT NEW.id, NULL, config_history_value(NEW.config_value, (NEW.is_encrypted OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = NEW.category AND m.config_key = NEW.config_key AND m.input_type = 'password'))),
+         COALESCE(NULLIF(current_setting('app.actor', 1), ''), NEW.updated_by), NULLIF(current_setting('app.reason', 1), ''), NULLIF(current_setting('app.ip_address', 1), ''), NULLIF(current_setting('app.user_agent', 1), ''),
+         (SELECT c.updated_at FROM system_configurations c WHERE c.id = NEW.id),
+         NEW.category, NEW.config_key, NEW.environment, 'create', NULL, NEW.value_type, NULL, NEW.is_encrypted,
+         (NEW.is_encrypted OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = NEW.category AND m.config_key = NEW.config_key AND m.input_type = 'password'));
   UPDATE configuration_history
-     SET prev_hash = {_SQLITE_PREVIOUS},
-         row_hash = config_chain_hash({_SQLITE_PREVIOUS}, config_history_content({CONTENT_ARGUMENTS}))
+     SET prev_hash = COALESCE((SELECT last_hash FROM configuration_history_head WHERE id = 1), (SELECT t.row_hash FROM (SELECT id, row_hash FROM configuration_history WHERE id < last_insert_rowid() UNION ALL SELECT id, row_hash FROM configuration_history_archive) t ORDER BY t.id DESC LIMIT 1)),
+         row_hash = config_chain_hash(COALESCE((SELECT last_hash FROM configuration_history_head WHERE id = 1), (SELECT t.row_hash FROM (SELECT id, row_hash FROM configuration_history WHERE id < last_insert_rowid() UNION ALL SELECT id, row_hash FROM configuration_history_archive) t ORDER BY t.id DESC LIMIT 1)), config_history_content(id, config_id, old_value, new_value, changed_by, change_reason, ip_address, user_agent, created_at, category, config_key, environment, action, old_value_type, new_value_type, old_is_encrypted, new_is_encrypted, is_secret))
    WHERE id = last_insert_rowid();
   INSERT OR REPLACE INTO configuration_history_head (id, last_id, last_hash)
   VALUES (1, last_insert_rowid(), (SELECT row_hash FROM configuration_history WHERE id = last_insert_rowid()));
 END
-"""
+""",
+    'DROP TRIGGER IF EXISTS system_configurations_history_update',
+    r"""
+CREATE TRIGGER system_configurations_history_update
+AFTER UPDATE ON system_configurations
+WHEN OLD.category IS NOT NEW.category OR OLD.config_key IS NOT NEW.config_key
+  OR OLD.environment IS NOT NEW.environment OR OLD.config_value IS NOT NEW.config_value
+  OR OLD.value_type IS NOT NEW.value_type OR OLD.is_encrypted IS NOT NEW.is_encrypted
+  OR OLD.is_active IS NOT NEW.is_active
+BEGIN
+  UPDATE system_configurations
+     SET updated_at = config_next_timestamp(OLD.updated_at), updated_by = COALESCE(NULLIF(current_setting('app.actor', 1), ''), NEW.updated_by)
+   WHERE id = NEW.id;
+  INSERT INTO configuration_history (config_id, old_value, new_value, changed_by, change_reason, ip_address, user_agent, created_at, category, config_key, environment, action, old_value_type, new_value_type, old_is_encrypted, new_is_encrypted, is_secret)
+  SELECT NEW.id,
+         config_history_value(OLD.config_value, (OLD.is_encrypted OR NEW.is_encrypted OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = NEW.category AND m.config_key = NEW.config_key AND m.input_type = 'password'))),
+         config_history_value(NEW.config_value, (OLD.is_encrypted OR NEW.is_encrypted OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = NEW.category AND m.config_key = NEW.config_key AND m.input_type = 'password'))),
+         COALESCE(NULLIF(current_setting('app.actor', 1), ''), CASE WHEN NEW.updated_by IS NOT OLD.updated_by THEN NEW.updated_by END),
+         NULLIF(current_setting('app.reason', 1), ''), NULLIF(current_setting('app.ip_address', 1), ''), NULLIF(current_setting('app.user_agent', 1), ''), (SELECT c.updated_at FROM system_configurations c WHERE c.id = NEW.id),
+         NEW.category, NEW.config_key, NEW.environment,
+         CASE WHEN OLD.is_active AND NOT NEW.is_active THEN 'deactivate'
+              WHEN NOT OLD.is_active AND NEW.is_active THEN 'reactivate'
+              ELSE 'update' END,
+         OLD.value_type, NEW.value_type, OLD.is_encrypted, NEW.is_encrypted, (OLD.is_encrypted OR NEW.is_encrypted OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = NEW.category AND m.config_key = NEW.config_key AND m.input_type = 'password'));
+  UPDATE configuration_history
+     SET prev_hash = COALESCE((SELECT last_hash FROM configuration_history_head WHERE id = 1), (SELECT t.row_hash FROM (SELECT id, row_hash FROM configuration_history WHERE id < last_insert_rowid() UNION ALL SELECT id, row_hash FROM configuration_history_archive) t ORDER BY t.id DESC LIMIT 1)),
+         row_hash = config_chain_hash(COALESCE((SELECT last_hash FROM configuration_history_head WHERE id = 1), (SELECT t.row_hash FROM (SELECT id, row_hash FROM configuration_history WHERE id < last_insert_rowid() UNION ALL SELECT id, row_hash FROM configuration_history_archive) t ORDER BY t.id DESC LIMIT 1)), config_history_content(id, config_id, old_value, new_value, changed_by, change_reason, ip_address, user_agent, created_at, category, config_key, environment, action, old_value_type, new_value_type, old_is_encrypted, new_is_encrypted, is_secret))
+   WHERE id = last_insert_rowid();
+  INSERT OR REPLACE INTO configuration_history_head (id, last_id, last_hash)
+  VALUES (1, last_insert_rowid(), (SELECT row_hash FROM configuration_history WHERE id = last_insert_rowid()));
+END
+""",
+    'DROP TRIGGER IF EXISTS system_configurations_history_delete',
+    r"""
+CREATE TRIGGER system_configurations_history_delete
+AFTER DELETE ON system_configurations
+BEGIN
+  INSERT INTO configuration_history (config_id, old_value, new_value, changed_by, change_reason, ip_address, user_agent, created_at, category, config_key, environment, action, old_value_type, new_value_type, old_is_encrypted, new_is_encrypted, is_secret)
+  SELECT OLD.id, config_history_value(OLD.config_value, (OLD.is_encrypted OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = OLD.category AND m.config_key = OLD.config_key AND m.input_type = 'password'))),
+         NULL, NULLIF(current_setting('app.actor', 1), ''), NULLIF(current_setting('app.reason', 1), ''), NULLIF(current_setting('app.ip_address', 1), ''), NULLIF(current_setting('app.user_agent', 1), ''), config_next_timestamp(NULL),
+         OLD.category, OLD.config_key, OLD.environment, 'delete', OLD.value_type, NULL, OLD.is_encrypted, NULL,
+         (OLD.is_encrypted OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = OLD.category AND m.config_key = OLD.config_key AND m.input_type = 'password'));
+  UPDATE configuration_history
+     SET prev_hash = COALESCE((SELECT last_hash FROM configuration_history_head WHERE id = 1), (SELECT t.row_hash FROM (SELECT id, row_hash FROM configuration_history WHERE id < last_insert_rowid() UNION ALL SELECT id, row_hash FROM configuration_history_archive) t ORDER BY t.id DESC LIMIT 1)),
+         row_hash = config_chain_hash(COALESCE((SELECT last_hash FROM configuration_history_head WHERE id = 1), (SELECT t.row_hash FROM (SELECT id, row_hash FROM configuration_history WHERE id < last_insert_rowid() UNION ALL SELECT id, row_hash FROM configuration_history_archive) t ORDER BY t.id DESC LIMIT 1)), config_history_content(id, config_id, old_value, new_value, changed_by, change_reason, ip_address, user_agent, created_at, category, config_key, environment, action, old_value_type, new_value_type, old_is_encrypted, new_is_encrypted, is_secret))
+   WHERE id = last_insert_rowid();
+  INSERT OR REPLACE INTO configuration_history_head (id, last_id, last_hash)
+  VALUES (1, last_insert_rowid(), (SELECT row_hash FROM configuration_history WHERE id = last_insert_rowid()));
+END
+""",
+]
 
+PG_0008_LOG_FUNCTION = [
+    r"""
+CREATE OR REPLACE FUNCTION log_configuration_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_actor uuid := config_audit_setting('actor')::uuid;
+  v_reason text := config_audit_setting('reason');
+  v_ip inet := config_audit_setting('ip_address')::inet;
+  v_agent text := config_audit_setting('user_agent');
+BEGIN
+  -- Statement-level: one set-based INSERT per statement, however many rows it touched.
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO configuration_history (config_id, old_value, new_value, changed_by, change_reason, ip_address, user_agent, created_at, category, config_key, environment, action, old_value_type, new_value_type, old_is_encrypted, new_is_encrypted, is_secret)
+    SELECT n.id, NULL, config_history_value(n.config_value, s.secret),
+           COALESCE(v_actor, n.updated_by), v_reason, v_ip, v_agent, n.updated_at,
+           n.category, n.config_key, n.environment, 'create', NULL, n.value_type, NULL, n.is_encrypted, s.secret
+    FROM new_rows n
+    LEFT JOIN configuration_metadata m ON m.category = n.category AND m.config_key = n.config_key
+    CROSS JOIN LATERAL (SELECT n.is_encrypted OR COALESCE(m.input_type = 'password', false) AS secret) s
+    ORDER BY n.id;
+  ELSIF TG_OP = 'UPDATE' THEN
+    INSERT INTO configuration_history (config_id, old_value, new_value, changed_by, change_reason, ip_address, user_agent, created_at, category, config_key, environment, action, old_value_type, new_value_type, old_is_encrypted, new_is_encrypted, is_secret)
+    SELECT n.id,
+           config_history_value(o.config_value, s.secret),
+           config_history_value(n.config_value, s.secret),
+           COALESCE(v_actor, NULLIF(n.updated_by, o.updated_by)), v_reason, v_ip, v_agent, n.updated_at,
+           n.category, n.config_key, n.environment,
+           CASE WHEN o.is_active AND NOT n.is_active THEN 'deactivate'
+                WHEN NOT o.is_active AND n.is_active THEN 'reactivate'
+                ELSE 'update' END,
+           o.value_type, n.value_type, o.is_encrypted, n.is_encrypted, s.secret
+    FROM old_rows o
+    JOIN new_rows n ON n.id = o.id
+    LEFT JOIN configuration_metadata m ON m.category = n.category AND m.config_key = n.config_key
+    CROSS JOIN LATERAL (
+      SELECT o.is_encrypted OR n.is_encrypted OR COALESCE(m.input_type = 'password', false) AS secret
+    ) s
+    WHERE (o.category, o.config_key, o.environment, o.config_value, o.value_type, o.is_encrypted, o.is_active)
+          IS DISTINCT FROM
+          (n.category, n.config_key, n.environment, n.config_value, n.value_type, n.is_encrypted, n.is_active)
+    ORDER BY n.id;
+  ELSIF TG_OP = 'DELETE' THEN
+    -- No foreign key from history to the deleted row: the trail outlives it.
+    INSERT INTO configuration_history (config_id, old_value, new_value, changed_by, change_reason, ip_address, user_agent, created_at, category, config_key, environment, action, old_value_type, new_value_type, old_is_encrypted, new_is_encrypted, is_secret)
+    SELECT o.id, config_history_value(o.config_value, s.secret),
+           NULL, v_actor, v_reason, v_ip, v_agent, clock_timestamp(),
+           o.category, o.config_key, o.environment, 'delete', o.value_type, NULL, o.is_encrypted, NULL, s.secret
+    FROM old_rows o
+    LEFT JOIN configuration_metadata m ON m.category = o.category AND m.config_key = o.config_key
+    CROSS JOIN LATERAL (SELECT o.is_encrypted OR COALESCE(m.input_type = 'password', false) AS secret) s
+    ORDER BY o.id;
+  END IF;
+  RETURN NULL;
+END
+$$;
+""",
+]
 
-def _previous():
-    return importlib.import_module("configurations.migrations.0008_history_secrecy")
-
-
-def _sqlite_install() -> list[str]:
-    statements = []
-    for statement in _previous().SQLITE_INSTALL:
-        if statement.lstrip().startswith("CREATE TRIGGER"):
-            statement = statement.rstrip().removesuffix("END") + SQLITE_CHAIN.lstrip("\n")
-        statements.append(statement)
-    return statements
-
-
-SQLITE_INSTALL = _sqlite_install()
+SQLITE_0008 = [
+    'DROP TRIGGER IF EXISTS system_configurations_history_insert',
+    r"""
+CREATE TRIGGER system_configurations_history_insert
+AFTER INSERT ON system_configurations
+BEGIN
+  -- updated_at in the microsecond format of every trigger-written timestamp (the column
+  -- default has milliseconds), so that timestamps compare correctly as text.
+  UPDATE system_configurations
+     SET updated_by = COALESCE(NULLIF(current_setting('app.actor', 1), ''), NEW.updated_by), updated_at = config_next_timestamp(NULL)
+   WHERE id = NEW.id;
+  INSERT INTO configuration_history (config_id, old_value, new_value, changed_by, change_reason, ip_address, user_agent, created_at, category, config_key, environment, action, old_value_type, new_value_type, old_is_encrypted, new_is_encrypted, is_secret)
+  SELECT NEW.id, NULL, config_history_value(NEW.config_value, (NEW.is_encrypted OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = NEW.category AND m.config_key = NEW.config_key AND m.input_type = 'password'))),
+         COALESCE(NULLIF(current_setting('app.actor', 1), ''), NEW.updated_by), NULLIF(current_setting('app.reason', 1), ''), NULLIF(current_setting('app.ip_address', 1), ''), NULLIF(current_setting('app.user_agent', 1), ''),
+         (SELECT c.updated_at FROM system_configurations c WHERE c.id = NEW.id),
+         NEW.category, NEW.config_key, NEW.environment, 'create', NULL, NEW.value_type, NULL, NEW.is_encrypted,
+         (NEW.is_encrypted OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = NEW.category AND m.config_key = NEW.config_key AND m.input_type = 'password'));
+END
+""",
+    'DROP TRIGGER IF EXISTS system_configurations_history_update',
+    r"""
+CREATE TRIGGER system_configurations_history_update
+AFTER UPDATE ON system_configurations
+WHEN OLD.category IS NOT NEW.category OR OLD.config_key IS NOT NEW.config_key
+  OR OLD.environment IS NOT NEW.environment OR OLD.config_value IS NOT NEW.config_value
+  OR OLD.value_type IS NOT NEW.value_type OR OLD.is_encrypted IS NOT NEW.is_encrypted
+  OR OLD.is_active IS NOT NEW.is_active
+BEGIN
+  UPDATE system_configurations
+     SET updated_at = config_next_timestamp(OLD.updated_at), updated_by = COALESCE(NULLIF(current_setting('app.actor', 1), ''), NEW.updated_by)
+   WHERE id = NEW.id;
+  INSERT INTO configuration_history (config_id, old_value, new_value, changed_by, change_reason, ip_address, user_agent, created_at, category, config_key, environment, action, old_value_type, new_value_type, old_is_encrypted, new_is_encrypted, is_secret)
+  SELECT NEW.id,
+         config_history_value(OLD.config_value, (OLD.is_encrypted OR NEW.is_encrypted OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = NEW.category AND m.config_key = NEW.config_key AND m.input_type = 'password'))),
+         config_history_value(NEW.config_value, (OLD.is_encrypted OR NEW.is_encrypted OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = NEW.category AND m.config_key = NEW.config_key AND m.input_type = 'password'))),
+         COALESCE(NULLIF(current_setting('app.actor', 1), ''), CASE WHEN NEW.updated_by IS NOT OLD.updated_by THEN NEW.updated_by END),
+         NULLIF(current_setting('app.reason', 1), ''), NULLIF(current_setting('app.ip_address', 1), ''), NULLIF(current_setting('app.user_agent', 1), ''), (SELECT c.updated_at FROM system_configurations c WHERE c.id = NEW.id),
+         NEW.category, NEW.config_key, NEW.environment,
+         CASE WHEN OLD.is_active AND NOT NEW.is_active THEN 'deactivate'
+              WHEN NOT OLD.is_active AND NEW.is_active THEN 'reactivate'
+              ELSE 'update' END,
+         OLD.value_type, NEW.value_type, OLD.is_encrypted, NEW.is_encrypted, (OLD.is_encrypted OR NEW.is_encrypted OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = NEW.category AND m.config_key = NEW.config_key AND m.input_type = 'password'));
+END
+""",
+    'DROP TRIGGER IF EXISTS system_configurations_history_delete',
+    r"""
+CREATE TRIGGER system_configurations_history_delete
+AFTER DELETE ON system_configurations
+BEGIN
+  INSERT INTO configuration_history (config_id, old_value, new_value, changed_by, change_reason, ip_address, user_agent, created_at, category, config_key, environment, action, old_value_type, new_value_type, old_is_encrypted, new_is_encrypted, is_secret)
+  SELECT OLD.id, config_history_value(OLD.config_value, (OLD.is_encrypted OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = OLD.category AND m.config_key = OLD.config_key AND m.input_type = 'password'))),
+         NULL, NULLIF(current_setting('app.actor', 1), ''), NULLIF(current_setting('app.reason', 1), ''), NULLIF(current_setting('app.ip_address', 1), ''), NULLIF(current_setting('app.user_agent', 1), ''), config_next_timestamp(NULL),
+         OLD.category, OLD.config_key, OLD.environment, 'delete', OLD.value_type, NULL, OLD.is_encrypted, NULL,
+         (OLD.is_encrypted OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = OLD.category AND m.config_key = OLD.config_key AND m.input_type = 'password'));
+END
+""",
+]
 
 
 def install(apps, schema_editor) -> None:
@@ -329,18 +487,16 @@ def _chain_existing_on_sqlite(connection) -> None:
 
 
 def uninstall(apps, schema_editor) -> None:
-    previous = _previous()
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
         for statement in PG_UNINSTALL:
             schema_editor.execute(statement, params=None)
-        for statement in previous.PG_INSTALL:
-            if "FUNCTION log_configuration_change()" in statement:
-                schema_editor.execute(statement, params=None)
+        for statement in PG_0008_LOG_FUNCTION:
+            schema_editor.execute(statement, params=None)
         for statement in PG_UNINSTALL_AFTER:
             schema_editor.execute(statement, params=None)
     else:
-        for statement in previous.SQLITE_INSTALL:
+        for statement in SQLITE_0008:
             schema_editor.execute(statement, params=None)
 
 

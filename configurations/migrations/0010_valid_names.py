@@ -31,7 +31,7 @@ class AddNameConstraint(migrations.AddConstraint):
 
 def _drop_sqlite_triggers(schema_editor) -> None:
     """SQLite copies the table to add a constraint and refuses while a trigger refers to it. The triggers are
-    put back after migrate by configurations' post_migrate handler, from the applied migrations."""
+    put back after migrate by configurations' post_migrate handler (data/installation.py)."""
     with schema_editor.connection.cursor() as cursor:
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         names = [row[0] for row in cursor.fetchall()]

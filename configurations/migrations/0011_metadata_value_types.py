@@ -14,7 +14,6 @@
 The reverse restores the function of 0002 and the previous metadata, and drops the column.
 """
 
-import importlib
 from decimal import Decimal, InvalidOperation
 
 from django.db import migrations, models
@@ -236,10 +235,98 @@ def backwards(apps, schema_editor):
         port.validation_rules = {k: v for k, v in (port.validation_rules or {}).items() if k != "integer"}
         port.save(update_fields=["validation_rules"])
     if schema_editor.connection.vendor == "postgresql":
-        previous = importlib.import_module("configurations.migrations.0002_history_triggers")
-        for statement in previous.PG_INSTALL:
-            if "FUNCTION validate_configuration_value(" in statement:
-                schema_editor.execute(statement, params=None)
+        for statement in PG_0002_VALIDATE:
+            schema_editor.execute(statement, params=None)
+
+
+def _drop_sqlite_triggers(schema_editor) -> None:
+    """SQLite copies the table to add a constraint and refuses while a trigger refers to it (post_migrate
+    installs the declared triggers again)."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        names = [row[0] for row in cursor.fetchall()]
+    for name in names:
+        schema_editor.execute(f'DROP TRIGGER IF EXISTS "{name}"', params=None)
+
+
+# Frozen copy of 0002_history_triggers' validate_configuration_value(), for the reverse.
+PG_0002_VALIDATE = [
+    r"""
+CREATE OR REPLACE FUNCTION validate_configuration_value(
+  p_category VARCHAR,
+  p_config_key VARCHAR,
+  p_config_value TEXT,
+  p_environment VARCHAR DEFAULT NULL
+) RETURNS BOOLEAN
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  v_metadata configuration_metadata%ROWTYPE;
+  v_rules JSONB;
+  v_value_type VARCHAR;
+  v_required BOOLEAN;
+BEGIN
+  SELECT * INTO v_metadata
+  FROM configuration_metadata
+  WHERE category = p_category AND config_key = p_config_key;
+
+  IF NOT FOUND THEN
+    -- No metadata means no validation required.
+    RETURN TRUE;
+  END IF;
+
+  v_rules := COALESCE(v_metadata.validation_rules, '{}'::jsonb);
+  IF jsonb_typeof(v_rules) <> 'object' THEN
+    v_rules := '{}'::jsonb;
+  END IF;
+
+  -- The type lives on the configuration row, not on the metadata (the spec's defect).
+  SELECT c.value_type INTO v_value_type
+  FROM system_configurations c
+  WHERE c.category = p_category AND c.config_key = p_config_key
+    AND (p_environment IS NULL OR c.environment = p_environment)
+  ORDER BY c.is_active DESC, c.id
+  LIMIT 1;
+
+  v_required := v_metadata.is_required OR COALESCE((v_rules->>'required')::boolean, false);
+  IF p_config_value IS NULL OR p_config_value = '' THEN
+    -- An empty value is valid exactly when it is not required; other rules apply to values.
+    RETURN NOT v_required;
+  END IF;
+
+  IF v_rules ? 'minLength' AND char_length(p_config_value) < (v_rules->>'minLength')::integer THEN
+    RETURN FALSE;
+  END IF;
+  IF v_rules ? 'maxLength' AND char_length(p_config_value) > (v_rules->>'maxLength')::integer THEN
+    RETURN FALSE;
+  END IF;
+
+  IF v_metadata.input_type = 'number' OR v_value_type = 'number' THEN
+    IF p_config_value !~ '^-?[0-9]+(\.[0-9]+)?$' THEN
+      RETURN FALSE;
+    END IF;
+    IF v_rules ? 'min' AND p_config_value::numeric < (v_rules->>'min')::numeric THEN
+      RETURN FALSE;
+    END IF;
+    IF v_rules ? 'max' AND p_config_value::numeric > (v_rules->>'max')::numeric THEN
+      RETURN FALSE;
+    END IF;
+  END IF;
+
+  IF v_rules ? 'options' AND jsonb_typeof(v_rules->'options') = 'array' AND NOT EXISTS (
+    SELECT 1 FROM jsonb_array_elements_text(v_rules->'options') AS o(option) WHERE o.option = p_config_value
+  ) THEN
+    RETURN FALSE;
+  END IF;
+
+  IF v_rules ? 'pattern' AND p_config_value !~ (v_rules->>'pattern') THEN
+    RETURN FALSE;
+  END IF;
+
+  RETURN TRUE;
+END
+$$;
+""",
+]
 
 
 class AddConstraintOnSQLiteWithoutTriggers(migrations.AddConstraint):
@@ -247,12 +334,12 @@ class AddConstraintOnSQLiteWithoutTriggers(migrations.AddConstraint):
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor == "sqlite":
-            importlib.import_module("configurations.migrations.0010_valid_names")._drop_sqlite_triggers(schema_editor)
+            _drop_sqlite_triggers(schema_editor)
         super().database_forwards(app_label, schema_editor, from_state, to_state)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor == "sqlite":
-            importlib.import_module("configurations.migrations.0010_valid_names")._drop_sqlite_triggers(schema_editor)
+            _drop_sqlite_triggers(schema_editor)
         super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 

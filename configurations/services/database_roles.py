@@ -5,7 +5,8 @@ Three roles (docs/schema.md, Roles):
 - the **owner** runs migrations and owns every table, view, sequence and function of the schema, so the
   history trigger and the archive function (SECURITY DEFINER) run with its rights;
 - the **application** role (the one ``DATABASE_URL`` names when serving) reads and writes configurations,
-  metadata, templates, users and sessions; it may only read the history (the trigger writes it as the owner)
+  metadata, templates, users and sessions; it may only read the history, and the metadata and template history
+  (the triggers write them as the owner)
   and archive it through ``config_archive_history``; never UPDATE, DELETE or TRUNCATE it. On
   ``system_configurations`` it is subject to the spec's policy: a row may be inserted, updated or deleted only
   in an environment the transaction's actor may edit (``current_user_id()``, ``user_permissions``);
@@ -29,6 +30,9 @@ APP_READ_ONLY = (
     "configuration_history",
     "configuration_history_archive",
     "configuration_history_head",
+    "configuration_metadata_changes",
+    "configuration_templates_changes",
+    "audit_chain_heads",
     "configuration_secret_patterns",
     "django_migrations",
     "auth_permission",

@@ -10,6 +10,8 @@ database whose functions were replaced cannot vouch for itself. What is found, b
   (or the earlier one was rewritten together with its hash);
 - the chain's recorded head (``configuration_history_head``) missing from the trail: rows were **deleted** at
   the end;
+- the same for the metadata and template history (simple-history's tables, data/triggers/records.py), each
+  table its own chain with its head in ``audit_chain_heads``;
 - a live configuration whose state differs from what its latest history row records (data/live_state.py): a
   write **unrecorded** by the history (a disabled or bypassed trigger).
 
@@ -24,7 +26,10 @@ import dataclasses
 from django.db import connection, transaction
 
 from ..data import chain, live_state
-from ..data.models import HistoryChainHead
+from ..data.models import AuditChainHead, HistoryChainHead
+from ..data.triggers import records
+
+HISTORY_TABLE = "configuration_history"
 
 FETCH = 20_000
 
@@ -44,19 +49,36 @@ _TRAILS = {
 }
 
 
+def _records_sql(table: str, vendor: str) -> str:
+    """A record table's chain: id, canonical content (computed by built-in or registered functions), links."""
+    content_sql = (
+        records.RECORD_CONTENT_SQL.format(row="t")
+        if vendor == "postgresql"
+        else f"config_record_content({', '.join(records.CONTENT_COLUMNS[table])})"
+    )
+    history = records.RECORDED[table]
+    return f"SELECT history_id, {content_sql}, history_prev_hash, history_row_hash FROM {history} t ORDER BY 1"
+
+
 @dataclasses.dataclass(frozen=True)
 class Finding:
+    """One thing wrong with the trail, with the ids it concerns."""
+
     kind: str  # "edited", "deleted", "forged" or "unrecorded"
     ids: tuple[int, ...]  # history ids; for "unrecorded", the configuration's id
     message: str
+    table: str = HISTORY_TABLE
 
     def __str__(self) -> str:
-        return self.message
+        return self.message if self.table == HISTORY_TABLE else f"{self.table}: {self.message}"
 
 
 @dataclasses.dataclass
 class ChainReport:
+    """What verify_history found: rows checked (per table), findings, the configuration history's head."""
+
     rows: int = 0
+    rows_per_table: dict[str, int] = dataclasses.field(default_factory=dict)
     findings: list[Finding] = dataclasses.field(default_factory=list)
     head: tuple[int, str] | None = None
     expected_head_found: bool | None = None
@@ -82,29 +104,41 @@ def verify_history(*, expect_head: tuple[int, str] | None = None, progress=None)
     """Recompute the whole chain; report every finding with the ids it concerns."""
     report = ChainReport()
     sql, content = _TRAILS.get(connection.vendor, _TRAILS["other"])
-    walk = _Walk(report, expect_head, content)
+    walk = _Walk(report, expect_head, content, tracker=live_state.Tracker())
     outermost = not connection.in_atomic_block  # inside a caller's transaction its isolation level holds
     with transaction.atomic():
-        if connection.vendor == "postgresql" and outermost:
-            with connection.cursor() as cursor:  # the trail and the live rows as of one moment
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        with connection.chunked_cursor() as cursor:
-            cursor.execute(sql)
-            while batch := cursor.fetchmany(FETCH):
-                for row in batch:
-                    walk.step(row)
-                if progress:
-                    progress(report.rows)
-        walk.finish()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:  # the trail and the live rows as of one moment; records in UTC
+                if outermost:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cursor.execute("SET LOCAL TimeZone = 'UTC'")
+        _run(walk, sql, progress)
         for drift in walk.tracker.drifts():
             report.findings.append(Finding("unrecorded", (drift.config_id,), drift.message))
+        for table, history in records.RECORDED.items():
+            _run(_Walk(report, None, lambda row: row[1], table=history), _records_sql(table, connection.vendor))
     return report
 
 
+def _run(walk: _Walk, sql: str, progress=None) -> None:
+    """Walk one table's chain from its first row to its recorded head."""
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(FETCH):
+            for row in batch:
+                walk.step(row)
+            if progress:
+                progress(walk.report.rows)
+    walk.finish()
+
+
 class _Walk:
-    def __init__(self, report: ChainReport, expect_head: tuple[int, str] | None, content) -> None:
-        self.report, self.expect_head, self.content = report, expect_head, content
-        self.tracker = live_state.Tracker()
+    """One chain's walk in id order: each row's hash, its link to the one before, and the head at the end."""
+
+    def __init__(self, report: ChainReport, expect_head, content, *, tracker=None, table=HISTORY_TABLE) -> None:
+        self.report, self.expect_head, self.content, self.table = report, expect_head, content, table
+        self.tracker = tracker
+        report.rows_per_table.setdefault(table, 0)
         self.head: tuple[int, str] | None = None  # the last chained row
         self.before: tuple[int, str] | None = None  # the one before it
         if expect_head is not None:
@@ -112,7 +146,9 @@ class _Walk:
 
     def step(self, row: tuple) -> None:
         self.report.rows += 1
-        self.tracker.track(row)
+        self.report.rows_per_table[self.table] += 1
+        if self.tracker is not None:
+            self.tracker.track(row)
         entry_id, prev_hash, row_hash = int(row[0]), row[-2], row[-1]
         if row_hash is None:
             self._found("forged", (entry_id,), f"#{entry_id} has no chain link: it was inserted outside the trigger")
@@ -139,8 +175,12 @@ class _Walk:
             self._found("deleted", gap, f"rows between #{gap[0]} and #{gap[1]} were deleted (or #{gap[0]} rewritten)")
 
     def finish(self) -> None:
-        self.report.head = self.head
-        recorded = HistoryChainHead.objects.filter(id=1).values_list("last_id", "last_hash").first()
+        """Compare the chain's last row with its recorded head."""
+        if self.table == HISTORY_TABLE:
+            self.report.head = self.head
+            recorded = HistoryChainHead.objects.filter(id=1).values_list("last_id", "last_hash").first()
+        else:
+            recorded = AuditChainHead.objects.filter(table_name=self.table).values_list("last_id", "last_hash").first()
         if recorded and recorded[1] and (self.head is None or tuple(recorded) != self.head):
             last = self.head[0] if self.head else "the start"
             self._found(
@@ -150,4 +190,4 @@ class _Walk:
             )
 
     def _found(self, kind: str, ids: tuple[int, ...], message: str) -> None:
-        self.report.findings.append(Finding(kind, ids, message))
+        self.report.findings.append(Finding(kind, ids, message, self.table))

@@ -138,13 +138,14 @@ def authenticate(plaintext: str) -> ApiToken | None:
     return token
 
 
-_last_written: dict[int, datetime.datetime] = {}
+# Keyed by the digest too: an id can come back (a restored or test database) for another token.
+_last_written: dict[tuple[int, str], datetime.datetime] = {}
 
 
 def touch(token: ApiToken) -> None:
     """Record the use: at most one write per token per minute (per process)."""
     now = timezone.now()
-    seen = max(filter(None, (token.last_used_at, _last_written.get(token.pk))), default=None)
+    seen = max(filter(None, (token.last_used_at, _last_written.get((token.pk, token.token_hash)))), default=None)
     if seen is None or now - seen > LAST_USED_EVERY:
         try:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
@@ -153,4 +154,4 @@ def touch(token: ApiToken) -> None:
                 raise
             availability.failed(error)  # best effort: a read during an outage is still answered
             return
-        token.last_used_at = _last_written[token.pk] = now
+        token.last_used_at = _last_written[(token.pk, token.token_hash)] = now

@@ -11,10 +11,10 @@ from configurations.management.progress import ProgressBar
 
 class Command(BaseCommand):
     help = (
-        "Check the configuration history's hash chain (history and archive) and that every live configuration is "
-        "what its latest history row records. Exits non-zero when a row was edited, deleted or inserted outside "
-        "the trigger, or a configuration changed without a history row. Prints the head (ID:HASH) to pin outside "
-        "the database."
+        "Check the configuration history's hash chain (history and archive), the metadata and template history's "
+        "chains, and that every live configuration is what its latest history row records. Exits non-zero when a "
+        "row was edited, deleted or inserted outside the trigger, or a configuration changed without a history row. "
+        "Prints the head (ID:HASH) to pin outside the database."
     )
 
     def add_arguments(self, parser):
@@ -33,6 +33,9 @@ class Command(BaseCommand):
         report = services.verify_history(expect_head=expected, progress=lambda rows: bar("verifying", rows, rows))
         for finding in report.findings:
             self.stdout.write(f"  {finding.kind:<10} {finding}")
+        for table, rows in report.rows_per_table.items():
+            found = sum(finding.table == table for finding in report.findings)
+            self.stdout.write(f"  {table}: {counted(rows, 'row')}, {'ok' if not found else counted(found, 'finding')}")
         self.stdout.write(f"Checked {counted(report.rows, 'history row')}. Head: {report.head_text}")
         if report.expected_head_found is False:
             raise CommandError(f"the trail no longer contains the head {expect_head}: it was rewritten from before it")

@@ -1,0 +1,194 @@
+"""What the database itself refuses: a value that breaks its metadata's rules, a secret in the clear.
+
+``validate_configuration_value`` is the spec's validation function (the twin of core/validation.py), kept for
+SQL callers. The plaintext refusal holds on every path, raw SQL included: a key is a secret by its name
+(``configuration_secret_patterns``, filled from CONFIG_SECRET_KEY_PATTERNS by data/secret_patterns.py) or by
+its metadata (input type password), and its value must then be an encrypted envelope. PostgreSQL checks once
+per statement over the transition tables, SQLite with BEFORE triggers.
+"""
+
+from __future__ import annotations
+
+from .definitions import Function, PostgresTrigger, SqliteTrigger
+
+_SECRET_BY_NAME_OR_METADATA = (
+    "(EXISTS (SELECT 1 FROM configuration_secret_patterns p WHERE {contains}) "
+    "OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = {row}.category "
+    "AND m.config_key = {row}.config_key AND m.input_type = 'password'))"
+)
+# The spec's sample row stores an envelope with is_encrypted left at its default: an envelope's shape is accepted.
+_PLAINTEXT = "NOT {row}.is_encrypted AND {row}.config_value <> '' AND substr({row}.config_value, 1, 10) <> 'encrypted:'"
+_NOT_AN_ENVELOPE = "{row}.is_encrypted AND substr({row}.config_value, 1, 10) <> 'encrypted:'"
+PLAINTEXT_MESSAGE = (
+    "is a secret (its name matches CONFIG_SECRET_KEY_PATTERNS or its metadata is a password), so its value "
+    "must be stored encrypted: write it through the application, which encrypts it"
+)
+ENVELOPE_MESSAGE = "is marked encrypted, but its value is not an encrypted envelope"
+
+
+def _plaintext_secret(row: str, contains: str) -> str:
+    return f"{_PLAINTEXT} AND {_SECRET_BY_NAME_OR_METADATA}".format(row=row, contains=contains)
+
+
+# An UPDATE that leaves a legacy row's value, flag and name as they were (a deactivation) is not refused.
+_UNCHANGED = (
+    "EXISTS (SELECT 1 FROM old_rows o WHERE o.id = n.id AND o.config_value = n.config_value "
+    "AND o.is_encrypted = n.is_encrypted AND o.category = n.category AND o.config_key = n.config_key)"
+)
+_OFFENDING = (
+    f"SELECT n.category, n.config_key, n.environment, n.is_encrypted INTO r FROM new_rows n "
+    f"WHERE n.config_value IS NOT NULL AND (({_NOT_AN_ENVELOPE.format(row='n')}) "
+    f"OR ({_plaintext_secret('n', 'strpos(lower(n.config_key), p.pattern) > 0')}))"
+)
+_REFUSE_PLAINTEXT_BODY = f"""
+DECLARE r record;
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    {_OFFENDING} LIMIT 1;
+  ELSE
+    {_OFFENDING} AND NOT {_UNCHANGED} LIMIT 1;
+  END IF;
+  IF FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'check_violation',
+      MESSAGE = format('%s.%s [%s] %s', r.category, r.config_key, r.environment,
+                       CASE WHEN r.is_encrypted THEN '{ENVELOPE_MESSAGE}' ELSE '{PLAINTEXT_MESSAGE}' END);
+  END IF;
+  RETURN NULL;
+END
+"""
+
+POSTGRESQL_FUNCTIONS = (
+    Function(
+        name="validate_configuration_value",
+        arguments=(
+            "p_category character varying, p_config_key character varying, p_config_value text, "
+            "p_environment character varying DEFAULT NULL::character varying"
+        ),
+        returns="boolean",
+        language="plpgsql",
+        volatility="STABLE",
+        body=r"""
+DECLARE
+  v_metadata configuration_metadata%ROWTYPE;
+  v_rules JSONB;
+  v_value_type VARCHAR;
+  v_required BOOLEAN;
+BEGIN
+  SELECT * INTO v_metadata
+  FROM configuration_metadata
+  WHERE category = p_category AND config_key = p_config_key;
+
+  IF NOT FOUND THEN
+    -- No metadata means no validation required.
+    RETURN TRUE;
+  END IF;
+
+  v_rules := COALESCE(v_metadata.validation_rules, '{}'::jsonb);
+  IF jsonb_typeof(v_rules) <> 'object' THEN
+    v_rules := '{}'::jsonb;
+  END IF;
+
+  -- The type is the metadata's when it declares one (as the spec's function meant), else the row's.
+  v_value_type := v_metadata.value_type;
+  IF v_value_type IS NULL THEN
+    SELECT c.value_type INTO v_value_type
+    FROM system_configurations c
+    WHERE c.category = p_category AND c.config_key = p_config_key
+      AND (p_environment IS NULL OR c.environment = p_environment)
+    ORDER BY c.is_active DESC, c.id
+    LIMIT 1;
+  END IF;
+
+  v_required := v_metadata.is_required OR COALESCE((v_rules->>'required')::boolean, false);
+  IF p_config_value IS NULL OR p_config_value = '' THEN
+    -- An empty value is valid exactly when it is not required; other rules apply to values.
+    RETURN NOT v_required;
+  END IF;
+
+  IF v_rules ? 'minLength' AND char_length(p_config_value) < (v_rules->>'minLength')::integer THEN
+    RETURN FALSE;
+  END IF;
+  IF v_rules ? 'maxLength' AND char_length(p_config_value) > (v_rules->>'maxLength')::integer THEN
+    RETURN FALSE;
+  END IF;
+
+  IF v_metadata.input_type = 'number' OR v_value_type = 'number' THEN
+    IF p_config_value !~ '^-?[0-9]+(\.[0-9]+)?$' THEN
+      RETURN FALSE;
+    END IF;
+    IF COALESCE((v_rules->>'integer')::boolean, false)
+       AND p_config_value::numeric <> trunc(p_config_value::numeric) THEN
+      RETURN FALSE;
+    END IF;
+    IF v_rules ? 'min' AND p_config_value::numeric < (v_rules->>'min')::numeric THEN
+      RETURN FALSE;
+    END IF;
+    IF v_rules ? 'max' AND p_config_value::numeric > (v_rules->>'max')::numeric THEN
+      RETURN FALSE;
+    END IF;
+  END IF;
+
+  IF v_rules ? 'options' AND jsonb_typeof(v_rules->'options') = 'array' AND NOT EXISTS (
+    SELECT 1 FROM jsonb_array_elements_text(v_rules->'options') AS o(option) WHERE o.option = p_config_value
+  ) THEN
+    RETURN FALSE;
+  END IF;
+
+  IF v_rules ? 'pattern' AND p_config_value !~ (v_rules->>'pattern') THEN
+    RETURN FALSE;
+  END IF;
+
+  RETURN TRUE;
+END
+""",
+    ),
+    Function(
+        name="config_refuse_plaintext_secrets",
+        arguments="",
+        returns="trigger",
+        language="plpgsql",
+        search_path="pg_catalog, public, pg_temp",
+        body=_REFUSE_PLAINTEXT_BODY,
+    ),
+)
+
+POSTGRESQL_TRIGGERS = tuple(
+    PostgresTrigger.of(
+        f"system_configurations_secrets_{event.lower()}",
+        f"AFTER {event}",
+        "system_configurations",
+        "config_refuse_plaintext_secrets",
+        referencing=tables,
+    )
+    for event, tables in (
+        ("INSERT", "NEW TABLE AS new_rows"),
+        ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+    )
+)
+
+_SQLITE_CHANGED = (
+    " AND (NEW.config_value IS NOT OLD.config_value OR NEW.is_encrypted IS NOT OLD.is_encrypted "
+    "OR NEW.category IS NOT OLD.category OR NEW.config_key IS NOT OLD.config_key)"
+)
+
+_SQLITE_CHECKS = {
+    "plaintext": (_plaintext_secret("NEW", "instr(lower(NEW.config_key), p.pattern) > 0"), PLAINTEXT_MESSAGE),
+    "envelope": (_NOT_AN_ENVELOPE.format(row="NEW"), ENVELOPE_MESSAGE),
+}
+
+
+def _sqlite_trigger(event: str, check: str) -> SqliteTrigger:
+    condition, message = _SQLITE_CHECKS[check]
+    name = f"system_configurations_secrets_{check}_{event.lower()}"
+    literal = ("a configuration " + message).replace("'", "''")
+    changed = _SQLITE_CHANGED if event == "UPDATE" else ""
+    return SqliteTrigger(
+        name,
+        "system_configurations",
+        f"CREATE TRIGGER {name} BEFORE {event} ON system_configurations "
+        f"WHEN NEW.config_value IS NOT NULL AND {condition}{changed} "
+        f"BEGIN SELECT RAISE(ABORT, '{literal}'); END",
+    )
+
+
+SQLITE_TRIGGERS = tuple(_sqlite_trigger(event, check) for event in ("INSERT", "UPDATE") for check in _SQLITE_CHECKS)

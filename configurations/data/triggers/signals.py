@@ -1,0 +1,88 @@
+"""Tell running processes that something they cache changed (configurations.runtime).
+
+PostgreSQL: statement-level triggers send ``NOTIFY configurations_changed`` (delivered at commit, never for a
+rolled-back transaction). SQLite: triggers bump ``configuration_change_counter``, which the watcher polls.
+"""
+
+from __future__ import annotations
+
+from .definitions import Function, PostgresTrigger, SqliteTrigger
+
+POSTGRESQL_FUNCTIONS = (
+    Function(
+        name="config_notify_change",
+        arguments="",
+        returns="trigger",
+        language="plpgsql",
+        body=r"""
+BEGIN
+  -- One notification per statement; PostgreSQL folds duplicates within a transaction.
+  PERFORM pg_notify('configurations_changed', TG_OP);
+  RETURN NULL;
+END
+""",
+    ),
+    Function(
+        name="config_notify_tokens",
+        arguments="",
+        returns="trigger",
+        language="plpgsql",
+        body=r"""
+BEGIN
+  PERFORM pg_notify('configurations_changed', 'tokens');
+  RETURN NULL;
+END
+""",
+    ),
+)
+
+POSTGRESQL_TRIGGERS = (
+    PostgresTrigger(
+        "system_configurations_notify",
+        "system_configurations",
+        "CREATE TRIGGER system_configurations_notify AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE "
+        "ON system_configurations FOR EACH STATEMENT EXECUTE FUNCTION config_notify_change()",
+    ),
+    PostgresTrigger(
+        "configuration_api_tokens_notify",
+        "configuration_api_tokens",
+        "CREATE TRIGGER configuration_api_tokens_notify AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE "
+        "ON configuration_api_tokens FOR EACH STATEMENT EXECUTE FUNCTION config_notify_tokens()",
+    ),
+    PostgresTrigger(
+        "users_notify_tokens",
+        "users",
+        "CREATE TRIGGER users_notify_tokens AFTER DELETE OR UPDATE ON users "
+        "FOR EACH STATEMENT EXECUTE FUNCTION config_notify_tokens()",
+    ),
+)
+
+_BUMP = "UPDATE configuration_change_counter SET value = value + 1 WHERE id = 1;"
+SQLITE_TRIGGERS = (
+    *(
+        SqliteTrigger(
+            f"system_configurations_count_{event.lower()}",
+            "system_configurations",
+            f"CREATE TRIGGER system_configurations_count_{event.lower()}\n"
+            f"AFTER {event} ON system_configurations\nBEGIN\n  {_BUMP}\nEND",
+        )
+        for event in ("INSERT", "UPDATE", "DELETE")
+    ),
+    *(
+        SqliteTrigger(
+            f"configuration_api_tokens_count_{event.lower()}",
+            "configuration_api_tokens",
+            f"CREATE TRIGGER configuration_api_tokens_count_{event.lower()} AFTER {event} ON configuration_api_tokens "
+            f"BEGIN {_BUMP} END",
+        )
+        for event in ("INSERT", "UPDATE", "DELETE")
+    ),
+    *(
+        SqliteTrigger(
+            f"users_count_{event.lower()}",
+            "users",
+            f"CREATE TRIGGER users_count_{event.lower()} AFTER {event} ON users BEGIN {_BUMP} END",
+        )
+        for event in ("UPDATE", "DELETE")
+    ),
+)
