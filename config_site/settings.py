@@ -14,7 +14,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from configurations.core.conf import DEFAULTS
+from configurations.conf import DEFAULTS
 from configurations.core.vocabulary import ENVIRONMENTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -264,7 +264,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {
         "refusals": {"()": "configurations.error_reports.RefusalsWithoutTraceback"},
-        "request_id": {"()": "configurations.core.requestlog.RequestIdFilter"},
+        "request_id": {"()": "configurations.observability.requestlog.RequestIdFilter"},
     },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},

@@ -22,8 +22,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
-from . import runtime
-from .core import conf
+from . import conf, runtime
 from .data import availability
 
 _migrations_applied = False

@@ -12,9 +12,9 @@ from django.http import HttpResponse, JsonResponse
 from django.utils.functional import empty
 
 from . import runtime
-from .core import metrics, requestlog
 from .core.vocabulary import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 from .data import audit, availability
+from .observability import metrics, requestlog
 
 logger = logging.getLogger("configurations.requests")
 _AREAS = (("/admin/", "admin"), ("/api/", "api"))

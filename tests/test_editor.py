@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from configurations import services
-from configurations.admin.editor import load_snapshot
+from configurations.admin.editor import load_category
 from configurations.core import crypto
 from configurations.models import ConfigurationHistory, SystemConfiguration
 
@@ -29,7 +29,7 @@ def smtp_production(db):
     services.set_value(category="smtp", key="host", environment="production", value="smtp.gmail.com")
     services.set_value(category="smtp", key="port", environment="production", value="587")
     services.set_value(category="smtp", key="auth_pass", environment="production", value=SECRET)
-    return load_snapshot("smtp", "production")
+    return load_category("smtp", "production")
 
 
 def post_data(client, url, **values):
@@ -121,7 +121,7 @@ def test_initial_values_and_default_or_modified(admin_client):
     form = admin_client.get(edit_url("app", "test")).context["form"]
     assert form["value__timeout"].value() == "30"
     assert form["value__retries"].value() == "5"
-    snapshot = load_snapshot("app", "test")
+    snapshot = load_category("app", "test")
     assert (snapshot.field("timeout").state, snapshot.field("retries").state) == ("default", "modified")
     assert "value__retries__reset" in form.fields and "value__timeout__reset" not in form.fields
 
@@ -234,11 +234,12 @@ def test_query_count_does_not_grow_with_keys(admin_client, size, django_assert_n
     _category_of(size, "big")
     url = edit_url("big", "test")
     admin_client.get(url)  # warm the session
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):  # session, user, metadata, rows, the category's version
         admin_client.get(url)
     data = post_data(admin_client, url, key_000="changed")
-    # session, user, metadata, locked rows, savepoints, audit context, service reads, one write.
-    with django_assert_num_queries(15):  # 14 + the category lock taken before the rows are read (race-safe creates)
+    # session, user, the category lock, metadata, locked rows, the version (read under the lock),
+    # savepoints, audit context, service reads, one write.
+    with django_assert_num_queries(16):
         assert admin_client.post(url, data).status_code == 302
     assert services.get_value(category="big", key="key_000", environment="test") == "changed"
 

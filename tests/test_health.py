@@ -112,7 +112,7 @@ def test_metrics_count_committed_writes_by_entry_point_and_show_the_chain_head(
 def test_writes_are_counted_after_commit_only(django_capture_on_commit_callbacks):
     before_command = written("command", "create")
     with django_capture_on_commit_callbacks(execute=True):
-        from configurations.core import metrics
+        from configurations.observability import metrics
 
         with metrics.write_path("command"):
             services.set_value(category="app", key="counted", environment="development", value="1")

@@ -78,7 +78,8 @@ def test_the_core_imports_no_django_models_and_nothing_above_it(graph):
     found = []
     for module in sorted(core):
         for imported in graph.find_modules_directly_imported_by(module):
-            if imported.startswith(PACKAGE) and not imported.startswith(f"{PACKAGE}.core"):
+            below = imported.startswith(f"{PACKAGE}.core") or imported == f"{PACKAGE}.conf"
+            if imported.startswith(PACKAGE) and not below:
                 found.append(f"{module} -> {imported}")
             if imported == "django":
                 for detail in graph.get_import_details(importer=module, imported=imported):
@@ -86,4 +87,16 @@ def test_the_core_imports_no_django_models_and_nothing_above_it(graph):
                     models = "django.db.models" in line and "django.db.models.enums" not in line
                     if models or "django.contrib" in line or "from django.db import" in line:
                         found.append(f"{module}:{detail['line_number']}: {line}")
+    assert found == []
+
+
+def test_the_runtime_holds_no_sql_of_its_own():
+    """Its queries are the data layer's named ones (configurations/data/queries.py)."""
+    import pathlib
+    import re
+
+    runtime = pathlib.Path(__file__).resolve().parents[1] / "configurations" / "runtime"
+    sql = re.compile(r"[\"'](SELECT|INSERT|UPDATE|DELETE|LISTEN)\b")
+    found = [f"{path.name}:{n}" for path in runtime.glob("*.py")
+             for n, line in enumerate(path.read_text().splitlines(), 1) if sql.search(line)]  # fmt: skip
     assert found == []

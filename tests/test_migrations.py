@@ -103,3 +103,26 @@ def test_reinstall_does_nothing_before_the_trigger_migration():
         assert not {t for t in _triggers() if t.startswith("system_configurations")}
     finally:
         call_command("migrate", verbosity=0)
+
+
+def test_metadata_history_written_before_0018_is_chained_by_it_and_verifies():
+    call_command("migrate", "configurations", "0017", verbosity=0)
+    try:
+        with connection.cursor() as cursor:
+            for order in (1, 2):  # as simple-history's signals wrote them: no old state, no hashes
+                cursor.execute(
+                    "INSERT INTO configuration_metadata_changes (id, category, config_key, display_name, input_type,"
+                    " is_required, sort_order, created_at, history_date, history_change_reason, history_type)"
+                    " VALUES (9001, 'old', 'k', 'K', 'text', %s, %s, %s, %s, 'before', '~')",
+                    [False, order, "2025-01-01 00:00:00", f"2025-01-0{order} 00:00:00"],
+                )
+    finally:
+        call_command("migrate", verbosity=0)
+    from configurations import services
+
+    old = list(ConfigurationMetadata.history.model.objects.filter(id=9001).order_by("history_id"))
+    assert [r.history_change_reason for r in old] == ["before", "before"]
+    assert old[1].history_prev_hash == old[0].history_row_hash is not None
+    report = services.verify_history()
+    assert report.ok, [str(f) for f in report.findings]
+    assert report.rows_per_table["configuration_metadata_changes"] >= 2

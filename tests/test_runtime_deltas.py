@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 
 from configurations import runtime, services
+from configurations.data import queries
 from configurations.data.models import SystemConfiguration
 from configurations.runtime import snapshots
 from configurations.services import trail
@@ -40,8 +41,8 @@ def refresh():
 
 def full_load_figures():
     """What a full load from scratch gives: the reference every delta must match."""
-    rows = runtime._django_query(snapshots.SNAPSHOT_SQL, [ENV])
-    versions = runtime._django_query(snapshots.VERSIONS_SQL, [ENV])
+    rows = runtime._django_query(queries.SNAPSHOT_SQL, [ENV])
+    versions = runtime._django_query(queries.VERSIONS_SQL, [ENV])
     return snapshots.build_snapshot(ENV, rows, {c: v for c, v in versions if c is not None})
 
 

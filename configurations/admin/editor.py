@@ -1,18 +1,18 @@
-"""What the grouped editor shows for one (category, environment): fields, groups and a version.
+"""What the grouped editor shows for one (category, environment): fields, groups and the category's version.
 
-One query for the metadata and one for the rows, whatever the number of keys. Keys that have rows
-but no metadata still appear (in "Other settings"), so nothing is hidden.
+One query for the metadata, one for the rows and one for the version, whatever the number of keys. Keys that
+have rows but no metadata still appear (in "Other settings"), so nothing is hidden. The version is the one the
+API's ETag carries (services.category_version): a save checks it under the category's lock.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from itertools import groupby
 
+from .. import services
 from ..core.secrecy import is_secret_key
 from ..core.vocabulary import INPUT_OF_VALUE_TYPE, InputType, ValueType
-from ..data import locks
 from ..data.models import ConfigurationMetadata, SystemConfiguration
 
 OTHER_GROUP = "Other settings"
@@ -88,11 +88,13 @@ class EditorField:
 
 
 @dataclasses.dataclass
-class CategorySnapshot:
+class CategoryState:
+    """A category's fields in one environment as the editor shows them, and the version they were read at."""
+
     category: str
     environment: str
     fields: list[EditorField]
-    version: str
+    version: int
 
     def groups(self) -> list[tuple[str, list[EditorField]]]:
         """Groups ordered by their smallest sort_order, fields by sort_order then key."""
@@ -107,24 +109,16 @@ class CategorySnapshot:
         return next(f for f in self.fields if f.key == key)
 
 
-def load_snapshot(category: str, environment: str, *, lock: bool = False) -> CategorySnapshot:
+def load_category(category: str, environment: str, *, lock: bool = False) -> CategoryState:
     """The category's fields in an environment. ``lock`` holds its rows until the transaction ends."""
     metadata = {m.config_key: m for m in ConfigurationMetadata.objects.filter(category=category)}
     rows_query = SystemConfiguration.objects.filter(category=category, environment=environment)
     if lock:
         # Before the rows are read: a save that committed meanwhile (keys added included) is then seen.
-        locks.lock_categories([(category, environment)])
+        services.lock_category(category, environment)
         rows_query = rows_query.select_for_update()
     rows = list(rows_query)
     active = {r.config_key: r for r in rows if r.is_active}
     keys = sorted(set(metadata) | set(active))
     fields = [EditorField(key, metadata.get(key), active.get(key)) for key in keys]
-    return CategorySnapshot(category, environment, fields, version_of(rows))
-
-
-def version_of(rows: list[SystemConfiguration]) -> str:
-    """A digest of the rows' identities and timestamps: it changes whenever any row does."""
-    digest = hashlib.sha256()
-    for row in sorted(rows, key=lambda r: r.pk):
-        digest.update(f"{row.pk}:{row.updated_at.isoformat()}:{row.is_active};".encode())
-    return digest.hexdigest()[:20]
+    return CategoryState(category, environment, fields, services.category_version(environment, category))

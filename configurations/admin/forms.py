@@ -11,7 +11,7 @@ from ..core.secrecy import Secret, name_is_secret
 from ..core.vocabulary import ENVIRONMENTS, InputType
 from ..data.models import SystemConfiguration
 from ..services import permissions
-from .editor import CategorySnapshot, EditorField
+from .editor import CategoryState, EditorField
 
 
 class SecretField(forms.CharField):
@@ -141,7 +141,7 @@ class CategoryForm(forms.Form):
         widget=forms.TextInput(attrs={"size": 80}),
         help_text="Required. Recorded in the history with your name, IP address and browser.",
     )
-    version = forms.CharField(widget=forms.HiddenInput)
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
     new_key = forms.CharField(
         label="New key",
         required=False,
@@ -153,7 +153,7 @@ class CategoryForm(forms.Form):
         label="Its value", required=False, strip=False, widget=forms.TextInput(attrs={"size": 60})
     )
 
-    def __init__(self, snapshot: CategorySnapshot, *args, read_only: bool = False, **kwargs):
+    def __init__(self, snapshot: CategoryState, *args, read_only: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.snapshot = snapshot
         self.fields["version"].initial = snapshot.version
@@ -193,7 +193,7 @@ class CategoryForm(forms.Form):
             raise forms.ValidationError(f"{key} already exists in this category; change it above.")
         return key
 
-    def changes(self, current: CategorySnapshot) -> list[services.Change]:
+    def changes(self, current: CategoryState) -> list[services.Change]:
         """The values to write, compared with ``current`` (the locked rows); untouched defaults are skipped."""
         changes = []
         if self.cleaned_data.get("new_key"):

@@ -19,7 +19,6 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from .. import services
 from ..core.vocabulary import SECRET_MASK
-from ..data.audit import audit_context
 from ..data.models import (
     ConfigurationHistory,
     ConfigurationHistoryArchive,
@@ -119,11 +118,9 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
         self.delete_queryset(request, SystemConfiguration.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request, queryset):
-        for environment in set(queryset.values_list("environment", flat=True)):
-            if not permissions.can_edit(request.user, environment):
-                raise PermissionDenied(f"You may not edit the {environment} environment.")
-        with audit_context(reason=_delete_reason(request)):
-            super().delete_queryset(request, queryset)
+        services.delete_configurations(
+            queryset.values_list("pk", flat=True), reason=_delete_reason(request), actor=request.user
+        )
 
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
@@ -149,7 +146,7 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
         # Through the service: validated, typed, encrypted, audited. The request's user, IP and
         # user agent come from the middleware's context.
         reason = form.cleaned_data["change_reason"]
-        with audit_context(reason=reason):
+        with services.audit_context(reason=reason):
             row = services.apply_changes([form.change()], reason=reason)[0].row
             if not form.cleaned_data.get("is_active", True):
                 services.deactivate(
@@ -190,9 +187,16 @@ class EveryEnvironmentAdmin(SimpleHistoryAdmin):
     form = RecordChangeForm
 
     def save_model(self, request, obj, form, change):
-        """Saved inside the audit context, so the database's history record says why."""
-        with audit_context(reason=form.cleaned_data.get("change_reason") or None):
-            super().save_model(request, obj, form, change)
+        """Saved through the service, so the database's history record says who and why."""
+        services.save_rule(obj, reason=form.cleaned_data.get("change_reason") or None, actor=request.user)
+
+    def delete_model(self, request, obj):
+        """Deleted through the service: recorded with the actor."""
+        services.delete_rules(type(obj).objects.filter(pk=obj.pk), actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        """Bulk deletes too, in one transaction."""
+        services.delete_rules(queryset, actor=request.user)
 
     def _may_change_rules(self, request) -> bool:
         return permissions.can_edit_all(request.user)

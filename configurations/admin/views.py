@@ -24,7 +24,7 @@ from ..core import crypto
 from ..core.vocabulary import ENVIRONMENTS, counted, label
 from ..data.models import ConfigurationHistory, ConfigurationMetadata, SystemConfiguration
 from ..services import history, permissions
-from .editor import CategorySnapshot, load_snapshot
+from .editor import CategoryState, load_category
 from .forms import CategoryForm
 
 TEST_RECIPIENT_KEY = "configurations_test_recipient"
@@ -85,7 +85,7 @@ def edit(request, category: str, environment: str, *, site):
     if request.method == "POST":
         permissions.require_edit(request.user, environment)
         return _save(request, category, environment, site=site)
-    snapshot = load_snapshot(category, environment)
+    snapshot = load_category(category, environment)
     if not snapshot.fields and not SystemConfiguration.objects.filter(category=category).exists():
         # A category known in another environment only (imported into test, say) is editable everywhere.
         raise Http404(f"No configuration or metadata for category {category!r}.")
@@ -95,11 +95,13 @@ def edit(request, category: str, environment: str, *, site):
 @sensitive_variables()
 def _save(request, category: str, environment: str, *, site):
     with transaction.atomic():
-        current = load_snapshot(category, environment, lock=True)
+        current = load_category(category, environment, lock=True)
         form = CategoryForm(current, request.POST)
         if not form.is_valid():
             return _edit_page(site, request, current, form, True)
-        if form.cleaned_data["version"] != current.version:
+        try:
+            services.check_version(environment, category, {form.cleaned_data["version"]}, current=current.version)
+        except services.StaleVersion:
             messages.error(request, STALE_MESSAGE.format(category=category, environment=environment))
             return _edit_page(site, request, current, CategoryForm(current), True, status=409)
         try:
@@ -117,7 +119,7 @@ def _save(request, category: str, environment: str, *, site):
     return redirect("admin:configurations_category_edit", category=category, environment=environment)
 
 
-def _edit_page(site, request, snapshot: CategorySnapshot, form: CategoryForm, can_edit: bool, status: int = 200):
+def _edit_page(site, request, snapshot: CategoryState, form: CategoryForm, can_edit: bool, status: int = 200):
     groups = [(name, [(f, form.bound(f.key)) for f in fields]) for name, fields in snapshot.groups()]
     context = {
         "title": f"{snapshot.category} · {snapshot.environment}",
@@ -141,7 +143,7 @@ def compare(request, category: str, *, site):
     right = _environment(request.GET.get("right", "production"))
     if request.method == "POST":
         return _copy(request, category, left, right, site=site)
-    left_snapshot, right_snapshot = load_snapshot(category, left), load_snapshot(category, right)
+    left_snapshot, right_snapshot = load_category(category, left), load_category(category, right)
     if not left_snapshot.fields and not right_snapshot.fields:
         raise Http404(f"No configuration or metadata for category {category!r}.")
     context = {
@@ -163,7 +165,7 @@ def _may_edit_both(user, left: str, right: str) -> bool:
     return permissions.can_edit(user, left) and permissions.can_edit(user, right)
 
 
-def _comparison(left: CategorySnapshot, right: CategorySnapshot, *, secrets_comparable: bool) -> list[dict]:
+def _comparison(left: CategoryState, right: CategoryState, *, secrets_comparable: bool) -> list[dict]:
     keys = sorted({f.key for f in left.fields} | {f.key for f in right.fields})
     by_key = [(key, _field(left, key), _field(right, key)) for key in keys]
     return [
@@ -172,7 +174,7 @@ def _comparison(left: CategorySnapshot, right: CategorySnapshot, *, secrets_comp
     ]
 
 
-def _field(snapshot: CategorySnapshot, key: str):
+def _field(snapshot: CategoryState, key: str):
     return next((f for f in snapshot.fields if f.key == key), None)
 
 
@@ -234,7 +236,7 @@ def _copy(request, category: str, left: str, right: str, *, site):
 
 def _copy_confirmation(site, request, category, left, right, source, target, keys, reason):
     """Copying into production is confirmed on a page of its own, like applying a template."""
-    rows = [row for row in _comparison(load_snapshot(category, source), load_snapshot(category, target),
+    rows = [row for row in _comparison(load_category(category, source), load_category(category, target),
                                        secrets_comparable=False) if row["key"] in keys]  # fmt: skip
     context = {
         "title": f"Copy {len(rows)} of {category} from {source} to {target}?",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError
-from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
@@ -12,9 +10,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
-from .. import runtime
-from ..core import conf
-from ..data import availability
+from .. import conf
 from ..data.models import ApiToken
 from ..services import tokens
 
@@ -34,29 +30,11 @@ class BearerTokenAuthentication(BaseAuthentication):
             plaintext = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed(INVALID) from None
-        digest = tokens.digest(plaintext)
-        grant = runtime.token_grant(digest) if plaintext.startswith(tokens.PREFIX) else None
-        if grant is runtime.NOT_FOLLOWING:
-            try:
-                token = tokens.authenticate(plaintext)  # no watcher: only the database knows of a revocation now
-            except DatabaseError as error:
-                grant = runtime.remembered_grant(digest)  # an outage: the tokens as this process last knew them
-                if grant is runtime.NOT_FOLLOWING or not availability.is_outage(error):
-                    raise
-                availability.failed(error)
-            else:
-                if token is None:
-                    raise exceptions.AuthenticationFailed(INVALID)
-                return token.owner, token
-        if grant is None or (grant.expires_at is not None and grant.expires_at <= timezone.now()):
+        token = tokens.presented(plaintext)
+        if token is None:
             raise exceptions.AuthenticationFailed(INVALID)
-        token = ApiToken(
-            id=grant.id, name=grant.name, owner_id=grant.owner_id, token_hash=grant.token_hash,
-            environments=grant.environments, categories=grant.categories, access=grant.access, secrets=grant.secrets,
-            expires_at=grant.expires_at, created_at=grant.created_at, last_used_at=grant.last_used_at,
-        )  # fmt: skip
-        tokens.touch(token)
-        return Owner(grant.owner_id), token
+        owner = token.owner if ApiToken.owner.is_cached(token) else Owner(token.owner_id)
+        return owner, token
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="configurations"'

@@ -11,8 +11,8 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import runtime, services
-from ..core import conf, validation
+from .. import conf, runtime, services
+from ..core import validation
 from ..core.validation import MAX_CATEGORY_LENGTH, MAX_KEY_LENGTH, NAME_RULE_SQL
 from ..core.vocabulary import ENVIRONMENTS, EnvironmentPermissionDenied
 from ..data.models import ApiToken

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from rest_framework import exceptions
 
-from ..core import conf
+from .. import conf
 
 RETRY_AFTER = 2  # seconds: a client retries after this, by when a slot is likely free
 

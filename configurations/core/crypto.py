@@ -18,7 +18,7 @@ import re
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from . import conf
+from .. import conf
 from .vocabulary import ENVELOPE_PREFIX, label
 
 PREFIX = f"{ENVELOPE_PREFIX}AES256:v1:"

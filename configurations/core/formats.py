@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from . import conf, values
+from .. import conf
+from . import values
 from .vocabulary import Change, Problem
 
 # An import file nests environment > category > key > value; a JSON value itself may nest MAX_JSON_DEPTH deep.

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from . import conf
+from .. import conf
 from .vocabulary import SECRET_MASK, InputType
 
 

@@ -28,7 +28,8 @@ import regex
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator
 
-from . import conf, values
+from .. import conf
+from . import values
 from .vocabulary import InputType, Problem, ValueType
 
 RULE_NAMES = (

@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
-from ..core import conf
+from .. import conf
 
 SETTINGS = {
     "actor": "app.actor",

@@ -17,7 +17,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Length, Lower, Now
 from django.db.models.lookups import LessThanOrEqual
 
-from ..core import conf, crypto, stored, templates_engine, validation
+from .. import conf
+from ..core import crypto, stored, templates_engine, validation
 from ..core.secrecy import reveal
 from ..core.vocabulary import (
     ENVIRONMENTS,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 
-from ..core import conf
+from .. import conf
 from .models import SecretKeyPattern
 
 

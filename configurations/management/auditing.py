@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
-from configurations.core import metrics
-from configurations.data import audit
+from configurations import services
+from configurations.observability import metrics
 
 
 class AuditedCommand(BaseCommand):
@@ -35,7 +35,7 @@ class AuditedCommand(BaseCommand):
         agent = f"manage.py {getattr(self, 'command_name', type(self).__module__.rsplit('.', 1)[-1])}"
         with (
             metrics.write_path("command"),
-            audit.request_context(actor=actor, ip_address=None, user_agent=f"{agent} (os user {_os_user()})"),
+            services.request_context(actor=actor, ip_address=None, user_agent=f"{agent} (os user {_os_user()})"),
         ):
             try:
                 return super().execute(*args, **options)

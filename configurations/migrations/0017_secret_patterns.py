@@ -19,7 +19,7 @@ pinned (a temporary table cannot stand in for the patterns); SQLite with BEFORE 
 import django.db.models.functions.text
 from django.db import migrations, models
 
-from configurations.core import conf
+from configurations import conf
 
 _SECRET_BY_NAME_OR_METADATA = (
     "(EXISTS (SELECT 1 FROM configuration_secret_patterns p WHERE {contains}) "

@@ -8,6 +8,8 @@ chain (``audit_chain_heads``); simple-history's signals write nothing. Existing 
 order. The SQL below is a frozen copy of data/triggers/records.py as of this migration.
 """
 
+import hashlib
+
 from django.db import migrations, models
 
 PG_INSTALL = [
@@ -236,17 +238,18 @@ def install(apps, schema_editor) -> None:
 
 
 def _chain_existing_on_sqlite(connection, table: str) -> None:
-    """Chain the records written before this migration, in id order, with the functions the backend registers."""
+    """Chain the records written before this migration, in id order, with the functions the backend registers.
+
+    The content is computed in SQL, from the stored values as the triggers see them (Django's cursor would
+    convert booleans and times first).
+    """
     columns = SQLITE_CONTENT_COLUMNS[table]
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY history_id")
+        cursor.execute(f"SELECT history_id, config_record_content({', '.join(columns)}) FROM {table} ORDER BY 1")
         rows = cursor.fetchall()
         previous, last_id = None, None
-        for row in rows:
-            cursor.execute(f"SELECT config_chain_hash(%s, config_record_content({', '.join(['%s'] * len(row))}))",
-                           [previous, *row])  # fmt: skip
-            row_hash = cursor.fetchone()[0]
-            entry_id = row[columns.index("history_id")]
+        for entry_id, content in rows:
+            row_hash = hashlib.sha256(((previous or "") + content).encode()).hexdigest()
             cursor.execute(f"UPDATE {table} SET history_prev_hash = %s, history_row_hash = %s WHERE history_id = %s",
                            [previous, row_hash, entry_id])  # fmt: skip
             previous, last_id = row_hash, entry_id

@@ -22,7 +22,7 @@ from typing import Any
 from django.core.signals import setting_changed
 from django.db import DatabaseError, connection
 
-from ..core import conf
+from .. import conf
 from ..core.vocabulary import ConfigurationNotFound, label
 from ..data import availability
 from . import persistence
@@ -168,8 +168,8 @@ def token_grant(digest: str):
     """The API token with this digest from memory (None: no usable token), or NOT_FOLLOWING when no watcher
     follows the database, so that memory cannot be trusted to know of a revocation: then ask the database."""
     if not _following():
-        if _tokens.by_digest is not None and availability.recently_failed():
-            return _tokens.by_digest.get(digest)  # the database is away: the tokens as last known
+        if availability.recently_failed():
+            return remembered_grant(digest)  # the database is away: the tokens as last known
         return NOT_FOLLOWING
     if _tokens.by_digest is None:
         with _store.refresh_lock:

@@ -15,8 +15,7 @@ import ssl
 from django.conf import settings as django_settings
 from django.core.mail.backends import smtp
 
-from .. import runtime
-from ..core import conf
+from .. import conf, runtime
 from ..core.vocabulary import SECRET_MASK, ConfigurationNotFound, label
 
 IMPLICIT_TLS_PORT = 465

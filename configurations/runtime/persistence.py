@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
-from ..core import conf, crypto
+from .. import conf
+from ..core import crypto
 
 logger = logging.getLogger(__name__)
 FORMAT = 3

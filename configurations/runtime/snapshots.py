@@ -8,7 +8,7 @@ Versions are history ids. Every writer extends the history's hash chain under on
 and draws its ids under that lock (migration 0009), so history ids are in commit order: once id N is visible,
 no smaller id will ever appear. A category's version is its newest history id; an environment's is the newest
 of its categories'. A refresh therefore reads only the history rows after the last id it saw, then the current
-rows of the configurations they name (``apply_changes``): its cost follows the change, not the table. It falls
+rows of the configurations they name (``apply_history_since``): its cost follows the change, not the table. It falls
 back to a full load when it cannot tell: nothing seen yet, a head older than what it saw (a restore, a flush),
 rows it has not seen already archived, or more changed rows than ``DELTA_LIMIT``.
 """
@@ -22,8 +22,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ..core import crypto, metrics, secrecy, stored, values
+from ..core import crypto, secrecy, stored, values
 from ..core.vocabulary import label
+from ..data import queries
+from ..observability import metrics
 from . import persistence
 
 logger = logging.getLogger("configurations.runtime")
@@ -31,31 +33,6 @@ logger = logging.getLogger("configurations.runtime")
 # A query function: (sql with %s placeholders, parameters) -> list of row tuples.
 Query = Callable[[str, Sequence[Any]], list[tuple]]
 
-SNAPSHOT_SQL = (
-    "SELECT id, category, config_key, config_value, value_type, is_encrypted FROM system_configurations "
-    "WHERE environment = %s AND is_active"
-)
-# The newest history id: the chain head's, or the trail's when the head row is gone.
-HEAD_SQL = (
-    "SELECT COALESCE((SELECT last_id FROM configuration_history_head WHERE id = 1), "
-    "(SELECT MAX(id) FROM configuration_history), 0)"
-)
-# One query for the head and every category's version (index idx_confhist_env_category_id).
-VERSIONS_SQL = (
-    f"SELECT NULL, ({HEAD_SQL}) UNION ALL "
-    "SELECT category, MAX(id) FROM configuration_history WHERE environment = %s GROUP BY category"
-)
-# Bounded by the head read just before: a range the planner scans by the primary key even without statistics.
-CHANGES_SQL = (
-    "SELECT id, config_id, environment, category FROM configuration_history WHERE id > %s AND id <= %s "
-    "ORDER BY id LIMIT %s"
-)
-PASSWORD_KEYS_SQL = "SELECT category, config_key FROM configuration_metadata WHERE input_type = 'password'"
-ARCHIVED_SINCE_SQL = "SELECT EXISTS (SELECT 1 FROM configuration_history_archive WHERE id > %s)"
-ROWS_BY_ID_SQL = (
-    "SELECT id, environment, category, config_key, config_value, value_type, is_encrypted, is_active "
-    "FROM system_configurations WHERE id IN ({ids})"
-)
 DELTA_LIMIT = 10_000
 _ID_BATCH = 500
 
@@ -177,11 +154,11 @@ store = Store()
 def load_full(query: Query, environment: str) -> None:
     """Load one environment's snapshot in three queries: the versions, the password keys, then the rows."""
     with store.refresh_lock:
-        versions = query(VERSIONS_SQL, [environment])
+        versions = query(queries.VERSIONS_SQL, [environment])
         head = next(int(v or 0) for c, v in versions if c is None)
         category_versions = {c: int(v) for c, v in versions if c is not None}
-        store.password_keys = frozenset((c, k) for c, k in query(PASSWORD_KEYS_SQL, []))
-        rows = [tuple(row) for row in query(SNAPSHOT_SQL, [environment])]
+        store.password_keys = frozenset((c, k) for c, k in query(queries.PASSWORD_KEYS_SQL, []))
+        rows = [tuple(row) for row in query(queries.SNAPSHOT_SQL, [environment])]
         install(environment, rows, category_versions)
         # Rows may be newer than the versions read first; the next delta reads those changes again, harmlessly.
         store.seen = head if store.seen is None else min(store.seen, head)
@@ -213,26 +190,26 @@ def refresh(query: Query, environments: Iterable[str]) -> None:
         if (
             store.seen is None
             or any(env not in store.snapshots for env in environments)
-            or not apply_changes(query, environments)
+            or not apply_history_since(query, environments)
         ):
             store.seen = None
             for environment in environments:
                 load_full(query, environment)
 
 
-def apply_changes(query: Query, environments: list[str]) -> bool:
+def apply_history_since(query: Query, environments: list[str]) -> bool:
     """Apply the history rows after ``store.seen``; False when only a full load can tell what changed."""
     since = store.seen
-    head = int(query(HEAD_SQL, [])[0][0] or 0)
+    head = int(query(queries.HEAD_SQL, [])[0][0] or 0)
     if head < since:
         return False  # the head went back: a restore or a flush
     if head == since:
         store.confirm(environments)
         return True
-    changes = query(CHANGES_SQL, [since, head, DELTA_LIMIT + 1])
+    changes = query(queries.CHANGES_SQL, [since, head, DELTA_LIMIT + 1])
     if len(changes) > DELTA_LIMIT or not changes or changes[-1][0] != head:
         return False  # too many to apply one by one, or the head's own row is gone (truncated, archived)
-    if query(ARCHIVED_SINCE_SQL, [since])[0][0]:
+    if query(queries.ARCHIVED_SINCE_SQL, [since])[0][0]:
         return False  # rows after `since` were archived before this process saw them
     watched = set(environments)
     touched: dict[str, dict[str, int]] = {}
@@ -254,7 +231,7 @@ def _rows_by_id(query: Query, config_ids: list[int]) -> dict[int, tuple]:
     found = {}
     for start in range(0, len(config_ids), _ID_BATCH):
         batch = config_ids[start : start + _ID_BATCH]
-        sql = ROWS_BY_ID_SQL.format(ids=", ".join(["%s"] * len(batch)))
+        sql = queries.ROWS_BY_ID_SQL.format(ids=", ".join(["%s"] * len(batch)))
         for row in query(sql, batch):
             found[row[0]] = tuple(row)
     return found

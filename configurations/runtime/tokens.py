@@ -14,11 +14,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-TOKENS_SQL = (
-    "SELECT t.id, t.name, t.token_hash, t.owner_id, t.environments, t.categories, t.access, t.secrets, "
-    "t.expires_at, t.created_at, t.last_used_at FROM configuration_api_tokens t JOIN users u ON u.id = t.owner_id "
-    "WHERE NOT t.revoked AND u.is_active"
-)
+from ..data import queries
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +39,7 @@ class Tokens:
 
     def load(self, query: Callable[[str, Sequence[Any]], list[tuple]]) -> None:
         """Call with the store's refresh lock held: the watcher's reloads and a first load never interleave."""
-        grants = [_grant(row) for row in query(TOKENS_SQL, [])]
+        grants = [_grant(row) for row in query(queries.TOKENS_SQL, [])]
         self.by_digest = {grant.token_hash: grant for grant in grants}
 
 

@@ -21,12 +21,13 @@ import time
 import psycopg
 from django.db import connection as django_connection
 
-from ..core import conf, metrics
+from .. import conf
+from ..data import queries
+from ..observability import metrics
 from .snapshots import refresh, store
 from .tokens import tokens
 
 logger = logging.getLogger(__name__)
-CHANNEL = "configurations_changed"
 MAX_BACKOFF = 2.0
 
 
@@ -104,7 +105,7 @@ class Watcher(threading.Thread):
                 connect_timeout=5,
                 application_name=f"configurations-watcher-{os.getpid()}",
             )
-            self._connection.execute(f"LISTEN {CHANNEL}")
+            self._connection.execute(queries.LISTEN_SQL)
         else:
             self._connection = sqlite3.connect(str(self.settings["NAME"]), timeout=5, check_same_thread=False)
             self._connection.isolation_level = None
@@ -136,7 +137,7 @@ class Watcher(threading.Thread):
                     if "tokens" in payloads:
                         self._reload_tokens()
                 else:
-                    self._connection.execute("SELECT 1")  # notices a dead connection
+                    self._connection.execute(queries.ALIVE_SQL)  # notices a dead connection
                     store.confirm(self.environments)
         else:
             last = self._counter()
@@ -151,7 +152,7 @@ class Watcher(threading.Thread):
                     store.confirm(self.environments)
 
     def _counter(self) -> int:
-        return self._connection.execute("SELECT value FROM configuration_change_counter WHERE id = 1").fetchone()[0]
+        return self._connection.execute(queries.CHANGE_COUNTER_SQL).fetchone()[0]
 
     def _reload_tokens(self) -> None:
         with store.refresh_lock:

@@ -8,6 +8,7 @@ behind them are not part of the contract.
 """
 
 from ..core.vocabulary import SECRET_MASK, ConfigurationNotFound, label
+from ..data.audit import audit_context, request_context
 from .changes import (
     Change,
     PlannedChange,
@@ -15,17 +16,21 @@ from .changes import (
     copy_values,
     deactivate,
     get_value,
+    lock_category,
     plaintext,
     plan_changes,
     set_value,
     typed_value,
 )
+from .deletion import delete_configurations
 from .email import send_test_email
 from .integrity import ChainReport, Finding, parse_head, verify_history
 from .keys import RotationReport, rotate_encryption_keys
+from .rules import delete_rules, save_rule
 from .templates import TemplateApplication, apply_template, plan_template, secret_variables
 from .trail import ArchiveReport, archive_history, rollback
 from .transfer import ImportRejected, ImportReport, export_items, import_records, known_env_names
+from .versions import StaleVersion, category_version, check_version
 
 __all__ = [
     "SECRET_MASK",
@@ -38,23 +43,32 @@ __all__ = [
     "ImportReport",
     "PlannedChange",
     "RotationReport",
+    "StaleVersion",
     "TemplateApplication",
     "apply_changes",
     "apply_template",
     "archive_history",
+    "audit_context",
+    "category_version",
+    "check_version",
     "copy_values",
     "deactivate",
+    "delete_configurations",
+    "delete_rules",
     "export_items",
     "get_value",
     "import_records",
     "known_env_names",
     "label",
+    "lock_category",
     "parse_head",
     "plaintext",
     "plan_changes",
     "plan_template",
+    "request_context",
     "rollback",
     "rotate_encryption_keys",
+    "save_rule",
     "secret_variables",
     "send_test_email",
     "set_value",

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Max
-
 from ..core import formats
 from ..core.vocabulary import Change
 from ..data import locks
 from ..data.audit import audit_context
-from ..data.models import ApiToken, ConfigurationHistory
+from ..data.models import ApiToken
 from . import changes, permissions
+from .versions import StaleVersion, category_version, check_version
 
-
-class StaleVersion(Exception):
-    """The category changed after the version the client read (HTTP 412)."""
+__all__ = ["SecretWriteRefused", "StaleVersion", "category_version", "write_key"]
 
 
 class SecretWriteRefused(Exception):
@@ -25,12 +22,6 @@ class SecretWriteRefused(Exception):
     Refused whatever the value: answering "changed": false to a right guess would let a token that may not read
     a secret learn it by guessing.
     """
-
-
-def category_version(environment: str, category: str) -> int:
-    """The category's newest history id, as the runtime snapshots count it (index idx_confhist_env_category_id)."""
-    found = ConfigurationHistory.objects.filter(environment=environment, category=category).aggregate(v=Max("id"))
-    return found["v"] or 0
 
 
 def write_key(
@@ -53,8 +44,7 @@ def write_key(
     permissions.require_edit_each(token.owner, [environment])
     with audit_context(actor=token.owner, reason=why):
         locks.lock_categories([(category, environment)])
-        if expected_versions is not None and category_version(environment, category) not in expected_versions:
-            raise StaleVersion
+        check_version(environment, category, expected_versions)
         [plan] = changes.plan_changes([change], lock=True, actor=token.owner)
         if plan.secret and not token.secrets:
             raise SecretWriteRefused(

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.views.decorators.debug import sensitive_variables
 
-from ..core import crypto, metrics, validation
+from ..core import crypto, validation
 from ..core.secrecy import Secret, conceal, is_secret_key, reveal, why_secret
 from ..core.vocabulary import (
     Change,
@@ -25,6 +25,7 @@ from ..core.vocabulary import (
 from ..data import bulk, locks
 from ..data.audit import audit_context
 from ..data.models import ConfigurationMetadata, SystemConfiguration
+from ..observability import metrics
 from . import permissions
 
 
@@ -136,6 +137,11 @@ def plan_changes(changes: Sequence[Change], *, lock: bool = False, progress=None
     if errors:
         raise ValidationError(errors)
     return plans
+
+
+def lock_category(category: str, environment: str) -> None:
+    """Hold the category's write lock in the environment until the transaction ends; take it before reading."""
+    locks.lock_categories([(category, environment)])
 
 
 def deactivate(*, category: str, key: str, environment: str, actor=None, reason: str | None = None) -> int:

@@ -7,11 +7,12 @@ import dataclasses
 from django.core.exceptions import ValidationError
 from django.views.decorators.debug import sensitive_variables
 
-from ..core import metrics, templates_engine
+from ..core import templates_engine
 from ..core.secrecy import conceal, name_is_secret
 from ..core.vocabulary import PREVIEW_STATUS, SECRET_MASK, Environment
 from ..data.audit import audit_context
 from ..data.models import ConfigurationMetadata, ConfigurationTemplate, SystemConfiguration
+from ..observability import metrics
 from .changes import Change, PlannedChange, plan_changes, write_plans
 
 

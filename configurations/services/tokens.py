@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from .. import runtime
 from ..core import validation
 from ..core.vocabulary import ENVIRONMENTS
 from ..data import availability
@@ -134,6 +135,33 @@ def authenticate(plaintext: str) -> ApiToken | None:
     token = ApiToken.objects.usable().select_related("owner").filter(token_hash=digest(plaintext)).first()
     if token is None or not token.owner.is_active:
         return None
+    touch(token)
+    return token
+
+
+def presented(plaintext: str) -> ApiToken | None:
+    """The usable token a bearer presents, or None. No query while the runtime's watcher follows the tokens.
+
+    Without a watcher the database is asked (it alone knows of a revocation); when it is away, the tokens as this
+    process last knew them answer, and the outage is recorded. A token built from memory has no owner loaded.
+    """
+    token_digest = digest(plaintext)
+    grant = runtime.token_grant(token_digest) if plaintext.startswith(PREFIX) else None
+    if grant is runtime.NOT_FOLLOWING:
+        try:
+            return authenticate(plaintext)
+        except DatabaseError as error:
+            grant = runtime.remembered_grant(token_digest)
+            if grant is runtime.NOT_FOLLOWING or not availability.is_outage(error):
+                raise
+            availability.failed(error)
+    if grant is None or (grant.expires_at is not None and grant.expires_at <= timezone.now()):
+        return None
+    token = ApiToken(
+        id=grant.id, name=grant.name, owner_id=grant.owner_id, token_hash=grant.token_hash,
+        environments=grant.environments, categories=grant.categories, access=grant.access, secrets=grant.secrets,
+        expires_at=grant.expires_at, created_at=grant.created_at, last_used_at=grant.last_used_at,
+    )  # fmt: skip
     touch(token)
     return token
 

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from django.core.exceptions import ValidationError
 from django.views.decorators.debug import sensitive_variables
 
-from ..core import formats, metrics, stored
+from ..core import formats, stored
 from ..core.vocabulary import label
 from ..data.audit import audit_context
 from ..data.models import ConfigurationMetadata, SystemConfiguration
+from ..observability import metrics
 from . import permissions
 from .changes import PlannedChange, existing_rows, plan_changes, write_plans
 

@@ -1,4 +1,4 @@
-"""Every setting has one default, in core/conf.py, and the README's table documents exactly what the code reads."""
+"""Every setting has one default, in configurations/conf.py; the README table documents exactly what the code reads."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from configurations.core import conf
+from configurations import conf
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 # How the code reads an environment variable: django-environ's env.<kind>("NAME" ...), os.environ / getenv.
 READS = re.compile(
     r"""(?:\benv\.\w+\(\s*|\benv\(\s*|_from_env\(\s*env\.\w+,\s*|environ(?:\.get)?[(\[]\s*|getenv\(\s*)"([A-Z][A-Z0-9_]+)\"""",
@@ -49,7 +49,7 @@ def test_the_scan_finds_the_reads_it_must():
 def test_settings_py_writes_no_default_of_its_own():
     text = (ROOT / "config_site" / "settings.py").read_text()
     own = re.findall(r'env\.\w+\(\s*"(CONFIG_\w+)"\s*,\s*default=', text)
-    assert own == [], f"defaults belong in configurations/core/conf.py DEFAULTS: {own}"
+    assert own == [], f"defaults belong in configurations/conf.py DEFAULTS: {own}"
     assert set(re.findall(r'_from_env\(env\.\w+, "(CONFIG_\w+)"\)', text)) == set(conf.DEFAULTS) - {
         "CONFIG_RUNTIME_LISTEN"
     }

@@ -1,0 +1,48 @@
+"""The runtime's reads, as named SQL: what configurations.runtime asks the database, in one place.
+
+The runtime runs these through its own connection (the watcher's) or Django's, with ``%s`` placeholders; they
+touch only the tables and columns named here, so a schema change shows here first. The tables' triggers
+(data/triggers/) are what keep the history ids these queries read in step with every write.
+"""
+
+from __future__ import annotations
+
+# PostgreSQL: the NOTIFY channel of every change (data/triggers/signals.py); SQLite: the counter its triggers bump.
+CHANNEL = "configurations_changed"
+LISTEN_SQL = f"LISTEN {CHANNEL}"
+CHANGE_COUNTER_SQL = "SELECT value FROM configuration_change_counter WHERE id = 1"
+ALIVE_SQL = "SELECT 1"
+
+# An environment's active rows, as a snapshot holds them.
+SNAPSHOT_SQL = (
+    "SELECT id, category, config_key, config_value, value_type, is_encrypted FROM system_configurations "
+    "WHERE environment = %s AND is_active"
+)
+# The newest history id: the chain head's, or the trail's when the head row is gone.
+HEAD_SQL = (
+    "SELECT COALESCE((SELECT last_id FROM configuration_history_head WHERE id = 1), "
+    "(SELECT MAX(id) FROM configuration_history), 0)"
+)
+# One query for the head and every category's version (index idx_confhist_env_category_id).
+VERSIONS_SQL = (
+    f"SELECT NULL, ({HEAD_SQL}) UNION ALL "
+    "SELECT category, MAX(id) FROM configuration_history WHERE environment = %s GROUP BY category"
+)
+# Bounded by the head read just before: a range the planner scans by the primary key even without statistics.
+CHANGES_SQL = (
+    "SELECT id, config_id, environment, category FROM configuration_history WHERE id > %s AND id <= %s "
+    "ORDER BY id LIMIT %s"
+)
+PASSWORD_KEYS_SQL = "SELECT category, config_key FROM configuration_metadata WHERE input_type = 'password'"
+ARCHIVED_SINCE_SQL = "SELECT EXISTS (SELECT 1 FROM configuration_history_archive WHERE id > %s)"
+# {ids}: one %s per id.
+ROWS_BY_ID_SQL = (
+    "SELECT id, environment, category, config_key, config_value, value_type, is_encrypted, is_active "
+    "FROM system_configurations WHERE id IN ({ids})"
+)
+# Every usable API token with what it grants (revoked ones and inactive owners' left out).
+TOKENS_SQL = (
+    "SELECT t.id, t.name, t.token_hash, t.owner_id, t.environments, t.categories, t.access, t.secrets, "
+    "t.expires_at, t.created_at, t.last_used_at FROM configuration_api_tokens t JOIN users u ON u.id = t.owner_id "
+    "WHERE NOT t.revoked AND u.is_active"
+)

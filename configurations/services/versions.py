@@ -1,0 +1,38 @@
+"""A category's version, and the one stale-save check of the admin's editor and the API's If-Match.
+
+A category's version in an environment is its newest history id there: every write that changes one of its rows
+(a key added, changed, deactivated or deleted) writes a history row, so the version moves exactly when the
+category does. The runtime's snapshots count the same way (``Snapshot.category_version``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from django.db.models import Max
+
+from ..data.models import ConfigurationHistory
+
+
+class StaleVersion(Exception):
+    """The category changed after the version the client read (the admin answers 409, the API 412)."""
+
+
+def category_version(environment: str, category: str) -> int:
+    """The category's newest history id in the environment (index idx_confhist_env_category_id); 0 if none."""
+    found = ConfigurationHistory.objects.filter(environment=environment, category=category).aggregate(v=Max("id"))
+    return found["v"] or 0
+
+
+def check_version(
+    environment: str, category: str, expected: Collection[int] | None, *, current: int | None = None
+) -> None:
+    """Raise StaleVersion unless the category's version is one of ``expected`` (None: no condition).
+
+    Call it with the category's write lock held, so that no write lands between the check and the save;
+    ``current`` is the version the caller already read under that lock (saves reading it again).
+    """
+    if expected is None:
+        return
+    if (current if current is not None else category_version(environment, category)) not in expected:
+        raise StaleVersion
