@@ -7,6 +7,8 @@ from .data import installation
 
 
 class ConfigurationsConfig(AppConfig):
+    """The app: checks, signal handlers and the SQLite trigger installation."""
+
     default = True
     name = "configurations"
     verbose_name = "Configurations"

@@ -13,6 +13,7 @@ from .data.models import ConfigurationMetadata, ConfigurationTemplate, SystemCon
 
 @register(Tags.security)
 def check_encryption_keys(app_configs=None, **kwargs) -> list[Error]:
+    """An error when CONFIG_ENCRYPTION_KEYS cannot be read as keys."""
     try:
         crypto.keyring()
     except crypto.KeyConfigurationError as error:

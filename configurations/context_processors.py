@@ -13,4 +13,5 @@ class _Categories:
 
 
 def configurations(request) -> dict:
+    """Templates read the runtime's values as {{ config.<category>.<key> }}."""
     return {"config": _Categories()}

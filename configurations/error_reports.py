@@ -14,6 +14,8 @@ from django.views.debug import SafeExceptionReporterFilter
 
 
 class AlwaysCleansingFilter(SafeExceptionReporterFilter):
+    """Django's error reports with settings and POST data cleansed whatever DEBUG says."""
+
     def is_active(self, request) -> bool:
         return True
 

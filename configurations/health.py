@@ -31,12 +31,14 @@ _migrations_applied = False
 @never_cache
 @require_GET
 def healthz(request):
+    """Liveness: the process answers."""
     return JsonResponse({"status": "ok", "pid": os.getpid()})
 
 
 @never_cache
 @require_GET
 def readyz(request):
+    """Readiness: the database, the migrations and the runtime, each as far as is known."""
     database = _database()
     # What is known, not what could not be asked: migrations seen applied stay applied; a snapshot in memory is
     # served whether or not the database answers now; null is "cannot tell while the database is away".
@@ -98,6 +100,7 @@ def _snapshot(*, can_load: bool) -> bool:
 @never_cache
 @require_GET
 def metrics(request):
+    """Prometheus metrics, behind CONFIG_METRICS_TOKEN (404 without one)."""
     expected = conf.metrics_token()
     if not expected:
         raise Http404

@@ -21,7 +21,7 @@ from django.db import DatabaseError
 from django.urls import reverse
 
 from configurations import runtime, services
-from configurations.core import formats
+from configurations.core import dotenv, formats
 from configurations.core.secrecy import Secret
 from configurations.data import bulk
 from configurations.models import (
@@ -341,7 +341,7 @@ def test_env_export_is_inert_in_a_shell_and_round_trips_exactly(tmp_path):
     sourced = json.loads(shell.stdout)
     assert not list(tmp_path.glob("pwned*")), "sourcing the export ran a command"
     assert [sourced[f"SHELL_K{index}"] for index in range(len(values))] == values
-    parsed = formats.parse_env(env_file.read_text(), "exported.env", environment="test", known={})
+    parsed = dotenv.parse_env(env_file.read_text(), "exported.env", environment="test", known={})
     assert {r.key: r.value for r in parsed.records} == {f"k{i}": value for i, value in enumerate(values)}
 
 

@@ -20,6 +20,8 @@ OTHER_GROUP = "Other settings"
 
 @dataclasses.dataclass
 class EditorField:
+    """One key of the editor: its metadata (if any), its active row (if any), and how to show it."""
+
     key: str
     meta: ConfigurationMetadata | None
     row: SystemConfiguration | None  # the active row, if any

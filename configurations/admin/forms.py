@@ -248,6 +248,7 @@ def _untouched(field: EditorField) -> str:
 
 
 def value_name(key: str) -> str:
+    """The form field name of a key's value."""
     return f"value__{key}"
 
 

@@ -35,11 +35,15 @@ from .forms import SystemConfigurationForm
 
 @admin.register(User)
 class ConfigurationUserAdmin(UserAdmin):
+    """Django's user admin for the app's user model."""
+
     pass
 
 
 @admin.register(SystemConfiguration)
 class SystemConfigurationAdmin(admin.ModelAdmin):
+    """The rows themselves: each write through the services, each environment behind its permission."""
+
     list_display = (
         "category",
         "config_key",
@@ -228,6 +232,8 @@ class EveryEnvironmentAdmin(SimpleHistoryAdmin):
 
 @admin.register(ConfigurationMetadata)
 class ConfigurationMetadataAdmin(EveryEnvironmentAdmin):
+    """Metadata: the rules and the form of every key, for every environment."""
+
     list_display = ("category", "config_key", "display_name", "input_type", "group_name", "sort_order", "is_required")
     list_filter = ("category", "input_type", "group_name", "is_required")
     search_fields = ("category", "config_key", "display_name", "description")
@@ -237,6 +243,8 @@ class ConfigurationMetadataAdmin(EveryEnvironmentAdmin):
 @admin.register(ConfigurationTemplate)
 class ConfigurationTemplateAdmin(EveryEnvironmentAdmin):
     # The JSON gets the room, the description a few lines; the page has an "Apply to environment…" button.
+    """Provider templates, applied from the admin action or the change page's button."""
+
     change_form_template = "admin/configurations/configurationtemplate/change_form.html"
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
@@ -269,6 +277,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class HistoryColumnsAdmin(ReadOnlyAdmin):
+    """History entries, read-only, values shown as the history pages show them."""
+
     list_display = (
         "when",
         "category",
@@ -310,6 +320,8 @@ class HistoryColumnsAdmin(ReadOnlyAdmin):
 
 @admin.register(SentTestEmail)
 class SentTestEmailAdmin(ReadOnlyAdmin):
+    """The test emails sent from the admin, read-only."""
+
     list_display = ("created_at", "environment", "recipient", "sent_by", "succeeded", "result")
     list_filter = ("environment", "succeeded")
     list_select_related = ("sent_by",)
@@ -317,6 +329,8 @@ class SentTestEmailAdmin(ReadOnlyAdmin):
 
 @admin.register(ConfigurationHistory)
 class ConfigurationHistoryAdmin(HistoryColumnsAdmin):
+    """The configuration history: its list is the keyset-paginated history view."""
+
     def changelist_view(self, request, extra_context=None):
         # The history list is the keyset-paginated view (no COUNT over a large table).
         query = request.GET.urlencode()
@@ -325,4 +339,6 @@ class ConfigurationHistoryAdmin(HistoryColumnsAdmin):
 
 @admin.register(ConfigurationHistoryArchive)
 class ConfigurationHistoryArchiveAdmin(HistoryColumnsAdmin):
+    """History moved to the archive by archive_history, read-only."""
+
     pass

@@ -12,6 +12,8 @@ from . import views
 
 
 class ConfigurationsAdminSite(admin.AdminSite):
+    """The admin site with the category editor, compare, copy and history views."""
+
     site_header = "Configuration management"
     site_title = "Configurations"
     index_title = "Configurations"

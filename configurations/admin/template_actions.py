@@ -31,6 +31,7 @@ SESSION_KEY = "configurations_pending_templates"
 @admin.action(permissions=["view"], description="Apply to environment…")
 @method_decorator(sensitive_post_parameters())  # an action is called like a method of the ModelAdmin
 def apply_to_environment(modeladmin, request, queryset):
+    """The admin action: apply the one selected template to an environment (preview, then confirm)."""
     if queryset.count() != 1:
         modeladmin.message_user(request, "Select exactly one template to apply.", messages.WARNING)
         return None

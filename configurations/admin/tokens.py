@@ -20,6 +20,8 @@ from ..services import tokens
 
 
 class ApiTokenForm(forms.ModelForm):
+    """Create an API token: name, owner, scope, access, secrets and expiry."""
+
     environments = forms.MultipleChoiceField(
         choices=[(env, env) for env in ENVIRONMENTS], widget=forms.CheckboxSelectMultiple
     )
@@ -55,6 +57,8 @@ class ApiTokenForm(forms.ModelForm):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
+    """API tokens, for superusers only: created (shown once), listed, revoked."""
+
     list_display = ("name", "owner", "prefix", "scope", "access", "secrets", "expires_at", "last_used_at", "revoked")
     list_filter = ("revoked", "access", "secrets")
     search_fields = ("name", "owner__username", "prefix")

@@ -57,6 +57,8 @@ class Owner(SimpleLazyObject):
 
 
 class HasToken(BasePermission):
+    """Every API view needs a bearer token (authentication says which)."""
+
     message = "A bearer token is required."
 
     def has_permission(self, request, view) -> bool:

@@ -13,6 +13,8 @@ MAX_BODY_DEPTH = values.MAX_JSON_DEPTH + 1
 
 
 class StrictJSONParser(JSONParser):
+    """JSON bodies parsed strictly: duplicate keys, NaN and invalid text are a 400."""
+
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", "utf-8")
         try:

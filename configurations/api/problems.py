@@ -30,12 +30,16 @@ TITLES = {
 
 
 class PreconditionFailed(exceptions.APIException):
+    """412: the If-Match ETag names a version the category has moved past."""
+
     status_code = status.HTTP_412_PRECONDITION_FAILED
     default_detail = "The category changed since that ETag; read it again."
     default_code = "precondition_failed"
 
 
 class Unprocessable(exceptions.APIException):
+    """422: the value breaks its key's rules."""
+
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = "The value was not accepted; nothing was changed."
     default_code = "validation_failed"
@@ -46,12 +50,16 @@ class Unprocessable(exceptions.APIException):
 
 
 class ProblemErrorSerializer(serializers.Serializer):
+    """One problem of a 422: where and what."""
+
     key = serializers.CharField()
     rule = serializers.CharField()
     message = serializers.CharField()
 
 
 class ProblemSerializer(serializers.Serializer):
+    """An RFC 9457 problem details body (the OpenAPI schema of every error)."""
+
     type = serializers.CharField()
     title = serializers.CharField()
     status = serializers.IntegerField()
@@ -60,6 +68,7 @@ class ProblemSerializer(serializers.Serializer):
 
 
 def problem(status_code: int, detail: str, *, errors: list | None = None, headers: dict | None = None) -> Response:
+    """An RFC 9457 problem details response."""
     title = TITLES.get(status_code, "Error")
     body = {
         "type": TYPE_BASE + title.lower().replace(" ", "-"),

@@ -6,6 +6,8 @@ from rest_framework import serializers
 
 
 class CategoryValuesSerializer(serializers.Serializer):
+    """A category's values in an environment, as the category GET answers them."""
+
     environment = serializers.CharField()
     category = serializers.CharField()
     version = serializers.IntegerField(help_text="The category's newest history id: it grows with every change")
@@ -18,27 +20,37 @@ class CategoryValuesSerializer(serializers.Serializer):
 
 
 class ConfigurationsSerializer(serializers.Serializer):
+    """Every category the token may read in an environment."""
+
     environment = serializers.CharField()
     version = serializers.IntegerField(help_text="The newest version of the categories in the token's scope")
     categories = serializers.DictField(child=CategoryValuesSerializer(), help_text="category -> its values")
 
 
 class ChangesSerializer(serializers.Serializer):
+    """What changed since a version: the new version and the changed categories."""
+
     version = serializers.IntegerField()
     changed = serializers.ListField(child=serializers.CharField(), help_text="Categories changed after `since`")
 
 
 class ChangesQuerySerializer(serializers.Serializer):
+    """The changes/ query: since (a version) and wait (seconds, at most 60)."""
+
     since = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
     wait = serializers.FloatField(required=False, min_value=0, max_value=60, default=30)
 
 
 class KeyWriteSerializer(serializers.Serializer):
+    """A PUT body: the value and an optional reason."""
+
     value = serializers.JSONField(help_text="The new value: a string, or a JSON number, boolean or value")
     reason = serializers.CharField(required=False, allow_blank=True, max_length=1000, help_text="Why (audited)")
 
 
 class KeyValueSerializer(serializers.Serializer):
+    """One key's value and type, as the key GET and PUT answer them."""
+
     environment = serializers.CharField()
     category = serializers.CharField()
     key = serializers.CharField()
@@ -48,6 +60,8 @@ class KeyValueSerializer(serializers.Serializer):
 
 
 class HistoryEntrySerializer(serializers.Serializer):
+    """One history entry of a key, secrets as markers."""
+
     id = serializers.IntegerField()
     action = serializers.CharField()
     is_secret = serializers.BooleanField()
@@ -59,10 +73,14 @@ class HistoryEntrySerializer(serializers.Serializer):
 
 
 class HistoryPageSerializer(serializers.Serializer):
+    """A page of a key's history and the cursor of the next."""
+
     results = HistoryEntrySerializer(many=True)
     next = serializers.CharField(allow_null=True, help_text="Pass as `before` for the next (older) page")
 
 
 class HistoryQuerySerializer(serializers.Serializer):
+    """The history query: a page size and a cursor."""
+
     before = serializers.CharField(required=False, min_length=1, max_length=100)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)

@@ -108,6 +108,7 @@ def _conditional(request, body_or_none, etag: str) -> Response:
 
 
 def category_etag(version: int, reveal: bool) -> str:
+    """A category's ETag: its version, and whether secrets were shown."""
     return f'"c{version}.{"s" if reveal else "m"}"'
 
 
@@ -159,6 +160,8 @@ class ApiView(APIView):
 
 
 class ConfigurationsView(ApiView):
+    """GET every category the token may read in an environment."""
+
     @extend_schema(
         operation_id="configurations",
         parameters=[ENV, IF_NONE_MATCH, ETAG, *COMMON_HEADERS],
@@ -186,6 +189,8 @@ class ConfigurationsView(ApiView):
 
 
 class CategoryView(ApiView):
+    """GET one category's values (ETag, If-None-Match)."""
+
     @extend_schema(
         operation_id="category",
         parameters=[ENV, CATEGORY, IF_NONE_MATCH, ETAG, *COMMON_HEADERS],
@@ -204,6 +209,8 @@ class CategoryView(ApiView):
 
 
 class ChangesView(ApiView):
+    """GET what changed since a version, waiting up to wait seconds for a change (a long poll)."""
+
     query_parameters = frozenset({"since", "wait"})
 
     @extend_schema(
@@ -247,6 +254,8 @@ class ChangesView(ApiView):
 
 
 class KeyView(ApiView):
+    """GET or PUT one key (If-Match against the category's version)."""
+
     @extend_schema(
         operation_id="write_key",
         parameters=[ENV, CATEGORY, KEY, IF_MATCH, ETAG, *COMMON_HEADERS],
@@ -298,6 +307,8 @@ class KeyView(ApiView):
 
 
 class KeyHistoryView(ApiView):
+    """GET a key's history, newest first, a page at a time."""
+
     query_parameters = frozenset({"before", "limit"})
 
     @extend_schema(

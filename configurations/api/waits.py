@@ -22,6 +22,8 @@ RETRY_AFTER = 2  # seconds: a client retries after this, by when a slot is likel
 
 
 class Slots:
+    """Long polls waiting at once: per token and per process, so a thread is always left."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.by_token: Counter[int] = Counter()

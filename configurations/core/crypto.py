@@ -40,6 +40,8 @@ class DecryptionError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Keyring:
+    """The encryption keys by id; the first encrypts, every one decrypts."""
+
     keys: dict[str, bytes]
     active_id: str | None
 
@@ -85,6 +87,7 @@ def _keyring_for(setting: str) -> Keyring:
 
 
 def keyring() -> Keyring:
+    """The keyring of CONFIG_ENCRYPTION_KEYS (cached until the setting changes)."""
     return _keyring_for(conf.encryption_keys_setting())
 
 
@@ -96,10 +99,12 @@ def new_key_entry(key_id: str) -> str:
 
 
 def is_envelope(value: str | None) -> bool:
+    """Whether a stored text is an encrypted envelope."""
     return isinstance(value, str) and value.startswith(ENVELOPE_PREFIX)
 
 
 def envelope_key_id(value: str) -> str | None:
+    """The id of the key that sealed an envelope (None if it is not one)."""
     parts = value.split(":")
     return parts[3] if len(parts) == 6 and value.startswith(PREFIX) else None
 
@@ -109,6 +114,7 @@ def _associated_data(environment: str, category: str, key: str) -> bytes:
 
 
 def encrypt(plaintext: str, *, environment: str, category: str, key: str, ring: Keyring | None = None) -> str:
+    """Seal a plaintext with the current key, bound to where it is stored."""
     ring = ring or keyring()
     if ring.active_id is None:
         raise EncryptionError("cannot store a secret: CONFIG_ENCRYPTION_KEYS is not set")
@@ -120,6 +126,7 @@ def encrypt(plaintext: str, *, environment: str, category: str, key: str, ring: 
 
 
 def decrypt(envelope: str, *, environment: str, category: str, key: str, ring: Keyring | None = None) -> str:
+    """Open an envelope with the key that sealed it; DecryptionError if no key or binding fits."""
     where = label(category, key, environment)
     if not envelope.startswith(PREFIX) or len(envelope.split(":")) != 6:
         raise DecryptionError(f"{where}: the stored value is not an encrypted:AES256:v1 envelope")

@@ -23,6 +23,8 @@ TOP_LEVEL = {"configs", "variables", "instructions"}
 
 @dataclasses.dataclass(frozen=True)
 class Variable:
+    """A variable a template asks for: name, label, whether it is a secret or required."""
+
     name: str
     description: str
     required: bool
@@ -104,10 +106,12 @@ def _check_usage(data: dict, template: str) -> list[str]:
 
 
 def placeholders(configs: dict[str, str]) -> set[str]:
+    """The {{NAME}} placeholders a template's configs use."""
     return {name for value in configs.values() for name in PLACEHOLDER.findall(value)}
 
 
 def variables(data: dict) -> list[Variable]:
+    """The variables a template declares, with those its configs use and do not declare."""
     return [
         Variable(
             name=v["name"],

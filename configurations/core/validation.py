@@ -148,6 +148,7 @@ def canonical_text(value: Any, value_type: str, where: str, *, name: str = "The 
 
 
 def is_required(rules: dict | None, is_required_column: bool = False) -> bool:
+    """Whether a key must have a value: its metadata column or its rules say so."""
     return bool(is_required_column) or (isinstance(rules, dict) and rules.get("required") is True)
 
 

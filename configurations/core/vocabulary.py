@@ -14,6 +14,8 @@ from django.db.models.enums import TextChoices
 
 
 class Environment(TextChoices):
+    """The four environments of the spec."""
+
     DEVELOPMENT = "development"
     STAGING = "staging"
     PRODUCTION = "production"
@@ -21,6 +23,8 @@ class Environment(TextChoices):
 
 
 class ValueType(TextChoices):
+    """The four value types of the spec."""
+
     STRING = "string"
     NUMBER = "number"
     BOOLEAN = "boolean"
@@ -32,6 +36,8 @@ VALUE_TYPES: tuple[str, ...] = tuple(ValueType.values)
 
 
 class InputType(TextChoices):
+    """The spec's input types of the admin's widgets."""
+
     TEXT = "text"
     PASSWORD = "password"
     NUMBER = "number"
@@ -56,6 +62,8 @@ def value_type_for_input(input_type: str | None) -> str:
 
 
 class HistoryAction(TextChoices):
+    """What a history row records: a row created, updated, deactivated, reactivated or deleted."""
+
     CREATE = "create"
     UPDATE = "update"
     DEACTIVATE = "deactivate"

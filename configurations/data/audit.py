@@ -33,6 +33,8 @@ REASON_MAX_LENGTH = 10_000
 
 @dataclasses.dataclass(frozen=True)
 class AuditContext:
+    """Who, why and from where: what the history records with a write."""
+
     actor: object | None = None  # a user, a UUID or its string
     reason: str | None = None
     ip_address: str | None = None
@@ -48,6 +50,7 @@ _current: ContextVar[AuditContext] = ContextVar("configurations_audit_context", 
 
 
 def current() -> AuditContext:
+    """The audit context of the running code."""
     return _current.get()
 
 

@@ -55,6 +55,7 @@ def failed(error: BaseException) -> None:
 
 
 def recovered(**kwargs) -> None:
+    """The database answers again: end the outage (logged once)."""
     with _state.lock:
         since, _state.down_since = _state.down_since, None
     if since is not None:

@@ -50,6 +50,7 @@ NORMALISED_SQL = (
 
 
 def chain_hash(previous: str | None, text: str) -> str:
+    """A row's link: sha256 of the previous link and the row's canonical text, in hex."""
     return hashlib.sha256(((previous or "") + text).encode()).hexdigest()
 
 

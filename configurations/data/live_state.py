@@ -46,6 +46,8 @@ _KEPT = operator.itemgetter(*(
 
 @dataclasses.dataclass(frozen=True)
 class Drift:
+    """A live configuration that differs from what its latest history row records."""
+
     config_id: int
     history_id: int | None
     message: str

@@ -7,15 +7,10 @@ every place where this differs from the spec and why.
 
 from __future__ import annotations
 
-import uuid
-
-from django.contrib.auth.models import AbstractUser
-from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Length, Lower, Now
-from django.db.models.lookups import LessThanOrEqual
+from django.db.models.functions import Lower, Now
 
 from .. import conf
 from ..core import crypto, stored, templates_engine, validation
@@ -29,9 +24,13 @@ from ..core.vocabulary import (
     label,
 )
 from .change_records import AuditChainHead, recorded_history
+from .history_models import ConfigurationHistory, ConfigurationHistoryArchive, HistoryChainHead
+from .model_base import CheckedOnSave, KeyedByCategory, PostgresGinIndex, User, in_choices, user_column, valid_name
+from .token_models import ApiToken
 
 __all__ = [
     "ENVIRONMENTS",
+    "ApiToken",
     "AuditChainHead",
     "ConfigurationHistory",
     "ConfigurationHistoryArchive",
@@ -42,6 +41,7 @@ __all__ = [
     "HistoryChainHead",
     "InputType",
     "PostgresGinIndex",
+    "SecretKeyPattern",
     "SentTestEmail",
     "SystemConfiguration",
     "User",
@@ -49,73 +49,9 @@ __all__ = [
 ]
 
 
-def _in_choices(field: str, choices: type[models.TextChoices]) -> Q:
-    return Q(**{f"{field}__in": choices.values})
-
-
-def valid_name(field: str, length: int, name: str) -> models.CheckConstraint:
-    """The name rule of core.validation (NAME_RULE) as a CHECK constraint: same characters, column length."""
-    return models.CheckConstraint(
-        condition=Q(**{f"{field}__regex": validation.NAME_RULE_SQL}) & LessThanOrEqual(Length(field), length),
-        name=name,
-        violation_error_message=f"The {field} name breaks the naming rule.",
-    )
-
-
-class PostgresGinIndex(GinIndex):
-    """A GIN index on PostgreSQL; a no-op statement on other databases."""
-
-    def create_sql(self, model, schema_editor, using="", **kwargs):
-        if schema_editor.connection.vendor != "postgresql":
-            return "SELECT 1"
-        return super().create_sql(model, schema_editor, using=using, **kwargs)
-
-    def remove_sql(self, model, schema_editor, **kwargs):
-        if schema_editor.connection.vendor != "postgresql":
-            return "SELECT 1"
-        return super().remove_sql(model, schema_editor, **kwargs)
-
-
-class User(AbstractUser):
-    """The spec's ``users`` table: UUID primary key, email and username."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-
-    class Meta(AbstractUser.Meta):
-        db_table = "users"
-        swappable = "AUTH_USER_MODEL"
-
-
-class CheckedOnSave(models.Model):
-    """A model whose ``clean()`` runs on every save, not only in forms: a typo in rules or template data
-    (``"maxLenght"``) must never silently switch checking off."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs) -> None:
-        self.clean()
-        super().save(*args, **kwargs)
-
-
-def _user_column(name: str, *, on_delete) -> models.ForeignKey:
-    """A nullable reference to a user in a column of the spec's name (no reverse accessor, no index of its own)."""
-    return models.ForeignKey(
-        User, null=True, blank=True, on_delete=on_delete, db_column=name, db_index=False, related_name="+"
-    )
-
-
-class KeyedByCategory(models.Model):
-    """The spec's identity of a setting: a category and a key within it, with the spec's lengths."""
-
-    category = models.CharField(max_length=50)
-    config_key = models.CharField(max_length=100)
-
-    class Meta:
-        abstract = True
-
-
 class SystemConfigurationQuerySet(models.QuerySet):
+    """Queries of configurations: active rows, an environment, a category."""
+
     def active(self) -> SystemConfigurationQuerySet:
         return self.filter(is_active=True)
 
@@ -137,6 +73,8 @@ class SystemConfigurationQuerySet(models.QuerySet):
 
 
 class ConfigurationMetadataQuerySet(models.QuerySet):
+    """Queries of metadata: the password keys of a category."""
+
     def passwords(self) -> ConfigurationMetadataQuerySet:
         """Metadata of keys whose input type is password (secrets by declaration)."""
         return self.filter(input_type=InputType.PASSWORD)
@@ -147,6 +85,8 @@ class ConfigurationMetadataQuerySet(models.QuerySet):
 
 
 class SystemConfiguration(KeyedByCategory):
+    """One value of a key in an environment: the spec's system_configurations."""
+
     config_value = models.TextField(null=True, blank=True)
     value_type = models.CharField(
         max_length=20, choices=ValueType.choices, default=ValueType.STRING, db_default=ValueType.STRING
@@ -159,7 +99,7 @@ class SystemConfiguration(KeyedByCategory):
         default=Environment.DEVELOPMENT,
         db_default=Environment.DEVELOPMENT,
     )
-    updated_by = _user_column("updated_by", on_delete=models.SET_NULL)
+    updated_by = user_column("updated_by", on_delete=models.SET_NULL)
     created_at = models.DateTimeField(db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
 
@@ -178,10 +118,10 @@ class SystemConfiguration(KeyedByCategory):
                 violation_error_message="A configuration with this category, key and environment already exists.",
             ),
             models.CheckConstraint(
-                condition=_in_choices("value_type", ValueType), name="system_configurations_value_type_check"
+                condition=in_choices("value_type", ValueType), name="system_configurations_value_type_check"
             ),
             models.CheckConstraint(
-                condition=_in_choices("environment", Environment), name="system_configurations_environment_check"
+                condition=in_choices("environment", Environment), name="system_configurations_environment_check"
             ),
             valid_name("category", validation.MAX_CATEGORY_LENGTH, "system_configurations_category_name"),
             valid_name("config_key", validation.MAX_KEY_LENGTH, "system_configurations_key_name"),
@@ -244,6 +184,8 @@ class SystemConfiguration(KeyedByCategory):
 
 
 class ConfigurationMetadata(KeyedByCategory, CheckedOnSave):
+    """A key's rules and form: the spec's configuration_metadata."""
+
     display_name = models.CharField(max_length=200)
     description = models.TextField(null=True, blank=True)
     input_type = models.CharField(
@@ -270,10 +212,10 @@ class ConfigurationMetadata(KeyedByCategory, CheckedOnSave):
         constraints = [
             models.UniqueConstraint(fields=("category", "config_key"), name="unique_metadata_key_per_category"),
             models.CheckConstraint(
-                condition=_in_choices("input_type", InputType), name="configuration_metadata_input_type_check"
+                condition=in_choices("input_type", InputType), name="configuration_metadata_input_type_check"
             ),
             models.CheckConstraint(
-                condition=Q(value_type__isnull=True) | _in_choices("value_type", ValueType),
+                condition=Q(value_type__isnull=True) | in_choices("value_type", ValueType),
                 name="configuration_metadata_value_type_check",
             ),
             valid_name("category", validation.MAX_CATEGORY_LENGTH, "configuration_metadata_category_name"),
@@ -321,103 +263,6 @@ def _pattern_errors_in_database(rules) -> list[str]:
     return []
 
 
-class HistoryColumns(models.Model):
-    """The columns of configuration_history, shared with its archive.
-
-    Both tables get the same columns in the same order, so the spec's
-    ``INSERT INTO configuration_history_archive SELECT * ...`` works as written.
-    """
-
-    # No database constraint: the row outlives a hard-deleted configuration.
-    config = models.ForeignKey(
-        SystemConfiguration,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_column="config_id",
-        db_index=False,
-        related_name="+",
-    )
-    old_value = models.TextField(null=True, blank=True)
-    new_value = models.TextField(null=True, blank=True)
-    changed_by = _user_column("changed_by", on_delete=models.PROTECT)
-    change_reason = models.TextField(null=True, blank=True)
-    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
-    user_agent = models.TextField(null=True, blank=True)
-    created_at = models.DateTimeField(db_default=Now())
-    # Additions to the spec (docs/schema.md): the row's identity, so history of a
-    # deleted configuration stays readable, and what kind of change it was.
-    category = models.CharField(max_length=50, null=True, blank=True)
-    config_key = models.CharField(max_length=100, null=True, blank=True)
-    environment = models.CharField(max_length=20, null=True, blank=True)
-    action = models.CharField(
-        max_length=20, choices=HistoryAction.choices, default=HistoryAction.UPDATE, db_default=HistoryAction.UPDATE
-    )
-    old_value_type = models.CharField(max_length=20, null=True, blank=True)
-    new_value_type = models.CharField(max_length=20, null=True, blank=True)
-    old_is_encrypted = models.BooleanField(null=True, blank=True)
-    new_is_encrypted = models.BooleanField(null=True, blank=True)
-    # Whether the configuration was a secret when the change was made (then both values are markers).
-    is_secret = models.BooleanField(null=True, blank=True)
-    # The hash chain (data/chain.py): written by the configurations trigger only; verify_history checks it.
-    prev_hash = models.CharField(max_length=64, null=True, blank=True)
-    row_hash = models.CharField(max_length=64, null=True, blank=True)
-
-    class Meta:
-        abstract = True
-        ordering = ("-created_at", "-id")
-
-    def __str__(self) -> str:
-        return f"{self.action} {self.category}.{self.config_key} [{self.environment}] #{self.pk}"
-
-    @property
-    def secret(self) -> bool:
-        """Whether this entry is about a secret: from its own columns, never from the text of its values."""
-        return bool(self.is_secret or self.old_is_encrypted or self.new_is_encrypted)
-
-
-class ConfigurationHistory(HistoryColumns):
-    class Meta(HistoryColumns.Meta):
-        db_table = "configuration_history"
-        verbose_name = "configuration history entry"
-        verbose_name_plural = "configuration history"
-        indexes = [
-            models.Index(fields=["config"], name="idx_confhist_config_id"),
-            models.Index(fields=["changed_by"], name="idx_confhist_changed_by"),
-            models.Index(fields=["created_at"], name="idx_confhist_created_at"),
-            models.Index(fields=["config", "-created_at"], name="idx_confhist_config_created"),
-            # Runtime versions: each category's newest history id (configurations/runtime/snapshots.py).
-            models.Index(fields=["environment", "category", "id"], name="idx_confhist_env_category_id"),
-        ]
-
-
-class ConfigurationHistoryArchive(HistoryColumns):
-    """Old history moved out of configuration_history by ``archive_history``: the same columns, fewer indexes."""
-
-    class Meta(HistoryColumns.Meta):
-        db_table = "configuration_history_archive"
-        indexes = [
-            models.Index(fields=["config", "-created_at"], name="idx_confarch_config_created"),
-            models.Index(fields=["created_at"], name="idx_confarch_created_at"),
-        ]
-        verbose_name = "archived history entry"
-        verbose_name_plural = "configuration history archive"
-
-
-class HistoryChainHead(models.Model):
-    """The last link of the history's hash chain (one row, id 1), locked by every writer until it commits."""
-
-    id = models.IntegerField(primary_key=True)
-    last_id = models.BigIntegerField(null=True)
-    last_hash = models.CharField(max_length=64, null=True)
-
-    class Meta:
-        db_table = "configuration_history_head"
-        constraints = [models.CheckConstraint(condition=Q(id=1), name="configuration_history_head_one_row")]
-
-    def __str__(self) -> str:
-        return f"history head #{self.last_id}: {self.last_hash}"
-
-
 class SecretKeyPattern(models.Model):
     """One of ``CONFIG_SECRET_KEY_PATTERNS``, where the database's own checks can read it (data/secret_patterns.py).
 
@@ -438,6 +283,8 @@ class SecretKeyPattern(models.Model):
 
 
 class ConfigurationTemplate(CheckedOnSave):
+    """A provider's ready-made configuration of a category: the spec's configuration_templates."""
+
     provider_name = models.CharField(max_length=50)
     category = models.CharField(max_length=50)
     template_data = models.JSONField()
@@ -506,50 +353,3 @@ class SentTestEmail(models.Model):
 
     def __str__(self) -> str:
         return f"test email to {self.recipient} [{self.environment}]"
-
-
-class ApiTokenQuerySet(models.QuerySet):
-    def usable(self):
-        return self.filter(revoked=False).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=Now()))
-
-
-class ApiToken(models.Model):
-    """A bearer token of the HTTP API (docs/api.md). Only a SHA-256 digest of the token is stored: it is shown
-    once, when it is created. Its scope: environments (one or more), categories (empty: all), read or read-write,
-    and whether secret values are returned decrypted. It acts as its owner, with the owner's permissions."""
-
-    class Access(models.TextChoices):
-        READ = "read", "read"
-        READ_WRITE = "read-write", "read-write"
-
-    name = models.CharField(max_length=100, unique=True)
-    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    prefix = models.CharField(max_length=16, editable=False, help_text="The token's first characters, to tell it")
-    environments = models.JSONField(default=list)
-    categories = models.JSONField(default=list, blank=True, help_text="Empty: every category")
-    access = models.CharField(max_length=10, choices=Access.choices, default=Access.READ)
-    secrets = models.BooleanField(default=False, help_text="Return secret values decrypted")
-    expires_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked = models.BooleanField(default=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
-
-    objects = ApiTokenQuerySet.as_manager()
-
-    class Meta:
-        db_table = "configuration_api_tokens"
-        verbose_name = "API token"
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def can_write(self) -> bool:
-        return self.access == self.Access.READ_WRITE
-
-    def covers(self, environment: str, category: str | None = None) -> bool:
-        if environment not in self.environments:
-            return False
-        return category is None or not self.categories or category in self.categories

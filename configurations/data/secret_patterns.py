@@ -21,6 +21,7 @@ def stored(using: str = DEFAULT_DB_ALIAS) -> set[str]:
 
 
 def in_step(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether the stored patterns are CONFIG_SECRET_KEY_PATTERNS."""
     return stored(using) == set(conf.secret_key_patterns())
 
 

@@ -79,6 +79,7 @@ def write_path(name: str) -> Iterator[None]:
 
 
 def current_path() -> str:
+    """Which write path is running (admin, api, command, ...), for the write counters."""
     return _path.get()
 
 

@@ -16,22 +16,28 @@ _WELL_FORMED = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 def new_request_id(given: str | None) -> str:
+    """The request id a client sent, if well formed, else a fresh one."""
     return given if given and _WELL_FORMED.match(given) else uuid.uuid4().hex
 
 
 def current() -> str:
+    """The request id of the running request."""
     return _request_id.get()
 
 
 def bind(request_id: str):
+    """Make ``request_id`` the running request's id; returns the token for unbind."""
     return _request_id.set(request_id)
 
 
 def unbind(token) -> None:
+    """Forget the request id bound with ``token``."""
     _request_id.reset(token)
 
 
 class RequestIdFilter(logging.Filter):
+    """Adds the running request's id to every log record."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = _request_id.get()
         return True

@@ -23,6 +23,8 @@ IMPLICIT_TLS_PORT = 465
 
 @dataclasses.dataclass(frozen=True)
 class SmtpSettings:
+    """The smtp category of an environment, as the email backend uses it."""
+
     host: str
     port: int
     use_ssl: bool

@@ -23,11 +23,14 @@ FORMAT = 3
 
 
 class Saved(NamedTuple):
+    """A snapshot as saved on disk: its rows and category versions."""
+
     rows: list[tuple]
     category_versions: dict[str, int]
 
 
 def enabled() -> bool:
+    """Whether snapshots are saved (CONFIG_RUNTIME_SNAPSHOT_DIR is set)."""
     return bool(conf.runtime_snapshot_dir())
 
 
@@ -41,6 +44,7 @@ def _purpose(environment: str) -> str:
 
 
 def save(environment: str, rows: list[tuple], category_versions: dict[str, int]) -> None:
+    """Save an environment's snapshot for a restart during an outage (secrets stay encrypted)."""
     path = _path(environment)
     if path is None:
         return

@@ -244,39 +244,56 @@ def _apply(environment: str, config_ids: set[int], current: dict[int, tuple], ve
     relevant = [i for i in config_ids if i in ids or (i in current and current[i][1] == environment)]
     if not relevant and not versions:
         return
-    saved_rows = store.rows.get(environment)
-    by_category = dict(old.by_category)
-    secret = set(old.secret)
-    is_secret = _secret_test()
-    copied: set[str] = set()
-
-    def category_dict(category: str) -> dict[str, Any]:
-        if category not in copied:
-            copied.add(category)
-            by_category[category] = dict(by_category.get(category, {}))
-        return by_category[category]
-
+    patch = _Patch(environment, old, ids, store.rows.get(environment))
     for config_id in relevant:
-        previous = ids.pop(config_id, None)
-        if previous is not None:
-            category_dict(previous[0]).pop(previous[1], None)
-            secret.discard(previous)
-            if saved_rows is not None:
-                saved_rows.pop(config_id, None)
+        patch.remove(config_id)
         row = current.get(config_id)
-        if row is None or row[1] != environment or not row[7]:
-            continue
-        _id, _env, category, key, text, value_type, is_encrypted, _active = row
-        category_dict(category)[key] = _typed(environment, category, key, text, value_type, is_encrypted)
-        ids[config_id] = (category, key)
-        if is_encrypted or is_secret(category, key):
-            secret.add((category, key))
-        if saved_rows is not None:
-            saved_rows[config_id] = (_id, category, key, text, value_type, is_encrypted)
-    for category in copied:
-        if not by_category[category]:
-            del by_category[category]
+        if row is not None and row[1] == environment and row[7]:
+            patch.put(row)
     category_versions = {**old.category_versions, **versions}
-    store.put(Snapshot(environment, by_category, category_versions, frozenset(secret)))
-    if saved_rows is not None:
-        persistence.save(environment, list(saved_rows.values()), category_versions)
+    store.put(Snapshot(environment, patch.categories(), category_versions, frozenset(patch.secret)))
+    if patch.saved_rows is not None:
+        persistence.save(environment, list(patch.saved_rows.values()), category_versions)
+
+
+class _Patch:
+    """One refresh's changes over an environment's snapshot: a category's dict is copied once, when first changed."""
+
+    def __init__(self, environment: str, old: Snapshot, ids: dict, saved_rows: dict | None) -> None:
+        self.environment, self.ids, self.saved_rows = environment, ids, saved_rows
+        self.by_category = dict(old.by_category)
+        self.secret = set(old.secret)
+        self.copied: set[str] = set()
+        self.is_secret = _secret_test()
+
+    def _category(self, category: str) -> dict[str, Any]:
+        if category not in self.copied:
+            self.copied.add(category)
+            self.by_category[category] = dict(self.by_category.get(category, {}))
+        return self.by_category[category]
+
+    def remove(self, config_id: int) -> None:
+        """Take the row's old key out, if the snapshot held it."""
+        previous = self.ids.pop(config_id, None)
+        if previous is not None:
+            self._category(previous[0]).pop(previous[1], None)
+            self.secret.discard(previous)
+            if self.saved_rows is not None:
+                self.saved_rows.pop(config_id, None)
+
+    def put(self, row: tuple) -> None:
+        """Put an active row's typed value in."""
+        config_id, _env, category, key, text, value_type, is_encrypted, _active = row
+        self._category(category)[key] = _typed(self.environment, category, key, text, value_type, is_encrypted)
+        self.ids[config_id] = (category, key)
+        if is_encrypted or self.is_secret(category, key):
+            self.secret.add((category, key))
+        if self.saved_rows is not None:
+            self.saved_rows[config_id] = (config_id, category, key, text, value_type, is_encrypted)
+
+    def categories(self) -> dict[str, dict[str, Any]]:
+        """The patched categories, without those left empty."""
+        for category in self.copied:
+            if not self.by_category[category]:
+                del self.by_category[category]
+        return self.by_category

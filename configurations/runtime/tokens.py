@@ -19,6 +19,8 @@ from ..data import queries
 
 @dataclasses.dataclass(frozen=True)
 class Grant:
+    """What an API token grants, held in memory by digest."""
+
     id: int
     name: str
     token_hash: str
@@ -33,6 +35,8 @@ class Grant:
 
 
 class Tokens:
+    """The API tokens in memory, loaded on first use and reloaded by the watcher."""
+
     def __init__(self) -> None:
         self.by_digest: dict[str, Grant] | None = None  # None: not loaded (nobody asked yet)
         self.wanted = False  # once asked for, the watcher reloads them on every change

@@ -32,6 +32,8 @@ MAX_BACKOFF = 2.0
 
 
 class Watcher(threading.Thread):
+    """A thread that follows the database's changes and refreshes the snapshots."""
+
     def __init__(self) -> None:
         super().__init__(name="configurations-watcher", daemon=True)
         self.environments: set[str] = set()

@@ -45,6 +45,8 @@ USER_POLICY = "config_user_access"
 
 @dataclasses.dataclass(frozen=True)
 class Roles:
+    """The names of the owner, application and reader roles."""
+
     owner: str = "configurations_owner"
     app: str = "configurations_app"
     reader: str = "configurations_reader"
@@ -81,6 +83,7 @@ def apply(statements_to_run: list[str]) -> None:
 
 
 def is_superuser() -> bool:
+    """Whether the connected role is a PostgreSQL superuser."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
         row = cursor.fetchone()
@@ -95,6 +98,7 @@ def is_migrated() -> bool:
 
 
 def reader_policy_exists() -> bool:
+    """Whether the reader role's row-level policy is installed."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT 1 FROM pg_policies WHERE tablename = 'system_configurations' AND policyname = %s", [READER_POLICY]

@@ -22,6 +22,8 @@ DIFF_LINES = 300
 
 @dataclasses.dataclass(frozen=True)
 class HistoryFilters:
+    """What the history pages filter by: key, environment, user, action, time."""
+
     config_id: int | None = None
     category: str | None = None
     environment: str | None = None
@@ -50,6 +52,8 @@ def _start_of(day: datetime.date | None) -> datetime.datetime | None:
 
 @dataclasses.dataclass(frozen=True)
 class HistoryEntry:
+    """A history row as the admin and the API show it (secrets as markers)."""
+
     row: ConfigurationHistory
 
     @property

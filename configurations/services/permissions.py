@@ -28,18 +28,22 @@ __all__ = ["EnvironmentPermissionDenied", "can_edit", "can_edit_all", "editable_
 
 
 def permission_name(environment: str) -> str:
+    """The permission that lets a user edit an environment."""
     return f"configurations.edit_{environment}"
 
 
 def can_edit(user, environment: str) -> bool:
+    """Whether the user may edit the environment."""
     return bool(user and user.is_active and user.is_staff and user.has_perm(permission_name(environment)))
 
 
 def editable_environments(user) -> list[str]:
+    """The environments the user may edit."""
     return [env for env in ENVIRONMENTS if can_edit(user, env)]
 
 
 def can_edit_all(user) -> bool:
+    """Whether the user may edit every environment (needed for metadata and templates)."""
     return all(can_edit(user, env) for env in ENVIRONMENTS)
 
 

@@ -32,6 +32,8 @@ LAST_USED_EVERY = datetime.timedelta(seconds=60)  # at most one write per token 
 
 @dataclasses.dataclass(frozen=True)
 class CreatedToken:
+    """A new token and its plaintext, shown once."""
+
     token: ApiToken
     plaintext: str  # shown once; never stored, logged or rendered again
 

@@ -53,6 +53,8 @@ def rollback(*, history_id: int, actor=None, reason: str | None = None) -> Syste
 
 @dataclasses.dataclass
 class ArchiveReport:
+    """What archive_history moved (or would move)."""
+
     cutoff: datetime.datetime
     moved: int = 0
     batches: int = 0

@@ -60,19 +60,24 @@ def import_records(
         audit_context(actor=actor, reason=reason or "Import"),
     ):
         if on_conflict == "skip":
-            existing = existing_rows(wanted, lock=False)
-            skipped += [
-                f"{r.where}: {label(r.category, r.key, r.environment)}: exists, kept (--on-conflict skip)"
-                for r in wanted
-                if (r.category, r.key, r.environment) in existing
-            ]
-            wanted = [r for r in wanted if (r.category, r.key, r.environment) not in existing]
+            wanted = _without_existing(wanted, skipped)
         plans = _plan_records(wanted, lock=not dry_run, progress=progress, actor=actor)
         if on_conflict == "abort":
             _refuse_conflicts(wanted, plans)
         if not dry_run:
             write_plans(plans, progress=progress)
     return ImportReport(plans, skipped, dry_run)
+
+
+def _without_existing(records: list[formats.Record], skipped: list[str]) -> list[formats.Record]:
+    """The records whose key does not exist yet; the others are noted in ``skipped`` (--on-conflict skip)."""
+    existing = existing_rows(records, lock=False)
+    skipped += [
+        f"{r.where}: {label(r.category, r.key, r.environment)}: exists, kept (--on-conflict skip)"
+        for r in records
+        if (r.category, r.key, r.environment) in existing
+    ]
+    return [r for r in records if (r.category, r.key, r.environment) not in existing]
 
 
 def _plan_records(records: Sequence[formats.Record], *, lock: bool, progress=None, actor=None) -> list[PlannedChange]:

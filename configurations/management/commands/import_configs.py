@@ -9,7 +9,7 @@ from pathlib import Path
 from django.core.management.base import CommandError
 
 from configurations import services
-from configurations.core import formats
+from configurations.core import dotenv, formats
 from configurations.core.vocabulary import ENVIRONMENTS, Outcome, counted
 from configurations.management.auditing import AuditedCommand
 from configurations.management.progress import ProgressBar
@@ -63,7 +63,7 @@ class Command(AuditedCommand):
                 raise CommandError("give either a PATH or --from-environ, not both")
             target = self._require_environment(environment, "--from-environ")
             known = services.known_env_names()
-            return formats.parse_environ(os.environ, prefix=prefix, environment=target, known=known), "environment"
+            return dotenv.parse_environ(os.environ, prefix=prefix, environment=target, known=known), "environment"
         if not path:
             raise CommandError("give a PATH (or - for standard input), or --from-environ")
         source = "<stdin>" if path == "-" else path
@@ -71,7 +71,7 @@ class Command(AuditedCommand):
         text = formats.decode(self._read(path), source)
         if fmt == "env":
             target = self._require_environment(environment, "the env format")
-            return formats.parse_env(text, source, environment=target, known=services.known_env_names()), source
+            return dotenv.parse_env(text, source, environment=target, known=services.known_env_names()), source
         return formats.parse_structured(text, fmt, source, environments=ENVIRONMENTS), source
 
     def _read(self, path: str) -> bytes:

@@ -15,6 +15,8 @@ from configurations.data import sqlfunctions
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    """Django's SQLite backend with the history triggers' SQL functions on every connection."""
+
     def get_new_connection(self, conn_params):
         conn = super().get_new_connection(conn_params)
         self.transaction_settings = sqlfunctions.TransactionSettings(conn)

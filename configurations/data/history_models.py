@@ -1,0 +1,109 @@
+"""configuration_history and its archive, written by the database's triggers only, and the chain's head."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+
+from ..core.vocabulary import HistoryAction
+from .model_base import user_column
+
+
+class HistoryColumns(models.Model):
+    """The columns of configuration_history, shared with its archive.
+
+    Both tables get the same columns in the same order, so the spec's
+    ``INSERT INTO configuration_history_archive SELECT * ...`` works as written.
+    """
+
+    # No database constraint: the row outlives a hard-deleted configuration.
+    config = models.ForeignKey(
+        "configurations.SystemConfiguration",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_column="config_id",
+        db_index=False,
+        related_name="+",
+    )
+    old_value = models.TextField(null=True, blank=True)
+    new_value = models.TextField(null=True, blank=True)
+    changed_by = user_column("changed_by", on_delete=models.PROTECT)
+    change_reason = models.TextField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
+    user_agent = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+    # Additions to the spec (docs/schema.md): the row's identity, so history of a
+    # deleted configuration stays readable, and what kind of change it was.
+    category = models.CharField(max_length=50, null=True, blank=True)
+    config_key = models.CharField(max_length=100, null=True, blank=True)
+    environment = models.CharField(max_length=20, null=True, blank=True)
+    action = models.CharField(
+        max_length=20, choices=HistoryAction.choices, default=HistoryAction.UPDATE, db_default=HistoryAction.UPDATE
+    )
+    old_value_type = models.CharField(max_length=20, null=True, blank=True)
+    new_value_type = models.CharField(max_length=20, null=True, blank=True)
+    old_is_encrypted = models.BooleanField(null=True, blank=True)
+    new_is_encrypted = models.BooleanField(null=True, blank=True)
+    # Whether the configuration was a secret when the change was made (then both values are markers).
+    is_secret = models.BooleanField(null=True, blank=True)
+    # The hash chain (data/chain.py): written by the configurations trigger only; verify_history checks it.
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)
+    row_hash = models.CharField(max_length=64, null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.category}.{self.config_key} [{self.environment}] #{self.pk}"
+
+    @property
+    def secret(self) -> bool:
+        """Whether this entry is about a secret: from its own columns, never from the text of its values."""
+        return bool(self.is_secret or self.old_is_encrypted or self.new_is_encrypted)
+
+
+class ConfigurationHistory(HistoryColumns):
+    """One change of a configuration, written by the database's trigger only."""
+
+    class Meta(HistoryColumns.Meta):
+        db_table = "configuration_history"
+        verbose_name = "configuration history entry"
+        verbose_name_plural = "configuration history"
+        indexes = [
+            models.Index(fields=["config"], name="idx_confhist_config_id"),
+            models.Index(fields=["changed_by"], name="idx_confhist_changed_by"),
+            models.Index(fields=["created_at"], name="idx_confhist_created_at"),
+            models.Index(fields=["config", "-created_at"], name="idx_confhist_config_created"),
+            # Runtime versions: each category's newest history id (configurations/runtime/snapshots.py).
+            models.Index(fields=["environment", "category", "id"], name="idx_confhist_env_category_id"),
+        ]
+
+
+class ConfigurationHistoryArchive(HistoryColumns):
+    """Old history moved out of configuration_history by ``archive_history``: the same columns, fewer indexes."""
+
+    class Meta(HistoryColumns.Meta):
+        db_table = "configuration_history_archive"
+        indexes = [
+            models.Index(fields=["config", "-created_at"], name="idx_confarch_config_created"),
+            models.Index(fields=["created_at"], name="idx_confarch_created_at"),
+        ]
+        verbose_name = "archived history entry"
+        verbose_name_plural = "configuration history archive"
+
+
+class HistoryChainHead(models.Model):
+    """The last link of the history's hash chain (one row, id 1), locked by every writer until it commits."""
+
+    id = models.IntegerField(primary_key=True)
+    last_id = models.BigIntegerField(null=True)
+    last_hash = models.CharField(max_length=64, null=True)
+
+    class Meta:
+        db_table = "configuration_history_head"
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="configuration_history_head_one_row")]
+
+    def __str__(self) -> str:
+        return f"history head #{self.last_id}: {self.last_hash}"
