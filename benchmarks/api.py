@@ -15,7 +15,7 @@ SETTINGS = "tests.serving_settings"
 
 
 def _hammer(url: str, headers: dict) -> tuple[list[float], int]:
-    from tests.serving import get
+    from tests.servers import get
 
     samples, errors = [], 0
     deadline = time.monotonic() + SECONDS
@@ -34,7 +34,7 @@ def run() -> dict[str, float]:
     from configurations import services
     from configurations.services import tokens
     from tests.factories import editor_of
-    from tests.serving import Gunicorn, get
+    from tests.servers import Gunicorn, get
 
     owner = editor_of("development", username="bench")
     for i in range(20):

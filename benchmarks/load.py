@@ -52,7 +52,7 @@ def _hammer(client, path: str) -> tuple[list[float], int]:
 def run() -> dict[str, float]:
     from configurations import services
     from tests.factories import UserFactory
-    from tests.serving import Client, Gunicorn
+    from tests.servers import Client, Gunicorn
 
     for i in range(20):
         services.set_value(category="load", key=f"key{i:02}", environment="development", value=str(i))

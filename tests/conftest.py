@@ -10,9 +10,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from configurations.models import ConfigurationHistory
-
-from . import browser as browser_support
-from .factories import UserFactory, editor_of
+from tests import chromium as browser_support
+from tests.factories import UserFactory, editor_of
 
 
 def pytest_collection_modifyitems(config, items):

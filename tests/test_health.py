@@ -1,5 +1,5 @@
 """/healthz, /readyz, /metrics, request ids, static files without collectstatic and the security headers, through
-Django's test client on both databases (test_serving.py does the same over gunicorn)."""
+Django's test client on both databases (serving/test_gunicorn.py does the same over gunicorn)."""
 
 from __future__ import annotations
 

@@ -177,7 +177,7 @@ def test_services_leave_records_with_their_actor(user):
 
 @pytest.mark.postgres
 def test_the_application_role_may_read_records_but_never_rewrite_them(roles, meta):
-    from tests.test_database_roles import connect, refused
+    from tests.services.test_database_roles import connect, refused
 
     with connect(roles["app"]) as app:
         for table in ("configuration_metadata_changes", "configuration_templates_changes"):
