@@ -21,10 +21,11 @@ from tests.factories import UserFactory, editor_of
 def _restart_record_chains_after_flush(using, sender, **kwargs):
     """A transactional test's flush empties the record tables after their triggers chained the flushed rows'
     delete records: an emptied table's chain starts afresh, as a new database's does (flush emits post_migrate)."""
-    if sender.label != "configurations":
-        return
+    tables = set(connection.introspection.table_names())
+    if sender.label != "configurations" or AuditChainHead._meta.db_table not in tables:
+        return  # migrated back below the record history
     with connection.cursor() as cursor:
-        for history in records.RECORDED.values():
+        for history in set(records.RECORDED.values()) & tables:
             cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {history})")
             if not cursor.fetchone()[0]:
                 AuditChainHead.objects.using(using).filter(table_name=history).delete()

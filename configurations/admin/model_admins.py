@@ -189,6 +189,8 @@ class EveryEnvironmentAdmin(SimpleHistoryAdmin):
     """
 
     form = RecordChangeForm
+    # simple-history's page lists each record's changes (old -> new), who and why; the database also says from where.
+    history_list_display = ["history_ip_address", "history_user_agent"]
 
     def save_model(self, request, obj, form, change):
         """Saved through the service, so the database's history record says who and why."""

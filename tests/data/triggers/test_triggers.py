@@ -12,7 +12,7 @@ from django.db import connection
 from configurations.data import installation, triggers
 from configurations.data.triggers import inspection
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.django_db
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from io import StringIO
 
 import pytest
@@ -164,7 +165,11 @@ def test_the_admin_records_who_and_why_and_shows_them(admin_client, admin_user, 
     assert (record.history_user_id, record.history_change_reason) == (admin_user.pk, "ticket 42")
     assert (record.history_ip_address, record.history_user_agent) == ("10.1.2.3", "pytest-admin")
     page = admin_client.get(reverse("admin:configurations_configurationmetadata_history", args=[meta.pk]))
-    assert b"ticket 42" in page.content and admin_user.username.encode() in page.content
+    html = page.content.decode()
+    assert "ticket 42" in html and admin_user.username in html and "10.1.2.3" in html and "pytest-admin" in html
+    changes = re.sub(r"\s+", " ", html[html.index("change-history") :])
+    assert "<strong>Display name:</strong> K &nbsp;&rarr;&nbsp;&nbsp;Shown" in changes  # old -> new
+    assert "<strong>Sort order:</strong> 1 &nbsp;&rarr;&nbsp;&nbsp;4" in changes
 
 
 def test_services_leave_records_with_their_actor(user):
