@@ -117,9 +117,11 @@ class ChainHeadCollector:
     pin it with ``verify_history``, which prints ID:HASH."""
 
     def describe(self):
+        """Nothing: describing would make registering collect, querying the database at import."""
         return []  # or registering would collect once, querying the database at import
 
     def collect(self):
+        """The history chain head's id, read when /metrics is scraped."""
         head = _chain_head()
         if head is not None:
             gauge = GaugeMetricFamily("configurations_history_head", "The history chain's last row id")

@@ -117,6 +117,7 @@ class DatabaseOutageMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        """A database outage during a request: 503 with Retry-After, problem+json or HTML."""
         if not availability.is_outage(exception):
             return None
         availability.failed(exception)

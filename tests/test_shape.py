@@ -88,3 +88,23 @@ def test_every_module_has_a_test_file_a_newcomer_can_find():
     assert named and all((TESTS / path).exists() for path in named), sorted(
         p for p in named if not (TESTS / p).exists()
     )
+
+
+def test_every_public_method_of_our_own_classes_says_what_it_does():
+    # Classes of our own (no base, or Exception/NamedTuple); methods overriding a framework's hooks are exempt.
+    own = {"Exception", "NamedTuple", "Protocol"}
+    missing = []
+    for path in modules():
+        for cls in ast.parse(path.read_text()).body:
+            if not isinstance(cls, ast.ClassDef) or cls.name.startswith("_"):
+                continue
+            if any(ast.unparse(base) not in own for base in cls.bases):
+                continue
+            missing += [
+                f"{path.relative_to(ROOT)}:{method.lineno} {cls.name}.{method.name}"
+                for method in cls.body
+                if isinstance(method, ast.FunctionDef)
+                and not method.name.startswith("_")
+                and ast.get_docstring(method) is None
+            ]
+    assert missing == []

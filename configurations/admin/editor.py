@@ -28,6 +28,7 @@ class EditorField:
 
     @property
     def input_type(self) -> str:
+        """The widget: the metadata's, else password for a secret, else the stored type's."""
         if self.meta is not None:
             return self.meta.input_type
         if is_secret_key(self.key, is_encrypted=self.row is not None and self.row.is_encrypted):
@@ -36,33 +37,40 @@ class EditorField:
 
     @property
     def secret(self) -> bool:
+        """Whether the value is a secret (by name, metadata or encryption): never shown."""
         return is_secret_key(
             self.key, input_type=self.input_type, is_encrypted=bool(self.row and self.row.is_encrypted)
         )
 
     @property
     def label(self) -> str:
+        """The metadata's display name, else the key."""
         return self.meta.display_name if self.meta else self.key
 
     @property
     def rules(self) -> dict:
+        """The metadata's validation rules ({} without any)."""
         rules = self.meta.validation_rules if self.meta else None
         return rules if isinstance(rules, dict) else {}
 
     @property
     def required(self) -> bool:
+        """Whether a value is required (the metadata's column or its rules)."""
         return bool(self.meta and self.meta.is_required) or self.rules.get("required") is True
 
     @property
     def default(self) -> str | None:
+        """The metadata's default value, if any."""
         return self.meta.default_value if self.meta else None
 
     @property
     def group(self) -> str:
+        """The group the field is shown in (keys without metadata: Other settings)."""
         return (self.meta.group_name if self.meta else None) or OTHER_GROUP
 
     @property
     def sort_order(self) -> int:
+        """Its place within the group (keys without metadata last)."""
         return self.meta.sort_order if self.meta else 1_000_000
 
     @property
@@ -108,6 +116,7 @@ class CategoryState:
         return [(name, list(items)) for name, items in groupby(by_group, key=lambda f: f.group)]
 
     def field(self, key: str) -> EditorField:
+        """The field of ``key``."""
         return next(f for f in self.fields if f.key == key)
 
 

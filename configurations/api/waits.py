@@ -31,6 +31,7 @@ class Slots:
 
     @contextlib.contextmanager
     def held(self, token_id: int) -> Iterator[None]:
+        """Hold a slot for the block; Throttled (429, Retry-After) at once if there is none."""
         with self._lock:
             if self.by_token[token_id] >= conf.api_max_waits_per_token():
                 raise _refused(f"This token already has {self.by_token[token_id]} long polls waiting (the limit).")

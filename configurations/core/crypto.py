@@ -46,6 +46,7 @@ class Keyring:
     active_id: str | None
 
     def key(self, key_id: str) -> bytes:
+        """The key with this id; DecryptionError if the keyring has none."""
         try:
             return self.keys[key_id]
         except KeyError:

@@ -26,6 +26,7 @@ class Secret:
         self._value = value.reveal() if isinstance(value, Secret) else value
 
     def reveal(self) -> Any:
+        """The value itself, for code that must use it (never for display)."""
         return self._value
 
     def __repr__(self) -> str:

@@ -151,4 +151,5 @@ class Change:
 
     @property
     def label(self) -> str:
+        """The change's key as messages name it: category.key (environment)."""
         return label(self.category, self.key, self.environment)

@@ -41,6 +41,7 @@ class AuditContext:
     user_agent: str | None = None
 
     def merged(self, **changes) -> AuditContext:
+        """This context with the given values in place of its own (None keeps a value)."""
         given = {name: value for name, value in changes.items() if value is not None}
         return dataclasses.replace(self, **given)
 

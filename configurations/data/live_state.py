@@ -61,6 +61,7 @@ class Tracker:
         self.activity: dict[int, str] = {}
 
     def track(self, row: tuple) -> None:
+        """Note a history row (in id order) as the latest of its configuration."""
         config_id, action = int(row[_CONFIG_ID]), row[_ACTION]
         self.latest[config_id] = _KEPT(row)
         if action in _ACTIVITY:

@@ -23,6 +23,7 @@ class TransactionSettings:
         self._values: dict[str, str] = {}
 
     def set(self, name: str, value: str | None, is_local) -> str:
+        """SQLite's twin of PostgreSQL's set_config(name, value, is_local)."""
         value = "" if value is None else str(value)
         if self._connection.in_transaction or not is_local:
             self._values[name] = value
@@ -30,11 +31,13 @@ class TransactionSettings:
         return value
 
     def get(self, name: str, missing_ok=False) -> str | None:
+        """SQLite's twin of current_setting(name, missing_ok): None outside a transaction."""
         if not self._connection.in_transaction:
             return None
         return self._values.get(name)
 
     def clear(self) -> None:
+        """Forget every setting (the transaction ended)."""
         self._values.clear()
 
 

@@ -63,9 +63,11 @@ class Snapshot:
         return max(self.category_versions.values(), default=0)
 
     def category_version(self, category: str) -> int:
+        """The category's version in this snapshot (0: none)."""
         return self.category_versions.get(category, 0)
 
     def secret_keys(self, category: str) -> list[str]:
+        """The category's keys that are secrets, sorted."""
         return sorted(key for key in self.by_category.get(category, ()) if (category, key) in self.secret)
 
 
@@ -132,6 +134,7 @@ class Store:
         self.deltas = 0
 
     def put(self, snapshot: Snapshot) -> None:
+        """Swap in an environment's new snapshot and wake the readers waiting for a change."""
         self.snapshots[snapshot.environment] = snapshot  # one reference swap: readers see old or new
         now = self.confirmed_at[snapshot.environment] = time.time()
         metrics.SNAPSHOT_VERSION.labels(environment=snapshot.environment).set(snapshot.version)

@@ -45,6 +45,7 @@ class PlannedChange:
 
     @property
     def writes(self) -> bool:
+        """Whether applying the change writes anything."""
         return self.outcome != Outcome.UNCHANGED
 
 

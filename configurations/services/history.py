@@ -33,6 +33,7 @@ class HistoryFilters:
     until: datetime.date | None = None
 
     def apply(self, query: QuerySet) -> QuerySet:
+        """The history query narrowed to these filters (empty ones ignored)."""
         conditions = {
             "config_id": self.config_id,
             "category": self.category,
@@ -58,6 +59,7 @@ class HistoryEntry:
 
     @property
     def is_secret(self) -> bool:
+        """Whether the entry is of a secret: its values are never shown."""
         return self.row.secret
 
     @property
@@ -70,10 +72,12 @@ class HistoryEntry:
 
     @property
     def old(self) -> str | None:
+        """The value before, as shown (None for a secret)."""
         return None if self.is_secret else self._shown("old")
 
     @property
     def new(self) -> str | None:
+        """The value after, as shown (None for a secret)."""
         return None if self.is_secret else self._shown("new")
 
     @property

@@ -79,16 +79,19 @@ class ChainReport:
 
     rows: int = 0
     rows_per_table: dict[str, int] = dataclasses.field(default_factory=dict)
+    heads: dict[str, tuple[int, str] | None] = dataclasses.field(default_factory=dict)  # each chain's last link
     findings: list[Finding] = dataclasses.field(default_factory=list)
     head: tuple[int, str] | None = None
     expected_head_found: bool | None = None
 
     @property
     def ok(self) -> bool:
+        """Whether nothing was found and the expected head, if given, is still there."""
         return not self.findings and self.expected_head_found is not False
 
     @property
     def head_text(self) -> str:
+        """The configuration history's head as ID:HASH, to pin outside the database."""
         return f"{self.head[0]}:{self.head[1]}" if self.head else "(empty)"
 
 
@@ -176,6 +179,7 @@ class _Walk:
 
     def finish(self) -> None:
         """Compare the chain's last row with its recorded head."""
+        self.report.heads[self.table] = self.head
         if self.table == HISTORY_TABLE:
             self.report.head = self.head
             recorded = HistoryChainHead.objects.filter(id=1).values_list("last_id", "last_hash").first()

@@ -24,6 +24,7 @@ class RotationReport:
 
     @property
     def changed(self) -> int:
+        """How many values were re-encrypted or encrypted from the clear (or would be, in a dry run)."""
         return self.rotated + self.encrypted_plaintext
 
 

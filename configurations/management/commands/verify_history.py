@@ -35,7 +35,11 @@ class Command(BaseCommand):
             self.stdout.write(f"  {finding.kind:<10} {finding}")
         for table, rows in report.rows_per_table.items():
             found = sum(finding.table == table for finding in report.findings)
-            self.stdout.write(f"  {table}: {counted(rows, 'row')}, {'ok' if not found else counted(found, 'finding')}")
+            head = report.heads.get(table)
+            verdict = "ok" if not found else counted(found, "finding")
+            self.stdout.write(
+                f"  {table}: {counted(rows, 'row')}, {verdict}, head {f'{head[0]}:{head[1]}' if head else '(empty)'}"
+            )
         self.stdout.write(f"Checked {counted(report.rows, 'history row')}. Head: {report.head_text}")
         if report.expected_head_found is False:
             raise CommandError(f"the trail no longer contains the head {expect_head}: it was rewritten from before it")

@@ -114,7 +114,9 @@ def test_verify_history_reports_per_table_and_passes_an_untouched_chain(meta):
     _three_records(meta)
     out, error = verify()
     assert error is None
-    assert "configuration_metadata_changes: 3 rows, ok" in out and "configuration_templates_changes:" in out
+    last = records_of(meta)[-1]
+    assert f"configuration_metadata_changes: 3 rows, ok, head {last.history_id}:{last.history_row_hash}" in out
+    assert "configuration_templates_changes:" in out
 
 
 def test_an_edited_record_is_found_by_id(meta):
