@@ -137,7 +137,7 @@ def request_context(*, actor, ip_address: str | None, user_agent: str | None) ->
 
 
 _WRITE = re.compile(
-    r"^\s*(INSERT|UPDATE|DELETE)\b.*\b(system_configurations|configuration_metadata|configuration_templates)\b",
+    r"^\s*(INSERT|UPDATE|DELETE)\b.*\b(system_configurations|configuration_metadata|configuration_templates|configuration_review_policies)\b",
     re.IGNORECASE | re.DOTALL,
 )
 

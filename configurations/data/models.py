@@ -26,12 +26,16 @@ from ..core.vocabulary import (
 from .change_records import AuditChainHead, recorded_history
 from .history_models import ConfigurationHistory, ConfigurationHistoryArchive, HistoryChainHead
 from .model_base import CheckedOnSave, KeyedByCategory, PostgresGinIndex, User, in_choices, user_column, valid_name
+from .review_models import ChangeRequest, ChangeRequestApproval, ChangeRequestItem, RequestState, ReviewPolicy
 from .token_models import ApiToken
 
 __all__ = [
     "ENVIRONMENTS",
     "ApiToken",
     "AuditChainHead",
+    "ChangeRequest",
+    "ChangeRequestApproval",
+    "ChangeRequestItem",
     "ConfigurationHistory",
     "ConfigurationHistoryArchive",
     "ConfigurationMetadata",
@@ -41,6 +45,8 @@ __all__ = [
     "HistoryChainHead",
     "InputType",
     "PostgresGinIndex",
+    "RequestState",
+    "ReviewPolicy",
     "SecretKeyPattern",
     "SentTestEmail",
     "SystemConfiguration",

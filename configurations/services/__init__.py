@@ -9,6 +9,7 @@ behind them are not part of the contract.
 
 from ..core.vocabulary import SECRET_MASK, ConfigurationNotFound, label
 from ..data.audit import audit_context, request_context
+from .change_requests import Deletion, approve, cancel, edit_items, open_request, reject, submit
 from .changes import (
     Change,
     PlannedChange,
@@ -26,6 +27,8 @@ from .deletion import delete_configurations
 from .email import send_test_email
 from .integrity import ChainReport, Finding, parse_head, verify_history
 from .keys import RotationReport, rotate_encryption_keys
+from .request_apply import apply_due, apply_request
+from .reviews import ReviewRequired, policy, set_policy
 from .rules import delete_rules, save_rule
 from .templates import TemplateApplication, apply_template, plan_template, secret_variables
 from .trail import ArchiveReport, archive_history, rollback
@@ -38,40 +41,52 @@ __all__ = [
     "ChainReport",
     "Change",
     "ConfigurationNotFound",
+    "Deletion",
     "Finding",
     "ImportRejected",
     "ImportReport",
     "PlannedChange",
+    "ReviewRequired",
     "RotationReport",
     "StaleVersion",
     "TemplateApplication",
     "apply_changes",
+    "apply_due",
+    "apply_request",
     "apply_template",
+    "approve",
     "archive_history",
     "audit_context",
+    "cancel",
     "category_version",
     "check_version",
     "copy_values",
     "deactivate",
     "delete_configurations",
     "delete_rules",
+    "edit_items",
     "export_items",
     "get_value",
     "import_records",
     "known_env_names",
     "label",
     "lock_category",
+    "open_request",
     "parse_head",
     "plaintext",
     "plan_changes",
     "plan_template",
+    "policy",
+    "reject",
     "request_context",
     "rollback",
     "rotate_encryption_keys",
     "save_rule",
     "secret_variables",
     "send_test_email",
+    "set_policy",
     "set_value",
+    "submit",
     "typed_value",
     "verify_history",
 ]

@@ -26,7 +26,7 @@ from ..data import bulk, locks
 from ..data.audit import audit_context
 from ..data.models import ConfigurationMetadata, SystemConfiguration
 from ..observability import metrics
-from . import permissions
+from . import permissions, reviews
 
 
 @dataclasses.dataclass
@@ -149,6 +149,7 @@ def deactivate(*, category: str, key: str, environment: str, actor=None, reason:
     """The spec's soft delete: ``is_active = false``. Returns how many rows it changed (0 or 1)."""
     permissions.require_edit_each(actor, [environment])
     with audit_context(actor=actor, reason=reason):
+        reviews.guard([environment])
         changed = SystemConfiguration.objects.filter(
             category=category, config_key=key, environment=environment, is_active=True
         ).update(is_active=False)
@@ -283,7 +284,10 @@ def _stored_equals(row: SystemConfiguration, text: str) -> bool:
 
 @sensitive_variables()
 def write_plans(plans: list[PlannedChange], progress=None) -> None:
-    """Write the plans that change something (inside the caller's audited transaction)."""
+    """Write the plans that change something (inside the caller's audited transaction), if the review allows."""
+    writing = {plan.change.environment for plan in plans if plan.writes}
+    if writing:
+        reviews.guard(writing)
     new_rows, changed_rows = [], []
     for plan in plans:
         if not plan.writes:

@@ -32,6 +32,7 @@ APP_READ_ONLY = (
     "configuration_history_head",
     "configuration_metadata_changes",
     "configuration_templates_changes",
+    "configuration_review_policies_changes",
     "audit_chain_heads",
     "configuration_secret_patterns",
     "django_migrations",

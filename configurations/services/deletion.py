@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from ..data import locks
 from ..data.audit import audit_context
 from ..data.models import SystemConfiguration
-from . import permissions
+from . import permissions, reviews
 
 
 def delete_configurations(ids: Iterable[int], *, reason: str, actor=None) -> int:
@@ -19,6 +19,7 @@ def delete_configurations(ids: Iterable[int], *, reason: str, actor=None) -> int
     with audit_context(actor=actor, reason=reason):
         pairs = set(rows.values_list("category", "environment"))
         permissions.require_edit_each(actor, {environment for _, environment in pairs}, doing="delete in")
+        reviews.guard({environment for _, environment in pairs})
         locks.lock_categories(pairs)
         deleted, _ = rows.delete()
     return deleted

@@ -237,8 +237,8 @@ def test_query_count_does_not_grow_with_keys(admin_client, size, django_assert_n
         admin_client.get(url)
     data = post_data(admin_client, url, key_000="changed")
     # session, user, the category lock, metadata, locked rows, the version (read under the lock),
-    # savepoints, audit context, service reads, one write.
-    with django_assert_num_queries(16):
+    # savepoints, audit context, service reads, the review policy, one write.
+    with django_assert_num_queries(17):
         assert admin_client.post(url, data).status_code == 302
     assert services.get_value(category="big", key="key_000", environment="test") == "changed"
 

@@ -138,3 +138,23 @@ def test_fifty_threads_updating_an_existing_key_all_succeed():
     )
     assert [r for r in results if isinstance(r, Exception)] == []
     assert ConfigurationHistory.objects.filter(config_key="old", action="update").count() == 50
+
+
+def test_two_concurrent_applies_of_overlapping_change_requests_apply_exactly_one():
+    from tests.factories import editor_of
+
+    root = editor_of(username="race-root", is_superuser=True)
+    services.set_value(category="smtp", key="host", environment="production", value="old.example.com")
+    services.set_policy("production", approvals=1, actor=root)
+    alice, bob = (editor_of("production", username=name) for name in ("race-alice", "race-bob"))
+    requests = []
+    for value in ("one.example.com", "two.example.com"):
+        change = services.Change("smtp", "host", "production", value)
+        request = services.open_request("production", [change], title=value, actor=alice).request
+        requests.append(services.approve(request, actor=bob))
+    results = run_together(2, lambda index: services.apply_request(requests[index]))
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sorted(r.state for r in results) == ["applied", "conflicted"]
+    winner = next(r for r in results if r.state == "applied")
+    assert services.get_value(category="smtp", key="host", environment="production") == winner.title
+    assert ConfigurationHistory.objects.filter(config_key="host", environment="production").count() == 2

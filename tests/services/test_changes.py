@@ -169,8 +169,8 @@ def test_model_validation_uses_the_same_engine():
 
 def test_set_value_query_count_is_constant(django_assert_num_queries):
     services.set_value(key="host", value="a.example.com", **PROD)
-    # metadata, row (locked), set context, write (+ context restore), inside one savepoint.
-    with django_assert_num_queries(7):
+    # metadata, row (locked), set context, the review policy, write (+ context restore), inside one savepoint.
+    with django_assert_num_queries(8):
         services.set_value(key="host", value="b.example.com", **PROD)
 
 

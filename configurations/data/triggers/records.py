@@ -1,4 +1,4 @@
-"""Metadata and template history: simple-history's tables, written by the database on every path.
+"""Metadata, template and review-policy history: simple-history's tables, written by the database on every path.
 
 Every INSERT, UPDATE (that changes something) and DELETE of ``configuration_metadata`` or
 ``configuration_templates``, by the ORM, ``QuerySet.update()``, ``bulk_update`` or raw SQL, leaves exactly one
@@ -21,6 +21,7 @@ from .definitions import Function, PostgresTrigger, SqliteTrigger
 RECORDED = {
     "configuration_metadata": "configuration_metadata_changes",
     "configuration_templates": "configuration_templates_changes",
+    "configuration_review_policies": "configuration_review_policies_changes",
 }
 # Each audited table's columns, as its history table repeats them.
 COLUMNS = {
@@ -31,9 +32,10 @@ COLUMNS = {
     "configuration_templates": (
         "id", "provider_name", "category", "template_data", "description", "is_active", "created_at", "updated_at",
     ),
+    "configuration_review_policies": ("environment", "required_approvals", "allow_self_approval", "updated_at"),
 }  # fmt: skip
 _JSON = frozenset({"validation_rules", "template_data"})
-_BOOLEAN = frozenset({"is_required", "is_active"})
+_BOOLEAN = frozenset({"is_required", "is_active", "allow_self_approval"})
 _TIME = frozenset({"created_at", "updated_at"})
 HISTORY_COLUMNS = (
     "history_id", "history_date", "history_change_reason", "history_type", "history_user_id",
