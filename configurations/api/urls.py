@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import views
+from . import change_requests, views
 
 app_name = "api"
 urlpatterns = [
@@ -17,6 +17,28 @@ urlpatterns = [
         "environments/<str:environment>/categories/<str:category>/keys/<str:key>/history/",
         views.KeyHistoryView.as_view(),
         name="key_history",
+    ),
+    path(
+        "environments/<str:environment>/change-requests/",
+        change_requests.ChangeRequestsView.as_view(),
+        name="change_requests",
+    ),
+    path(
+        "environments/<str:environment>/change-requests/<str:request_id>/",
+        change_requests.ChangeRequestView.as_view(),
+        name="change_request",
+    ),
+    *(
+        path(
+            f"environments/<str:environment>/change-requests/<str:request_id>/{action}/",
+            view.as_view(),
+            name=f"change_request_{action}",
+        )
+        for action, view in (
+            ("approve", change_requests.ApproveView),
+            ("reject", change_requests.RejectView),
+            ("apply", change_requests.ApplyView),
+        )
     ),
     # The schema and its docs page are public: they describe the API, nothing in it. The split view serves the
     # page's script as a file, so the page works under the Content Security Policy; Swagger UI's assets come

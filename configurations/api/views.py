@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils.http import parse_etags
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
@@ -18,8 +19,8 @@ from ..core.vocabulary import ENVIRONMENTS, EnvironmentPermissionDenied
 from ..data.models import ApiToken
 from ..runtime.snapshots import Undecryptable
 from ..services import api_writes, history, permissions
+from . import request_serializers, waits
 from . import serializers as s
-from . import waits
 from .problems import MEDIA_TYPE, PreconditionFailed, ProblemSerializer, Unprocessable, validation_errors
 
 OUT_OF_SCOPE = "This token does not cover this resource."
@@ -262,6 +263,10 @@ class KeyView(ApiView):
         request=s.KeyWriteSerializer,
         responses={
             200: s.KeyValueSerializer,
+            202: OpenApiResponse(
+                request_serializers.RequestSerializer,
+                description="The environment needs review: a change request was opened (Location)",
+            ),
             (412, MEDIA_TYPE): OpenApiResponse(ProblemSerializer, description="The category changed since"),
             (422, MEDIA_TYPE): OpenApiResponse(ProblemSerializer, description="Every validation problem"),
             **PROBLEMS,
@@ -287,6 +292,8 @@ class KeyView(ApiView):
                 reason=body.validated_data.get("reason"),
                 expected_versions=_versions_from(if_match) if if_match else None,
             )
+        except services.ReviewRequired:
+            return _requested(token, environment, category, key, body.validated_data)
         except api_writes.StaleVersion:
             raise PreconditionFailed() from None
         except (EnvironmentPermissionDenied, api_writes.SecretWriteRefused) as error:
@@ -344,6 +351,19 @@ class KeyHistoryView(ApiView):
             for entry in entries
         ]
         return Response(s.HistoryPageSerializer({"results": results, "next": next_cursor}).data)
+
+
+def _requested(token: ApiToken, environment: str, category: str, key: str, data: dict) -> Response:
+    """The environment needs review: the write becomes a change request (202, Location: the request)."""
+    change = services.Change(category, key, environment, data["value"])
+    try:
+        opened = services.open_request(environment, [change], title=f"API write of {category}.{key}",
+                                       reason=data.get("reason") or "", actor=token.owner)  # fmt: skip
+    except ValidationError as error:
+        raise Unprocessable(validation_errors(error, key=key)) from None
+    body = {**request_serializers.request_body(opened.request), "warnings": opened.overlapping}
+    where = reverse("api:change_request", args=[environment, opened.request.pk])
+    return Response(body, status=202, headers={"Location": where})
 
 
 def _field_errors(errors: dict) -> list[dict[str, str]]:
