@@ -6,9 +6,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.contrib.auth.admin import UserAdmin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
-from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.dateformat import format as date_format
 from django.utils.decorators import method_decorator
@@ -20,16 +19,13 @@ from simple_history.admin import SimpleHistoryAdmin
 from .. import services
 from ..core.vocabulary import SECRET_MASK
 from ..data.models import (
-    ConfigurationHistory,
-    ConfigurationHistoryArchive,
     ConfigurationMetadata,
     ConfigurationTemplate,
-    SentTestEmail,
     SystemConfiguration,
     User,
 )
-from ..services import history, permissions
-from . import template_actions
+from ..services import permissions
+from . import review_gate, template_actions
 from .forms import SystemConfigurationForm
 
 
@@ -103,11 +99,41 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
         if request.POST.get("post") and not _delete_reason(request):
             self.message_user(request, "Give a reason for the deletion; nothing was deleted.", messages.ERROR)
             return None
+        rows = list(queryset)
+        if request.POST.get("post") and any(
+            review_gate.needs_request(request, env) for env in {r.environment for r in rows}
+        ):
+            return self._request_deletions(request, rows)
         return delete_selected(self, request, queryset)
 
     @method_decorator(sensitive_post_parameters())
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST":
+            instead = self._request_instead_of_save(request, object_id)
+            if instead is not None:
+                return instead
         return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _request_instead_of_save(self, request, object_id):
+        """A valid save into an environment that needs review opens a change request (None: save as usual)."""
+        obj = self.get_object(request, object_id) if object_id else None
+        if object_id and (obj is None or not self.has_change_permission(request, obj)):
+            return None  # Django's own view answers (404, or 403)
+        form = self.get_form(request, obj, change=obj is not None)(request.POST, instance=obj)
+        if not form.is_valid():
+            return None
+        change = form.change()
+        if not review_gate.needs_request(request, change.environment):
+            return None
+        items = [change] if form.cleaned_data.get("is_active", True) else [
+            services.Deletion(change.category, change.key)]  # fmt: skip
+        title = f"{change.category}.{change.key} in {change.environment}"
+        try:
+            return review_gate.open_instead(request, change.environment, items, title=title,
+                                            reason=form.cleaned_data["change_reason"])  # fmt: skip
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages) + " Nothing was changed.", messages.ERROR)
+            return HttpResponseRedirect(request.path)
 
     def delete_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, object_id)
@@ -116,7 +142,23 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
         if request.method == "POST" and not _delete_reason(request):
             self.message_user(request, "Give a reason for the deletion; nothing was deleted.", messages.ERROR)
             return HttpResponseRedirect(request.path)
+        if request.method == "POST" and obj is not None and review_gate.needs_request(request, obj.environment):
+            return self._request_deletions(request, [obj])
         return super().delete_view(request, object_id, extra_context)
+
+    def _request_deletions(self, request, rows: list[SystemConfiguration]):
+        """Deleting in an environment that needs review opens a change request that deactivates the keys (the
+        spec's soft delete); rows of several environments at once are refused, nothing deleted."""
+        environments = {row.environment for row in rows}
+        if len(environments) != 1:
+            self.message_user(request, f"Rows of {', '.join(sorted(environments))} were selected and one needs "
+                              "review: delete them one environment at a time. Nothing was deleted.",
+                              messages.ERROR)  # fmt: skip
+            return HttpResponseRedirect(reverse("admin:configurations_systemconfiguration_changelist"))
+        [environment] = environments
+        items = [services.Deletion(row.category, row.config_key) for row in rows]
+        title = f"Delete {', '.join(f'{r.category}.{r.config_key}' for r in rows)} in {environment}"
+        return review_gate.open_instead(request, environment, items, title=title[:200], reason=_delete_reason(request))
 
     def delete_model(self, request, obj):
         self.delete_queryset(request, SystemConfiguration.objects.filter(pk=obj.pk))
@@ -261,86 +303,3 @@ class ConfigurationTemplateAdmin(EveryEnvironmentAdmin):
     list_display = ("provider_name", "category", "description", "is_active", "updated_at")
     list_filter = ("category", "is_active")
     search_fields = ("provider_name", "category", "description")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History is written by the database triggers only: no add, change or delete here."""
-
-    show_full_result_count = False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class HistoryColumnsAdmin(ReadOnlyAdmin):
-    """History entries, read-only, values shown as the history pages show them."""
-
-    list_display = (
-        "when",
-        "category",
-        "config_key",
-        "environment",
-        "action",
-        "old",
-        "new",
-        "changed_by",
-        "change_reason",
-        "ip_address",
-    )
-    list_filter = ("action", "environment", "category")
-    search_fields = ("category", "config_key", "change_reason")
-    list_select_related = ("changed_by",)
-    fields = (list_display[0], "config_id", *list_display[1:], "user_agent")
-    readonly_fields = fields
-
-    @admin.display(description="old value")
-    def old(self, obj) -> str:
-        return self._value(obj, obj.old_value, "old")
-
-    @admin.display(description="new value")
-    def new(self, obj) -> str:
-        return self._value(obj, obj.new_value, "new")
-
-    @staticmethod
-    def _value(obj, stored, side: str) -> str:
-        entry = history.HistoryEntry(obj)
-        if stored is None:
-            return ""  # nothing before a create, nothing after a delete
-        return f"secret {entry.summary}" if entry.is_secret else (getattr(entry, side) or "")
-
-    @admin.display(description="when", ordering="created_at")
-    def when(self, obj) -> str:
-        """The same format as the history pages, with the time zone."""
-        return date_format(localtime(obj.created_at), "Y-m-d H:i:s T")
-
-
-@admin.register(SentTestEmail)
-class SentTestEmailAdmin(ReadOnlyAdmin):
-    """The test emails sent from the admin, read-only."""
-
-    list_display = ("created_at", "environment", "recipient", "sent_by", "succeeded", "result")
-    list_filter = ("environment", "succeeded")
-    list_select_related = ("sent_by",)
-
-
-@admin.register(ConfigurationHistory)
-class ConfigurationHistoryAdmin(HistoryColumnsAdmin):
-    """The configuration history: its list is the keyset-paginated history view."""
-
-    def changelist_view(self, request, extra_context=None):
-        # The history list is the keyset-paginated view (no COUNT over a large table).
-        query = request.GET.urlencode()
-        return redirect(reverse("admin:configurations_history") + (f"?{query}" if query else ""))
-
-
-@admin.register(ConfigurationHistoryArchive)
-class ConfigurationHistoryArchiveAdmin(HistoryColumnsAdmin):
-    """History moved to the archive by archive_history, read-only."""
-
-    pass

@@ -1,4 +1,4 @@
-"""Review policies in the admin, for superusers only; change requests listed read-only (their pages come next)."""
+"""Review policies in the admin, for superusers only (change requests: admin/change_requests.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from .. import services
-from ..data.models import ChangeRequest, ReviewPolicy
+from ..data.models import ReviewPolicy
 
 
 def _superuser(self, request, obj=None) -> bool:
@@ -46,26 +46,3 @@ class ReviewPolicyAdmin(SimpleHistoryAdmin):
             obj.environment, approvals=obj.required_approvals, self_approval=obj.allow_self_approval,
             actor=request.user, reason=form.cleaned_data.get("change_reason") or None,
         )  # fmt: skip
-
-
-@admin.register(ChangeRequest)
-class ChangeRequestAdmin(admin.ModelAdmin):
-    """Change requests, read-only: who asked what for which environment, and where it stands."""
-
-    list_display = ("id", "title", "environment", "state", "author", "created_at", "apply_at", "applied_at")
-    list_filter = ("state", "environment")
-    search_fields = ("title", "author__username")
-    readonly_fields = (
-        "environment", "title", "reason", "author", "state", "apply_at", "created_at", "decided_by",
-        "decision_reason", "conflicts", "applied_at",
-    )  # fmt: skip
-    exclude = ("items_digest",)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

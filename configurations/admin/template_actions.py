@@ -23,6 +23,7 @@ from ..core import crypto
 from ..core.secrecy import Secret, reveal
 from ..core.vocabulary import counted
 from ..services import permissions
+from . import review_gate
 from .forms import ApplyTemplateForm
 
 SESSION_KEY = "configurations_pending_templates"
@@ -100,6 +101,7 @@ def _preview(modeladmin, request, template, form):
         rows=application.preview(),
         token=token,
         reason=form.cleaned_data["reason"] or f"Applied template {template.provider_name}",
+        review=review_gate.notice(request.user, environment),
     )
     return TemplateResponse(request, "admin/configurations/configurationtemplate/apply_preview.html", context)
 
@@ -112,14 +114,14 @@ def _confirm(modeladmin, request, template, secret_names):
         return None
     permissions.require_edit(request.user, pending["environment"])
     variables = {**pending["plain"], **_decrypt_secrets(request, pending)}
+    where = {"provider": template.provider_name, "category": template.category, "environment": pending["environment"]}
     try:
-        application = services.apply_template(
-            provider=template.provider_name,
-            category=template.category,
-            environment=pending["environment"],
-            variables=variables,
-            reason=pending["reason"] or None,
-        )
+        if review_gate.needs_request(request, pending["environment"]):
+            return _request_instead(request, template, where, variables, pending["reason"])
+        if review_gate.wants_bypass(request) and not pending["reason"]:
+            raise ValidationError("A bypass of the review needs a reason: go back and give one.")
+        with review_gate.direct_write(request):
+            application = services.apply_template(**where, variables=variables, reason=pending["reason"] or None)
     except ValidationError as error:
         form = _form(request, template, secret_names, initial={_field(k): v for k, v in pending["plain"].items()})
         form.is_bound = False
@@ -136,6 +138,18 @@ def _confirm(modeladmin, request, template, secret_names):
     return redirect(
         "admin:configurations_category_edit", category=template.category, environment=pending["environment"]
     )
+
+
+@sensitive_variables()
+def _request_instead(request, template, where: dict, variables: dict, reason: str):
+    """The environment needs review: the keys the template would change become a change request."""
+    items = services.template_changes(**where, variables=variables)
+    if not items:
+        messages.info(request, "Nothing would change, so no change request was opened.")
+        return redirect("admin:configurations_category_edit", category=where["category"],
+                        environment=where["environment"])  # fmt: skip
+    title = f"Apply template {template.provider_name} to {template.category}"
+    return review_gate.open_instead(request, where["environment"], items, title=title, reason=reason)
 
 
 @sensitive_variables()

@@ -24,6 +24,7 @@ from ..core import crypto
 from ..core.vocabulary import ENVIRONMENTS, counted, label
 from ..data.models import ConfigurationHistory, ConfigurationMetadata, SystemConfiguration
 from ..services import history, permissions
+from . import review_gate
 from .editor import CategoryState, load_category
 from .forms import CategoryForm
 
@@ -104,8 +105,13 @@ def _save(request, category: str, environment: str, *, site):
         except services.StaleVersion:
             messages.error(request, STALE_MESSAGE.format(category=category, environment=environment))
             return _edit_page(site, request, current, CategoryForm(current), True, status=409)
+        changes, reason = form.changes(current), form.cleaned_data["reason"]
         try:
-            plans = services.apply_changes(form.changes(current), reason=form.cleaned_data["reason"])
+            if changes and review_gate.needs_request(request, environment):
+                title = f"{category} in {environment}: {', '.join(c.key for c in changes)}"
+                return review_gate.open_instead(request, environment, changes, title=title, reason=reason)
+            with review_gate.direct_write(request):
+                plans = services.apply_changes(changes, reason=reason)
         except ValidationError as error:
             form.add_service_errors(error)
             return _edit_page(site, request, current, form, True)
@@ -129,6 +135,7 @@ def _edit_page(site, request, snapshot: CategoryState, form: CategoryForm, can_e
         "can_edit": can_edit,
         "editable_environments": permissions.editable_environments(request.user),
         "test_recipient": request.session.get(TEST_RECIPIENT_KEY, ""),
+        "review": review_gate.notice(request.user, snapshot.environment) if can_edit else None,
     }
     return _render(site, request, "category_edit.html", context, status=status)
 
@@ -157,6 +164,7 @@ def compare(request, category: str, *, site):
         ),
         "can_copy_to_left": permissions.can_edit(request.user, left),
         "can_copy_to_right": permissions.can_edit(request.user, right),
+        "reviews": [notice for env in (left, right) if (notice := review_gate.notice(request.user, env))],
     }
     return _render(site, request, "category_compare.html", context)
 
@@ -216,10 +224,16 @@ def _copy(request, category: str, left: str, right: str, *, site):
     if not keys or not reason:
         messages.error(request, "Select at least one key and give a reason to copy.")
         return redirect(url)
-    if target == "production" and request.POST.get("confirm") != "yes":
+    review = review_gate.notice(request.user, target)
+    if (target == "production" or review) and request.POST.get("confirm") != "yes":
         return _copy_confirmation(site, request, category, left, right, source, target, keys, reason)
     try:
-        plans = services.copy_values(category=category, keys=keys, source=source, target=target, reason=reason)
+        if review_gate.needs_request(request, target):
+            items = services.copy_changes(category=category, keys=keys, source=source, target=target)
+            title = f"Copy {category} from {source}: {', '.join(sorted(keys))}"
+            return review_gate.open_instead(request, target, items, title=title, reason=reason)
+        with review_gate.direct_write(request):
+            plans = services.copy_values(category=category, keys=keys, source=source, target=target, reason=reason)
     except permissions.EnvironmentPermissionDenied as error:
         messages.error(request, str(error))
         return redirect(url)
@@ -241,7 +255,7 @@ def _copy_confirmation(site, request, category, left, right, source, target, key
     context = {
         "title": f"Copy {len(rows)} of {category} from {source} to {target}?",
         "category": category, "left": left, "right": right, "source": source, "target": target,
-        "rows": rows, "keys": keys, "reason": reason,
+        "rows": rows, "keys": keys, "reason": reason, "review": review_gate.notice(request.user, target),
     }  # fmt: skip
     return _render(site, request, "category_copy_confirm.html", context)
 
@@ -314,7 +328,12 @@ def rollback(request, entry_id: int, *, site):
         reason = request.POST.get("reason", "").strip()
         if reason:
             try:
-                services.rollback(history_id=entry.pk, reason=reason)
+                if review_gate.needs_request(request, entry.environment):
+                    item = services.rollback_item(entry.pk)
+                    title = f"Roll back {entry.category}.{entry.config_key} to history entry #{entry.pk}"
+                    return review_gate.open_instead(request, entry.environment, [item], title=title, reason=reason)
+                with review_gate.direct_write(request):
+                    services.rollback(history_id=entry.pk, reason=reason)
             except ValidationError as error:
                 messages.error(request, " ".join(error.messages))
             else:
@@ -327,6 +346,7 @@ def rollback(request, entry_id: int, *, site):
         "entry": history.HistoryEntry(entry),
         "can_edit": can_edit,
         "secret": secret,
+        "review": review_gate.notice(request.user, entry.environment) if can_edit else None,
     }
     return _render(site, request, "rollback.html", context)
 

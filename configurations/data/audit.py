@@ -87,6 +87,14 @@ def apply(ctx: AuditContext | None = None, *, using: str = DEFAULT_DB_ALIAS) -> 
         cursor.execute(f"SELECT {selects}", params)
 
 
+def amend(**changes) -> None:
+    """Change the current context (and the open transaction's settings) until the enclosing ``audit_context`` ends:
+    for a note that must reach every write of the block, such as a bypassed review's mark on the reason."""
+    ctx = current().merged(**changes)
+    _current.set(ctx)
+    apply(ctx)
+
+
 @contextlib.contextmanager
 def audit_context(
     *,

@@ -100,6 +100,9 @@ class ChangeRequestItem(models.Model):
     is_encrypted = models.BooleanField(default=False)
     deletes = models.BooleanField(default=False)  # the item deletes the key
     base_version = models.BigIntegerField(default=0)  # the key's newest history id when the item was made (0: none)
+    # The history row the item's apply wrote (None before it applied, or when it changed nothing): the link from a
+    # history entry to the request that caused it, which a typed reason cannot forge.
+    history_id = models.BigIntegerField(null=True, blank=True, db_index=True)
 
     class Meta:
         db_table = "configuration_change_request_items"

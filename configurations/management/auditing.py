@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 
 from django.contrib.auth import get_user_model
@@ -19,6 +20,8 @@ class AuditedCommand(BaseCommand):
     """
 
     actor = None
+    # Commands that write values: they take --change-request, --title and --bypass-review (docs/change-requests.md).
+    reviewable = False
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         self.command_name = subcommand
@@ -29,6 +32,20 @@ class AuditedCommand(BaseCommand):
             "--actor",
             help="Act as this user: recorded as the author, and held to that user's permissions (default: none).",
         )
+        if self.reviewable:
+            parser.add_argument(
+                "--change-request",
+                action="store_true",
+                help="Write nothing: open a change request (one per environment) with what would be written; "
+                "needs --actor, the request's author.",
+            )
+            parser.add_argument("--title", help="With --change-request: the request's title.")
+            parser.add_argument(
+                "--bypass-review",
+                action="store_true",
+                help="Write directly into an environment that needs review: needs --actor with the bypass "
+                "permission and a --reason; the history records the bypass.",
+            )
 
     def execute(self, *args, **options):
         self.actor = actor = self._actor(options.get("actor"))
@@ -38,10 +55,27 @@ class AuditedCommand(BaseCommand):
             services.request_context(actor=actor, ip_address=None, user_agent=f"{agent} (os user {_os_user()})"),
         ):
             try:
-                return super().execute(*args, **options)
+                with services.bypassing() if options.get("bypass_review") else contextlib.nullcontext():
+                    return super().execute(*args, **options)
+            except services.ReviewRequired as error:
+                hint = " Or pass --change-request (with --actor) to open one." if self.reviewable else ""
+                raise CommandError(f"{error}{hint}") from None
             except PermissionDenied as error:
                 # --actor acts with that user's permissions; a refusal is one clear line, nothing written.
                 raise CommandError(f"{error} Nothing was changed.") from None
+
+    def report_opened(self, opened: list[services.Opened]) -> None:
+        """What --change-request opened: each request, what it holds, what it needs, and overlap warnings."""
+        for item in opened:
+            request = item.request
+            needed = services.policy(request.environment).required_approvals or 1
+            self.stdout.write(
+                f"Opened change request #{request.pk} for {request.environment}: {request.items.count()} item(s), "
+                f"{needed} approval(s) needed; nothing is live until it is applied "
+                f"(manage.py change_request show {request.pk})."
+            )
+            for warning in item.overlapping:
+                self.stderr.write(f"warning: {warning}")
 
     @staticmethod
     def _actor(username: str | None):

@@ -9,11 +9,12 @@ behind them are not part of the contract.
 
 from ..core.vocabulary import SECRET_MASK, ConfigurationNotFound, label
 from ..data.audit import audit_context, request_context
-from .change_requests import Deletion, approve, cancel, edit_items, open_request, reject, submit
+from .change_requests import Deletion, Opened, approve, cancel, edit_items, open_request, reject, submit
 from .changes import (
     Change,
     PlannedChange,
     apply_changes,
+    copy_changes,
     copy_values,
     deactivate,
     get_value,
@@ -28,11 +29,18 @@ from .email import send_test_email
 from .integrity import ChainReport, Finding, parse_head, verify_history
 from .keys import RotationReport, rotate_encryption_keys
 from .request_apply import apply_due, apply_request
-from .reviews import ReviewRequired, policy, set_policy
+from .reviews import ReviewRequired, bypassing, needs_request, policy, set_policy
 from .rules import delete_rules, save_rule
-from .templates import TemplateApplication, apply_template, plan_template, secret_variables
-from .trail import ArchiveReport, archive_history, rollback
-from .transfer import ImportRejected, ImportReport, export_items, import_records, known_env_names
+from .templates import TemplateApplication, apply_template, plan_template, secret_variables, template_changes
+from .trail import ArchiveReport, archive_history, rollback, rollback_item
+from .transfer import (
+    ImportRejected,
+    ImportReport,
+    export_items,
+    import_as_requests,
+    import_records,
+    known_env_names,
+)
 from .versions import StaleVersion, category_version, check_version
 
 __all__ = [
@@ -45,6 +53,7 @@ __all__ = [
     "Finding",
     "ImportRejected",
     "ImportReport",
+    "Opened",
     "PlannedChange",
     "ReviewRequired",
     "RotationReport",
@@ -57,9 +66,11 @@ __all__ = [
     "approve",
     "archive_history",
     "audit_context",
+    "bypassing",
     "cancel",
     "category_version",
     "check_version",
+    "copy_changes",
     "copy_values",
     "deactivate",
     "delete_configurations",
@@ -67,10 +78,12 @@ __all__ = [
     "edit_items",
     "export_items",
     "get_value",
+    "import_as_requests",
     "import_records",
     "known_env_names",
     "label",
     "lock_category",
+    "needs_request",
     "open_request",
     "parse_head",
     "plaintext",
@@ -80,6 +93,7 @@ __all__ = [
     "reject",
     "request_context",
     "rollback",
+    "rollback_item",
     "rotate_encryption_keys",
     "save_rule",
     "secret_variables",
@@ -87,6 +101,7 @@ __all__ = [
     "set_policy",
     "set_value",
     "submit",
+    "template_changes",
     "typed_value",
     "verify_history",
 ]

@@ -38,6 +38,7 @@ class Deletion:
 
     category: str
     key: str
+    environment: str | None = None  # None: the request's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,6 +181,10 @@ def _store_items(request: ChangeRequest, items: Sequence[Change | Deletion], act
                for i in items if isinstance(i, Change)]  # fmt: skip
     if len({(i.category, i.key) for i in items}) != len(items) or not items:
         raise ValidationError({"items": ["A request changes each key at most once, and at least one key."]})
+    elsewhere = sorted(label(i.category, i.key, i.environment) for i in items
+                       if i.environment not in (None, request.environment))  # fmt: skip
+    if elsewhere:
+        raise ValidationError({"items": [f"Not in {request.environment}: {', '.join(elsewhere)}."]})
     plans = plan_changes(changes, actor=actor)  # validated like a write, nothing written
     versions = key_versions(request.environment, {(i.category, i.key) for i in items})
     rows = [_item(request, plan.change.category, plan.change.key, plan, versions) for plan in plans]

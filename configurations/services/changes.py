@@ -327,6 +327,13 @@ def copy_values(
     ``source`` only at the hands of someone who may edit ``source``, so a request that includes one the acting
     user may not move is refused whole (EnvironmentPermissionDenied naming the keys).
     """
+    changes = copy_changes(category=category, keys=keys, source=source, target=target, actor=actor)
+    return apply_changes(changes, actor=actor, reason=reason)
+
+
+@sensitive_variables()
+def copy_changes(*, category: str, keys: Sequence[str], source: str, target: str, actor=None) -> list[Change]:
+    """The changes that copy ``keys`` from ``source`` to ``target`` (written by copy_values, or put in a request)."""
     permissions.require_edit_each(actor, [target])
     rows = SystemConfiguration.objects.active().with_secret_flag()
     by_key = {row.config_key: row for row in rows.filter(category=category, environment=source, config_key__in=keys)}
@@ -341,8 +348,7 @@ def copy_values(
             f"Nothing was copied: {', '.join(secrets)} {'is a secret' if len(secrets) == 1 else 'are secrets'} of "
             f"{source}, and a secret may leave {source} only at the hands of someone who may edit {source}."
         )
-    changes = [
+    return [
         Change(category, key, target, conceal(row.plaintext(), row.is_secret), row.value_type, row.is_secret or None)
         for key, row in sorted(by_key.items())
     ]
-    return apply_changes(changes, actor=actor, reason=reason)

@@ -10,7 +10,7 @@ import json
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Length, Substr
 
-from ..data.models import ConfigurationHistory
+from ..data.models import ChangeRequestItem, ConfigurationHistory
 
 PAGE_SIZE = 50
 # A history page's cost must not depend on how large or how different the values are: it reads at most this
@@ -56,6 +56,7 @@ class HistoryEntry:
     """A history row as the admin and the API show it (secrets as markers)."""
 
     row: ConfigurationHistory
+    change_request_id: int | None = None  # the change request whose apply wrote the entry, if one did
 
     @property
     def is_secret(self) -> bool:
@@ -160,9 +161,17 @@ def page(filters: HistoryFilters, *, before: str | None = None, size: int = PAGE
         created_at, entry_id = cursor
         query = query.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=entry_id))
     rows = list(query[: size + 1])
-    entries = [HistoryEntry(row) for row in rows[:size]]
+    requests = change_requests_of([row.pk for row in rows[:size]])
+    entries = [HistoryEntry(row, requests.get(row.pk)) for row in rows[:size]]
     next_cursor = _cursor(rows[size - 1]) if len(rows) > size else None
     return entries, next_cursor
+
+
+def change_requests_of(entry_ids: list[int]) -> dict[int, int]:
+    """History id -> the change request whose apply wrote it (one query; entries written otherwise are absent)."""
+    if not entry_ids:
+        return {}
+    return dict(ChangeRequestItem.objects.filter(history_id__in=entry_ids).values_list("history_id", "request_id"))
 
 
 def _cursor(row: ConfigurationHistory) -> str:

@@ -39,6 +39,7 @@ def apply_request(request: ChangeRequest, *, actor=None, now=None) -> ChangeRequ
             return request
         with reviews.applying(request.pk), audit_context(actor=request.author, reason=_reason(request)):
             _write(request, items)
+        _link_history(request, items)
         request.state, request.applied_at = RequestState.APPLIED, timezone.now()
         request.save(update_fields=["state", "applied_at", "updated_at"])
     return request
@@ -91,6 +92,18 @@ def _write(request: ChangeRequest, items: list[ChangeRequestItem]) -> None:
         write_plans(plan_changes(changes, lock=True))
     for item in (i for i in items if i.deletes):
         deactivate(category=item.category, key=item.config_key, environment=request.environment)
+
+
+def _link_history(request: ChangeRequest, items: list[ChangeRequestItem]) -> None:
+    """Each item names the history row its apply wrote (none when the value was already the one asked for)."""
+    written = key_versions(request.environment, {(i.category, i.config_key) for i in items})
+    linked = []
+    for item in items:
+        version = written[(item.category, item.config_key)]
+        if version != item.base_version:
+            item.history_id = version
+            linked.append(item)
+    ChangeRequestItem.objects.bulk_update(linked, ["history_id"])
 
 
 def _change(request: ChangeRequest, item: ChangeRequestItem) -> Change:

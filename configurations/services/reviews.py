@@ -2,8 +2,9 @@
 
 While an environment's policy asks for approvals, no write path changes a live value there: ``guard`` refuses
 with ReviewRequired, naming the policy, unless the write is a change request being applied
-(services/change_requests.py) or a user with ``bypass_review_<environment>`` writes with a reason, in which case
-the history row's reason says that the review was bypassed.
+(services/change_requests.py) or a user with ``bypass_review_<environment>`` asks to bypass it (``bypassing()``) and
+writes with a reason, in which case the history row's reason says that the review was bypassed. Entry points ask
+``needs_request`` first, and open a change request instead of writing (the admin, the API, ``--change-request``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from . import permissions
 
 BYPASS_MARK = "[review bypassed]"
 _applying: ContextVar[int | None] = ContextVar("configurations_applying_request", default=None)
+_bypassing: ContextVar[bool] = ContextVar("configurations_bypassing_review", default=False)
 
 
 class ReviewRequired(PermissionDenied):
@@ -69,6 +71,35 @@ def applying(request_id: int) -> Iterator[None]:
         _applying.reset(token)
 
 
+@contextlib.contextmanager
+def bypassing() -> Iterator[None]:
+    """The block asks to write past the review: allowed only to a user with the bypass permission, with a reason."""
+    token = _bypassing.set(True)
+    try:
+        yield
+    finally:
+        _bypassing.reset(token)
+
+
+def may_bypass(actor, environment: str) -> bool:
+    """Whether the acting user holds the environment's bypass permission (trusted code, with no user, does not)."""
+    user = permissions.acting_user(actor)
+    if user is None or not permissions.can_edit(user, environment):
+        return False
+    return user.has_perm(bypass_permission(environment))
+
+
+def needs_request(environment: str, *, actor=None, bypass: bool = False) -> bool:
+    """Whether a write into ``environment`` must become a change request (entry points ask before writing).
+
+    ``bypass``: the user asks to write directly; granted only with the bypass permission (the reason is checked
+    by ``guard`` when the write happens).
+    """
+    if not policy(environment).required_approvals:
+        return False
+    return not (bypass and may_bypass(actor, environment))
+
+
 def guard(environments: Iterable[str]) -> None:
     """Let a write into these environments go live, or raise ReviewRequired (inside the write's transaction)."""
     if _applying.get() is not None:
@@ -77,16 +108,24 @@ def guard(environments: Iterable[str]) -> None:
     if not protected:
         return
     context = audit.current()
-    user = permissions.acting_user(None)
-    may_bypass = user is not None and all(user.has_perm(bypass_permission(env)) for env in protected)
-    if may_bypass and context.reason and context.reason.strip():
-        audit.apply(context.merged(reason=f"{BYPASS_MARK} {context.reason}"))
+    allowed = all(may_bypass(None, env) for env in protected)
+    if allowed and _bypassing.get() and context.reason and context.reason.strip():
+        if not context.reason.startswith(BYPASS_MARK):
+            audit.amend(reason=f"{BYPASS_MARK} {context.reason}")
         return
     names = ", ".join(f"{env} needs {n} approval{'s' if n != 1 else ''}" for env, n in sorted(protected.items()))
-    hint = " (you may bypass it, but only with a reason)" if may_bypass else ""
     raise ReviewRequired(
-        f"The review policy refuses a direct write: {names}. Open a change request instead{hint}; nothing was changed."
+        f"The review policy refuses a direct write: {names}. Open a change request instead{_hint(allowed)}; "
+        "nothing was changed."
     )
+
+
+def _hint(allowed: bool) -> str:
+    if not allowed:
+        return ""
+    if not _bypassing.get():
+        return " (you hold the bypass permission: ask to bypass, with a reason)"
+    return " (a bypass needs a reason)"
 
 
 def _protected(environments: set[str]):

@@ -78,6 +78,15 @@ def plan_template(
 
 
 @sensitive_variables()
+def template_changes(
+    *, provider: str, category: str, environment: str, variables: dict[str, str], actor=None
+) -> list[Change]:
+    """The changes applying the template would write (validated, unchanged keys left out): a change request's items."""
+    template, changes = _template_changes(provider, category, environment, variables)
+    return [plan.change for plan in _plan_or_explain(template, changes, actor=actor) if plan.writes]
+
+
+@sensitive_variables()
 def apply_template(
     *,
     provider: str,

@@ -12,13 +12,36 @@ from django.utils import timezone
 from ..core.vocabulary import HistoryAction, label
 from ..data.audit import audit_context
 from ..data.models import ConfigurationHistory, ConfigurationHistoryArchive, SystemConfiguration
-from .changes import deactivate, set_value
+from .change_requests import Deletion
+from .changes import Change, deactivate, set_value
 
 # -------------------------------------------------------------------------------- rollback
 
 
 def rollback(*, history_id: int, actor=None, reason: str | None = None) -> SystemConfiguration:
     """Give a configuration back the value it had right after a history entry, as a new audited change."""
+    item = rollback_item(history_id)
+    reason = reason or f"Rollback to history entry #{history_id}"
+    if isinstance(item, Deletion):
+        with audit_context(actor=actor, reason=reason):
+            deactivate(category=item.category, key=item.key, environment=item.environment)
+        return SystemConfiguration.objects.get(
+            category=item.category, config_key=item.key, environment=item.environment
+        )
+    return set_value(
+        category=item.category,
+        key=item.key,
+        environment=item.environment,
+        value=item.value,
+        value_type=item.value_type,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def rollback_item(history_id: int) -> Change | Deletion:
+    """What rolling back to a history entry writes: its value again, or the key's deletion (ValidationError if
+    the entry is unknown or of a secret, whose value the history does not keep)."""
     try:
         entry = ConfigurationHistory.objects.get(pk=history_id)
     except ConfigurationHistory.DoesNotExist:
@@ -30,22 +53,9 @@ def rollback(*, history_id: int, actor=None, reason: str | None = None) -> Syste
             "rolled back. Set the secret again in the editor.",
             code="secret",
         )
-    reason = reason or f"Rollback to history entry #{history_id}"
     if entry.action in (HistoryAction.DELETE, HistoryAction.DEACTIVATE):
-        with audit_context(actor=actor, reason=reason):
-            deactivate(category=entry.category, key=entry.config_key, environment=entry.environment)
-        return SystemConfiguration.objects.get(
-            category=entry.category, config_key=entry.config_key, environment=entry.environment
-        )
-    return set_value(
-        category=entry.category,
-        key=entry.config_key,
-        environment=entry.environment,
-        value=entry.new_value,
-        value_type=entry.new_value_type,
-        actor=actor,
-        reason=reason,
-    )
+        return Deletion(entry.category, entry.config_key, entry.environment)
+    return Change(entry.category, entry.config_key, entry.environment, entry.new_value, entry.new_value_type)
 
 
 # ------------------------------------------------------------------------------ archiving

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
 from ..core import formats, stored
@@ -14,7 +15,8 @@ from ..data.audit import audit_context
 from ..data.models import ConfigurationMetadata, SystemConfiguration
 from ..observability import metrics
 from . import permissions
-from .changes import PlannedChange, existing_rows, plan_changes, write_plans
+from .change_requests import Opened, open_request
+from .changes import Change, PlannedChange, existing_rows, plan_changes, write_plans
 
 
 @dataclasses.dataclass
@@ -67,6 +69,27 @@ def import_records(
         if not dry_run:
             write_plans(plans, progress=progress)
     return ImportReport(plans, skipped, dry_run)
+
+
+@sensitive_variables()
+def import_as_requests(
+    records: Sequence[formats.Record], *, on_conflict: str = "overwrite", actor=None, title: str, reason: str = ""
+) -> tuple[list[Opened], ImportReport]:
+    """Open one change request per environment with the keys an import would change; nothing live changes.
+
+    Validated exactly as the import (every problem reported with where it is); all requests or none are opened.
+    """
+    with transaction.atomic():
+        report = import_records(records, on_conflict=on_conflict, dry_run=True, actor=actor, reason=reason or None)
+        by_environment: dict[str, list[Change]] = {}
+        for plan in report.plans:
+            if plan.writes:
+                by_environment.setdefault(plan.change.environment, []).append(plan.change)
+        opened = [
+            open_request(environment, changes, title=title, actor=actor, reason=reason)
+            for environment, changes in sorted(by_environment.items())
+        ]
+    return opened, report
 
 
 def _without_existing(records: list[formats.Record], skipped: list[str]) -> list[formats.Record]:

@@ -233,12 +233,12 @@ def test_query_count_does_not_grow_with_keys(admin_client, size, django_assert_n
     _category_of(size, "big")
     url = edit_url("big", "test")
     admin_client.get(url)  # warm the session
-    with django_assert_num_queries(5):  # session, user, metadata, rows, the category's version
+    with django_assert_num_queries(6):  # session, user, metadata, rows, the category's version, the review policy
         admin_client.get(url)
     data = post_data(admin_client, url, key_000="changed")
     # session, user, the category lock, metadata, locked rows, the version (read under the lock),
-    # savepoints, audit context, service reads, the review policy, one write.
-    with django_assert_num_queries(17):
+    # savepoints, audit context, service reads, the review policy (asked by the page, checked by the gate), one write.
+    with django_assert_num_queries(18):
         assert admin_client.post(url, data).status_code == 302
     assert services.get_value(category="big", key="key_000", environment="test") == "changed"
 

@@ -73,14 +73,27 @@ def test_a_user_with_the_bypass_permission_writes_with_a_reason_and_history_says
     user = editor_of("production", username="oncall")
     user.user_permissions.add(Permission.objects.get(codename="bypass_review_production"))
     user = type(user).objects.get(pk=user.pk)
-    with pytest.raises(services.ReviewRequired, match="only with a reason"):
-        services.set_value(category="smtp", key="host", environment="production", value="x.example.com", actor=user)
+    write = {"category": "smtp", "key": "host", "environment": "production", "value": "x.example.com", "actor": user}
+    with pytest.raises(services.ReviewRequired, match="ask to bypass"):
+        services.set_value(**write, reason="outage")  # the permission alone is no bypass: it must be asked for
+    with services.bypassing(), pytest.raises(services.ReviewRequired, match="a bypass needs a reason"):
+        services.set_value(**write)
     history.mark()
-    services.set_value(
-        category="smtp", key="host", environment="production", value="x.example.com", actor=user, reason="outage"
-    )
+    with services.bypassing():
+        services.set_value(**write, reason="outage")
     [entry] = history.rows()
     assert entry.change_reason == f"{BYPASS_MARK} outage" and entry.changed_by_id == user.pk
+
+
+def test_asking_to_bypass_without_the_permission_changes_nothing(root, history):
+    services.set_policy("production", approvals=1, actor=root)
+    user = editor_of("production", username="plain-editor")
+    history.mark()
+    with services.bypassing(), pytest.raises(services.ReviewRequired, match="production needs 1 approval"):
+        services.set_value(category="smtp", key="host", environment="production", value="x", actor=user, reason="r")
+    assert history.rows() == []
+    assert services.needs_request("production", actor=user, bypass=True)
+    assert not services.needs_request("staging", actor=user)
 
 
 def test_change_policy_prints_and_sets_the_policy(root):

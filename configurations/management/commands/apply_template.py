@@ -14,6 +14,7 @@ from configurations.management.auditing import AuditedCommand
 
 class Command(AuditedCommand):
     help = "Apply a provider template (e.g. gmail) to an environment, all keys or none."
+    reviewable = True
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -33,6 +34,8 @@ class Command(AuditedCommand):
 
     def handle(self, *args, provider, category, environment, var, var_from_env, reason, dry_run, **options):
         variables = self._variables(var, var_from_env)
+        if options["change_request"]:
+            return self._request(provider, category, environment, variables, reason, options["title"])
         try:
             application = services.apply_template(
                 provider=provider,
@@ -46,6 +49,19 @@ class Command(AuditedCommand):
         except ValidationError as error:
             raise CommandError("nothing was written:\n  " + "\n  ".join(error.messages)) from None
         self._print_preview(application, dry_run)
+
+    def _request(self, provider, category, environment, variables, reason, title):
+        where = {"provider": provider, "category": category, "environment": environment}
+        try:
+            items = services.template_changes(**where, variables=variables, actor=self.actor)
+            if not items:
+                self.stdout.write("Nothing would change, so no change request was opened.")
+                return
+            title = title or f"Apply template {provider} to {category}"
+            opened = services.open_request(environment, items, title=title, reason=reason or "", actor=self.actor)
+        except ValidationError as error:
+            raise CommandError("no change request was opened:\n  " + "\n  ".join(error.messages)) from None
+        self.report_opened([opened])
 
     def _variables(self, pairs: list[str], from_env: list[str]) -> dict[str, str]:
         variables = {}

@@ -17,6 +17,7 @@ from configurations.management.progress import ProgressBar
 
 class Command(AuditedCommand):
     help = "Import configurations (all or nothing). Every problem is listed with where it is."
+    reviewable = True
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -44,6 +45,8 @@ class Command(AuditedCommand):
         except formats.InputError as error:
             raise CommandError(self._listing("the input cannot be read", [str(p) for p in error.problems])) from None
         records, skipped = self._filter(parsed, environment, category)
+        if options["change_request"]:
+            return self._request(records, skipped, on_conflict, reason, options["title"] or f"Import of {source}")
         try:
             report = services.import_records(
                 records,
@@ -56,6 +59,19 @@ class Command(AuditedCommand):
         except services.ImportRejected as error:
             raise CommandError(self._listing("nothing was imported", error.messages)) from None
         self._print(report, skipped + report.skipped, dry_run)
+
+    def _request(self, records, skipped, on_conflict, reason, title):
+        try:
+            opened, report = services.import_as_requests(
+                records, on_conflict=on_conflict, actor=self.actor, title=title, reason=reason or ""
+            )
+        except services.ImportRejected as error:
+            raise CommandError(self._listing("no change request was opened", error.messages)) from None
+        for line in skipped + report.skipped:
+            self.stdout.write(f"  skipped   {line}")
+        if not opened:
+            self.stdout.write("Nothing would change, so no change request was opened.")
+        self.report_opened(opened)
 
     def _parse(self, path, fmt, environment, from_environ, prefix):
         if from_environ:

@@ -11,6 +11,7 @@ from configurations.management.auditing import AuditedCommand
 
 class Command(AuditedCommand):
     help = "Revert a configuration to the value right after history entry HISTORY_ID, as a new audited change."
+    reviewable = True
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -18,6 +19,8 @@ class Command(AuditedCommand):
         parser.add_argument("--reason", required=True)
 
     def handle(self, *args, history_id: int, reason: str, **options):
+        if options["change_request"]:
+            return self._request(history_id, reason, options["title"])
         try:
             row = services.rollback(history_id=history_id, actor=self.actor, reason=reason)
         except ValidationError as error:
@@ -27,3 +30,13 @@ class Command(AuditedCommand):
             f"Rolled back {services.label(row.category, row.config_key, row.environment)} to history entry "
             f"#{history_id} ({state})."
         )
+
+    def _request(self, history_id: int, reason: str, title: str | None):
+        try:
+            item = services.rollback_item(history_id)
+            environment = item.environment
+            title = title or f"Roll back {item.category}.{item.key} to history entry #{history_id}"
+            opened = services.open_request(environment, [item], title=title, reason=reason, actor=self.actor)
+        except ValidationError as error:
+            raise CommandError("no change request was opened: " + "; ".join(error.messages)) from None
+        self.report_opened([opened])
