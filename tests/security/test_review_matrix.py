@@ -153,7 +153,7 @@ def _first_host_entry():
 COMMANDS = {
     "import_configs": lambda tmp: ["import_configs", _import_file(tmp)],
     "apply_template": lambda tmp: ["apply_template", "gmail", "--environment", ENV, "--var", "EMAIL_USER=a@gmail.com",
-                                   "--var", "EMAIL_PASS=abcd efgh ijkl mnop"],  # fmt: skip
+                                   "--var", "EMAIL_PASS=abcd efgh ijkl mnop"],
     "rollback_config": lambda tmp: ["rollback_config", _first_host_entry(), "--reason", "x"],
 }
 
