@@ -62,7 +62,7 @@ class HistoryColumnsAdmin(ReadOnlyAdmin):
         entry = history.HistoryEntry(obj)
         if stored is None:
             return ""  # nothing before a create, nothing after a delete
-        return f"secret {entry.summary}" if entry.is_secret else (getattr(entry, side) or "")
+        return f"secret {entry.change}" if entry.is_secret else (getattr(entry, side) or "")
 
     @admin.display(description="when", ordering="created_at")
     def when(self, obj) -> str:

@@ -41,7 +41,8 @@ def _environment(environment: str) -> str:
     return environment
 
 
-def _render(site, request, template: str, context: dict, status: int = 200) -> TemplateResponse:
+def render_page(site, request, template: str, context: dict, status: int = 200) -> TemplateResponse:
+    """A page of the editor's views, with the admin site's context and the environments."""
     request.current_app = site.name
     context = {**site.each_context(request), "environments": ENVIRONMENTS, **context}
     return TemplateResponse(request, f"admin/configurations/{template}", context, status=status)
@@ -72,7 +73,7 @@ def overview(request, *, site):
         }
         for category in categories
     ]
-    return _render(site, request, "category_overview.html", {"title": "Configurations by category", "rows": rows})
+    return render_page(site, request, "category_overview.html", {"title": "Configurations by category", "rows": rows})
 
 
 # ------------------------------------------------------------------------------- editing
@@ -137,7 +138,7 @@ def _edit_page(site, request, snapshot: CategoryState, form: CategoryForm, can_e
         "test_recipient": request.session.get(TEST_RECIPIENT_KEY, ""),
         "review": review_gate.notice(request.user, snapshot.environment) if can_edit else None,
     }
-    return _render(site, request, "category_edit.html", context, status=status)
+    return render_page(site, request, "category_edit.html", context, status=status)
 
 
 # ------------------------------------------------------------------------ compare and copy
@@ -166,7 +167,7 @@ def compare(request, category: str, *, site):
         "can_copy_to_right": permissions.can_edit(request.user, right),
         "reviews": [notice for env in (left, right) if (notice := review_gate.notice(request.user, env))],
     }
-    return _render(site, request, "category_compare.html", context)
+    return render_page(site, request, "category_compare.html", context)
 
 
 def _may_edit_both(user, left: str, right: str) -> bool:
@@ -257,7 +258,7 @@ def _copy_confirmation(site, request, category, left, right, source, target, key
         "category": category, "left": left, "right": right, "source": source, "target": target,
         "rows": rows, "keys": keys, "reason": reason, "review": review_gate.notice(request.user, target),
     }  # fmt: skip
-    return _render(site, request, "category_copy_confirm.html", context)
+    return render_page(site, request, "category_copy_confirm.html", context)
 
 
 # -------------------------------------------------------------------------------- history
@@ -283,7 +284,7 @@ def history_list(request, *, site):
         "next_url": f"?{params.urlencode()}" if next_cursor else None,
         "first_url": f"?{newer}" if request.GET.get("before") else None,
     }
-    return _render(site, request, "history.html", context)
+    return render_page(site, request, "history.html", context)
 
 
 def _history_title(filters: history.HistoryFilters) -> str:
@@ -311,44 +312,6 @@ def _history_filters(query) -> history.HistoryFilters:
         since=date("since"),
         until=date("until"),
     )
-
-
-# ------------------------------------------------------------------------------- rollback
-
-
-def rollback(request, entry_id: int, *, site):
-    """Confirm, then give the configuration back the value it had right after this history entry."""
-    entry = ConfigurationHistory.objects.select_related("changed_by").filter(pk=entry_id).first()
-    if entry is None:
-        raise Http404(f"No history entry #{entry_id}.")
-    can_edit = permissions.can_edit(request.user, entry.environment)
-    secret = history.HistoryEntry(entry).is_secret
-    if request.method == "POST":
-        permissions.require_edit(request.user, entry.environment)
-        reason = request.POST.get("reason", "").strip()
-        if reason:
-            try:
-                if review_gate.needs_request(request, entry.environment):
-                    item = services.rollback_item(entry.pk)
-                    title = f"Roll back {entry.category}.{entry.config_key} to history entry #{entry.pk}"
-                    return review_gate.open_instead(request, entry.environment, [item], title=title, reason=reason)
-                with review_gate.direct_write(request):
-                    services.rollback(history_id=entry.pk, reason=reason)
-            except ValidationError as error:
-                messages.error(request, " ".join(error.messages))
-            else:
-                messages.success(request, f"Rolled back {label(entry.category, entry.config_key, entry.environment)}.")
-                return redirect(reverse("admin:configurations_history") + f"?config={entry.config_id}")
-        else:
-            messages.error(request, "Give a reason for the rollback.")
-    context = {
-        "title": f"Roll back to history entry #{entry.pk}",
-        "entry": history.HistoryEntry(entry),
-        "can_edit": can_edit,
-        "secret": secret,
-        "review": review_gate.notice(request.user, entry.environment) if can_edit else None,
-    }
-    return _render(site, request, "rollback.html", context)
 
 
 # ------------------------------------------------------------------------------ test email

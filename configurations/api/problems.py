@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -124,3 +124,10 @@ def _drf_errors(detail, where: str = "body") -> list[dict[str, str]]:
     if isinstance(detail, list):
         return [e for value in detail for e in _drf_errors(value, where)]
     return [{"key": where, "rule": getattr(detail, "code", None) or "invalid", "message": str(detail)}]
+
+
+def unknown_resource(request, *args, **kwargs) -> JsonResponse:
+    """Any other URL under the API: a 404 problem document, never Django's HTML page."""
+    body = {"type": f"{TYPE_BASE}not-found", "title": TITLES[404], "status": 404,
+            "detail": f"No API resource at {request.path}; the operations are listed at /api/v1/docs/."}  # fmt: skip
+    return JsonResponse(body, status=404, content_type=MEDIA_TYPE)

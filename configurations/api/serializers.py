@@ -16,6 +16,11 @@ class CategoryValuesSerializer(serializers.Serializer):
         help_text="key -> typed value (JSON number, boolean, string, or the JSON value); secrets are null unless "
         "the token has `secrets`",
     )
+    sources = serializers.DictField(
+        child=serializers.ChoiceField(choices=["stored", "default"]),
+        help_text='key -> where its value comes from: "stored" (a value was set) or "default" (the metadata\'s '
+        "default, while no value is set)",
+    )
     secret_keys = serializers.ListField(child=serializers.CharField())
 
 
@@ -59,11 +64,31 @@ class KeyValueSerializer(serializers.Serializer):
     changed = serializers.BooleanField(help_text="False when the value was already that (nothing written)")
 
 
+class KeyReadSerializer(serializers.Serializer):
+    """One key as the key GET answers it: its typed value and where it comes from."""
+
+    environment = serializers.CharField()
+    category = serializers.CharField()
+    key = serializers.CharField()
+    value = serializers.JSONField(allow_null=True, help_text="null for a secret unless the token has `secrets`")
+    secret = serializers.BooleanField()
+    source = serializers.ChoiceField(
+        choices=["stored", "default"], help_text="stored, or default: the metadata's default, while no value is set"
+    )
+    version = serializers.IntegerField(help_text="The category's version")
+
+
 class HistoryEntrySerializer(serializers.Serializer):
     """One history entry of a key, secrets as markers."""
 
     id = serializers.IntegerField()
     action = serializers.CharField()
+    change = serializers.CharField(
+        help_text="What happened, one word for secrets and plain keys: created, changed, deactivated, reactivated, "
+        "deleted, rolled back"
+    )
+    rolled_back_to = serializers.IntegerField(allow_null=True, help_text="A rollback: the entry it restored")
+    change_request = serializers.IntegerField(allow_null=True, help_text="The change request whose apply wrote it")
     is_secret = serializers.BooleanField()
     old_value = serializers.CharField(allow_null=True, help_text="null for secrets; at most 4,000 characters")
     new_value = serializers.CharField(allow_null=True, help_text="null for secrets; at most 4,000 characters")

@@ -1,7 +1,7 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import change_requests, views
+from . import change_requests, history, problems, views
 
 app_name = "api"
 urlpatterns = [
@@ -15,7 +15,7 @@ urlpatterns = [
     ),
     path(
         "environments/<str:environment>/categories/<str:category>/keys/<str:key>/history/",
-        views.KeyHistoryView.as_view(),
+        history.KeyHistoryView.as_view(),
         name="key_history",
     ),
     path(
@@ -49,4 +49,6 @@ urlpatterns = [
         SpectacularSwaggerSplitView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[]),
         name="docs",
     ),
+    # Anything else under /api/v1/ is a problem document too (not Django's HTML 404).
+    re_path(r"^.*$", problems.unknown_resource),
 ]

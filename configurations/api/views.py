@@ -18,7 +18,7 @@ from ..core.validation import MAX_CATEGORY_LENGTH, MAX_KEY_LENGTH, NAME_RULE_SQL
 from ..core.vocabulary import ENVIRONMENTS, EnvironmentPermissionDenied
 from ..data.models import ApiToken
 from ..runtime.snapshots import Undecryptable
-from ..services import api_writes, history, permissions
+from ..services import api_writes, permissions
 from . import request_serializers, waits
 from . import serializers as s
 from .problems import MEDIA_TYPE, PreconditionFailed, ProblemSerializer, Unprocessable, validation_errors
@@ -90,6 +90,7 @@ def _category_body(snapshot, category: str, reveal: bool) -> dict:
         "category": category,
         "version": snapshot.category_version(category),
         "values": values,
+        "sources": {key: snapshot.source(category, key) for key in values},
         "secret_keys": secret_keys,
     }
 
@@ -108,9 +109,11 @@ def _conditional(request, body_or_none, etag: str) -> Response:
     return Response(body_or_none(), headers={"ETag": etag})
 
 
-def category_etag(version: int, reveal: bool) -> str:
-    """A category's ETag: its version, and whether secrets were shown."""
-    return f'"c{version}.{"s" if reveal else "m"}"'
+def category_etag(version: int, reveal: bool, defaults_version: int | None = None) -> str:
+    """A category's ETag: its version, the metadata version of its defaults (if it declares any: a changed default
+    changes the answer), and whether secrets were shown."""
+    defaults = "" if defaults_version is None else f".d{defaults_version}"
+    return f'"c{version}{defaults}.{"s" if reveal else "m"}"'
 
 
 def _versions_from(if_match: str) -> set[int] | None:
@@ -175,14 +178,14 @@ class ConfigurationsView(ApiView):
         snapshot = runtime.current_snapshot(environment)
         reveal = _reveals(token, environment)
         names = sorted(c for c in snapshot.by_category if token.covers(environment, c))
-        versions = [(c, snapshot.category_version(c)) for c in names]
+        versions = [(c, snapshot.category_version(c), snapshot.defaults_of(c)) for c in names]
         fingerprint = hashlib.sha256(repr(versions).encode()).hexdigest()[:20]
         etag = f'"e{fingerprint}.{"s" if reveal else "m"}"'
 
         def body():
             return {
                 "environment": environment,
-                "version": max((v for _, v in versions), default=0),
+                "version": max((v for _, v, _ in versions), default=0),
                 "categories": {c: _category_body(snapshot, c, reveal) for c in names},
             }
 
@@ -205,7 +208,7 @@ class CategoryView(ApiView):
         if category not in snapshot.by_category:
             raise exceptions.NotFound(f"No active configuration in {category} [{environment}].")
         reveal = _reveals(token, environment)
-        etag = category_etag(snapshot.category_version(category), reveal)
+        etag = category_etag(snapshot.category_version(category), reveal, snapshot.defaults_of(category))
         return _conditional(request, lambda: _category_body(snapshot, category, reveal), etag)
 
 
@@ -256,6 +259,32 @@ class ChangesView(ApiView):
 
 class KeyView(ApiView):
     """GET or PUT one key (If-Match against the category's version)."""
+
+    @extend_schema(
+        operation_id="key",
+        parameters=[ENV, CATEGORY, KEY, IF_NONE_MATCH, ETAG, *COMMON_HEADERS],
+        responses={200: s.KeyReadSerializer, 304: NOT_MODIFIED, **PROBLEMS},
+        summary="One key's typed value (its metadata's default while none is set)",
+    )
+    def get(self, request, environment: str, category: str, key: str):
+        token = _token(request)
+        _require(token, environment, category)
+        snapshot = runtime.current_snapshot(environment)
+        source = snapshot.source(category, key)
+        if source is None:
+            raise exceptions.NotFound(f"No value and no default for {category}.{key} [{environment}].")
+        reveal = _reveals(token, environment)
+        etag = category_etag(snapshot.category_version(category), reveal, snapshot.defaults_of(category))
+
+        def body():
+            secret = (category, key) in snapshot.secret
+            value = snapshot.by_category[category][key]
+            if isinstance(value, Undecryptable) or (secret and not reveal):
+                value = None
+            return {"environment": environment, "category": category, "key": key, "value": value, "secret": secret,
+                    "source": source, "version": snapshot.category_version(category)}  # fmt: skip
+
+        return _conditional(request, body, etag)
 
     @extend_schema(
         operation_id="write_key",
@@ -310,47 +339,8 @@ class KeyView(ApiView):
             "version": version,
             "changed": plan.writes,
         }
-        return Response(result, headers={"ETag": category_etag(version, reveal)})
-
-
-class KeyHistoryView(ApiView):
-    """GET a key's history, newest first, a page at a time."""
-
-    query_parameters = frozenset({"before", "limit"})
-
-    @extend_schema(
-        operation_id="key_history",
-        parameters=[ENV, CATEGORY, KEY, s.HistoryQuerySerializer, *COMMON_HEADERS],
-        responses={200: s.HistoryPageSerializer, **PROBLEMS},
-        summary="A key's history, newest first (keyset pages; secrets masked)",
-    )
-    def get(self, request, environment: str, category: str, key: str):
-        token = _token(request)
-        _require(token, environment, category)
-        query = s.HistoryQuerySerializer(data=request.query_params.dict())
-        if not query.is_valid():
-            raise exceptions.ParseError("before is a cursor from `next`, limit 1 to 100.")
-        filters = history.HistoryFilters(environment=environment, category=category, key=key)
-        try:
-            entries, next_cursor = history.page(
-                filters, before=query.validated_data.get("before"), size=query.validated_data["limit"]
-            )
-        except history.InvalidCursor as error:
-            raise exceptions.ParseError(f"{error}.") from None
-        results = [
-            {
-                "id": entry.row.id,
-                "action": entry.row.action,
-                "is_secret": entry.is_secret,
-                "old_value": entry.old,
-                "new_value": entry.new,
-                "changed_by": entry.row.changed_by.get_username() if entry.row.changed_by else None,
-                "change_reason": entry.row.change_reason,
-                "created_at": entry.row.created_at,
-            }
-            for entry in entries
-        ]
-        return Response(s.HistoryPageSerializer({"results": results, "next": next_cursor}).data)
+        defaults = runtime.current_snapshot(environment).defaults_of(category)
+        return Response(result, headers={"ETag": category_etag(version, reveal, defaults)})
 
 
 def _requested(token: ApiToken, environment: str, category: str, key: str, data: dict) -> Response:
@@ -372,3 +362,4 @@ def _field_errors(errors: dict) -> list[dict[str, str]]:
         for field, messages in errors.items()
         for message in messages
     ]
+

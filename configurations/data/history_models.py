@@ -107,3 +107,20 @@ class HistoryChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"history head #{self.last_id}: {self.last_hash}"
+
+
+class HistoryRollback(models.Model):
+    """A history entry written by a rollback, and the entry whose value it restored.
+
+    Written by the rollback service in the same transaction as the change it records, so that the history can say
+    "rolled back to entry #N" without trusting the reason's words.
+    """
+
+    history_id = models.BigIntegerField(primary_key=True)  # the entry the rollback wrote
+    restored_id = models.BigIntegerField(db_index=True)  # the entry whose value it restored
+
+    class Meta:
+        db_table = "configuration_history_rollbacks"
+
+    def __str__(self) -> str:
+        return f"#{self.history_id} rolled back to #{self.restored_id}"

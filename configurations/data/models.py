@@ -24,7 +24,7 @@ from ..core.vocabulary import (
     label,
 )
 from .change_records import AuditChainHead, recorded_history
-from .history_models import ConfigurationHistory, ConfigurationHistoryArchive, HistoryChainHead
+from .history_models import ConfigurationHistory, ConfigurationHistoryArchive, HistoryChainHead, HistoryRollback
 from .model_base import CheckedOnSave, KeyedByCategory, PostgresGinIndex, User, in_choices, user_column, valid_name
 from .review_models import ChangeRequest, ChangeRequestApproval, ChangeRequestItem, RequestState, ReviewPolicy
 from .token_models import ApiToken
@@ -43,6 +43,7 @@ __all__ = [
     "Environment",
     "HistoryAction",
     "HistoryChainHead",
+    "HistoryRollback",
     "InputType",
     "PostgresGinIndex",
     "RequestState",

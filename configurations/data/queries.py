@@ -33,7 +33,20 @@ CHANGES_SQL = (
     "SELECT id, config_id, environment, category FROM configuration_history WHERE id > %s AND id <= %s "
     "ORDER BY id LIMIT %s"
 )
-PASSWORD_KEYS_SQL = "SELECT category, config_key FROM configuration_metadata WHERE input_type = 'password'"
+# What the runtime takes from the metadata: password keys are secrets, and a default is a key's value while it has
+# no active row (docs/runtime.md, Defaults).
+# The metadata's version: the newest record of its change history (0: never changed).
+METADATA_HEAD_SQL = (
+    "SELECT COALESCE((SELECT last_id FROM audit_chain_heads WHERE table_name = 'configuration_metadata_changes'), 0)"
+)
+# The first row carries the metadata's version (as text, in the default's column), the others the keys.
+METADATA_SQL = (
+    f"SELECT NULL, NULL, NULL, NULL, CAST(({METADATA_HEAD_SQL}) AS TEXT) UNION ALL "
+    "SELECT category, config_key, input_type, value_type, default_value FROM configuration_metadata "
+    "WHERE input_type = 'password' OR default_value IS NOT NULL"
+)
+# Both heads in one round trip: what a refresh reads first.
+HEADS_SQL = f"SELECT ({HEAD_SQL}), ({METADATA_HEAD_SQL})"
 ARCHIVED_SINCE_SQL = "SELECT EXISTS (SELECT 1 FROM configuration_history_archive WHERE id > %s)"
 # {ids}: one %s per id.
 ROWS_BY_ID_SQL = (

@@ -48,6 +48,7 @@ __all__ = [
     "remembered_grant",
     "reset",
     "snapshot",
+    "source",
     "stale_for",
     "status",
     "token_grant",
@@ -62,9 +63,10 @@ _pinned: ContextVar[dict[str, Snapshot] | None] = ContextVar("configurations_run
 
 
 def get(category: str, key: str, default: Any = _MISSING, *, environment: str | None = None) -> Any:
-    """The typed, decrypted value of an active configuration of CONFIG_ENVIRONMENT (or ``environment``).
+    """The typed, decrypted value of an active configuration of CONFIG_ENVIRONMENT (or ``environment``), else the
+    default its metadata declares (``source`` tells which).
 
-    Raises ConfigurationNotFound (a KeyError) unless ``default`` is given.
+    Raises ConfigurationNotFound (a KeyError) when the key has neither, unless ``default`` is given.
     """
     snapshot = _snapshot(environment)
     try:
@@ -80,8 +82,20 @@ def get(category: str, key: str, default: Any = _MISSING, *, environment: str | 
     return value
 
 
+def source(category: str, key: str, *, environment: str | None = None) -> str:
+    """Where ``get`` takes the key's value from: "stored" (an active row) or "default" (its metadata's default).
+
+    Raises ConfigurationNotFound when the key has neither.
+    """
+    snapshot = _snapshot(environment)
+    found = snapshot.source(category, key)
+    if found is None:
+        raise ConfigurationNotFound(f"no active configuration {label(category, key, snapshot.environment)}")
+    return found
+
+
 def get_category(category: str, *, environment: str | None = None) -> dict[str, Any]:
-    """key -> typed value of every active configuration of ``category``."""
+    """key -> typed value of every key of ``category`` that has one (an active row, else its metadata default)."""
     items = _snapshot(environment).by_category.get(category, {})
     return {key: _copy_or_raise(v) if type(v) in _COPY_OR_RAISE else v for key, v in items.items()}
 

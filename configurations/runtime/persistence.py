@@ -23,10 +23,11 @@ FORMAT = 3
 
 
 class Saved(NamedTuple):
-    """A snapshot as saved on disk: its rows and category versions."""
+    """A snapshot as saved on disk: its rows, category versions, and the metadata it read (defaults, passwords)."""
 
     rows: list[tuple]
     category_versions: dict[str, int]
+    metadata: list[tuple] = []
 
 
 def enabled() -> bool:
@@ -43,13 +44,14 @@ def _purpose(environment: str) -> str:
     return f"configurations runtime snapshot v{FORMAT}: {environment}"
 
 
-def save(environment: str, rows: list[tuple], category_versions: dict[str, int]) -> None:
+def save(environment: str, rows: list[tuple], category_versions: dict[str, int], metadata: list[tuple]) -> None:
     """Save an environment's snapshot for a restart during an outage (secrets stay encrypted)."""
     path = _path(environment)
     if path is None:
         return
     try:
-        payload = json.dumps({"environment": environment, "rows": rows, "versions": category_versions}).encode()
+        document = {"environment": environment, "rows": rows, "versions": category_versions, "metadata": metadata}
+        payload = json.dumps(document).encode()
         document = {"format": FORMAT, **crypto.seal(payload, purpose=_purpose(environment))}
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-", suffix=".tmp")
@@ -74,4 +76,5 @@ def load(environment: str) -> Saved | None:
     if data.get("environment") != environment:
         logger.error("Refusing the %s configuration snapshot %s: it is for another environment", environment, path)
         return None
-    return Saved([tuple(row) for row in data["rows"]], {str(c): int(v) for c, v in data["versions"].items()})
+    versions = {str(c): int(v) for c, v in data["versions"].items()}
+    return Saved([tuple(row) for row in data["rows"]], versions, [tuple(row) for row in data.get("metadata", [])])

@@ -10,7 +10,11 @@ no smaller id will ever appear. A category's version is its newest history id; a
 of its categories'. A refresh therefore reads only the history rows after the last id it saw, then the current
 rows of the configurations they name (``apply_history_since``): its cost follows the change, not the table. It falls
 back to a full load when it cannot tell: nothing seen yet, a head older than what it saw (a restore, a flush),
-rows it has not seen already archived, or more changed rows than ``DELTA_LIMIT``.
+rows it has not seen already archived, or more changed rows than ``DELTA_LIMIT``, or the metadata changed.
+
+Defaults are values: a key whose metadata has a default and that has no active row is served its default, typed,
+and the snapshot says so (``defaulted``, ``source``). The metadata (defaults and password keys) is read with every
+full load; a refresh that sees the metadata's version move does a full load.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..core import crypto, secrecy, stored, values
-from ..core.vocabulary import label
+from ..core.vocabulary import label, value_type_for_input
 from ..data import queries
 from ..observability import metrics
 from . import persistence
@@ -56,6 +60,19 @@ class Snapshot:
     category_versions: dict[str, int] = dataclasses.field(default_factory=dict)
     secret: frozenset[tuple[str, str]] = frozenset()  # encrypted, password metadata, or a secret-looking name
     loaded_at: float = dataclasses.field(default_factory=time.time)
+    defaulted: frozenset[tuple[str, str]] = frozenset()  # keys served their metadata default (no active row)
+    defaults_version: int = 0  # the metadata's version the defaults were read at
+    default_categories: frozenset[str] = frozenset()  # categories whose metadata declares a default
+
+    def defaults_of(self, category: str) -> int | None:
+        """The metadata version a category's defaults come from (None: the category declares no default)."""
+        return self.defaults_version if category in self.default_categories else None
+
+    def source(self, category: str, key: str) -> str | None:
+        """Where a key's value comes from: "stored" (an active row), "default" (its metadata), or None (no value)."""
+        if key not in self.by_category.get(category, ()):
+            return None
+        return "default" if (category, key) in self.defaulted else "stored"
 
     @property
     def version(self) -> int:
@@ -72,15 +89,34 @@ class Snapshot:
 
 
 def build_snapshot(environment: str, rows, category_versions: dict[str, int] | None = None) -> Snapshot:
-    """A snapshot from rows of (id, category, key, stored text, value_type, is_encrypted)."""
+    """A snapshot from rows of (id, category, key, stored text, value_type, is_encrypted), over the defaults."""
     by_category: dict[str, dict[str, Any]] = {}
     secret = set()
     is_secret = _secret_test()
+    defaulted = set()
+    for category, keys in store.defaults.items():
+        for key, (text, value_type) in keys.items():
+            by_category.setdefault(category, {})[key] = _default(environment, category, key, text, value_type)
+            defaulted.add((category, key))
     for _id, category, key, text, value_type, is_encrypted in rows:
         by_category.setdefault(category, {})[key] = _typed(environment, category, key, text, value_type, is_encrypted)
-        if is_encrypted or is_secret(category, key):
+        defaulted.discard((category, key))
+        if is_encrypted:
             secret.add((category, key))
-    return Snapshot(environment, by_category, dict(category_versions or {}), frozenset(secret))
+    secret.update(pair for category, keys in by_category.items() for pair in _pairs(category, keys) if is_secret(*pair))
+    return Snapshot(
+        environment, by_category, dict(category_versions or {}), frozenset(secret),
+        defaulted=frozenset(defaulted), defaults_version=store.metadata_seen or 0,
+        default_categories=frozenset(store.defaults),
+    )  # fmt: skip
+
+
+def _pairs(category: str, keys) -> Iterable[tuple[str, str]]:
+    return ((category, key) for key in keys)
+
+
+def _default(environment: str, category: str, key: str, text: str, value_type: str) -> Any:
+    return _typed(environment, category, key, text, value_type, False)
 
 
 def _secret_test() -> Callable[[str, str], bool]:
@@ -129,6 +165,9 @@ class Store:
         self.ids: dict[str, dict[int, tuple[str, str]]] = {}
         self.rows: dict[str, dict[int, tuple]] = {}
         self.password_keys: frozenset[tuple[str, str]] = frozenset()
+        self.defaults: dict[str, dict[str, tuple[str, str]]] = {}  # category -> key -> (default text, value type)
+        self.metadata: list[tuple] = []  # the metadata rows read, as saved on disk with a snapshot
+        self.metadata_seen: int | None = None  # the metadata version they were read at
         self.confirmed_at: dict[str, float] = {}
         self.full_loads = 0
         self.deltas = 0
@@ -155,17 +194,30 @@ store = Store()
 
 
 def load_full(query: Query, environment: str) -> None:
-    """Load one environment's snapshot in three queries: the versions, the password keys, then the rows."""
+    """Load one environment's snapshot in three queries: the versions, the metadata, then the rows."""
     with store.refresh_lock:
         versions = query(queries.VERSIONS_SQL, [environment])
         head = next(int(v or 0) for c, v in versions if c is None)
         category_versions = {c: int(v) for c, v in versions if c is not None}
-        store.password_keys = frozenset((c, k) for c, k in query(queries.PASSWORD_KEYS_SQL, []))
+        metadata = [tuple(row) for row in query(queries.METADATA_SQL, [])]
+        version = next(int(row[4] or 0) for row in metadata if row[0] is None)
+        use_metadata([row for row in metadata if row[0] is not None], version)
         rows = [tuple(row) for row in query(queries.SNAPSHOT_SQL, [environment])]
         install(environment, rows, category_versions)
         # Rows may be newer than the versions read first; the next delta reads those changes again, harmlessly.
         store.seen = head if store.seen is None else min(store.seen, head)
         store.full_loads += 1
+
+
+def use_metadata(rows: list[tuple], version: int) -> None:
+    """Take the password keys and defaults from metadata rows of (category, key, input_type, value_type, default)."""
+    store.metadata, store.metadata_seen = rows, version
+    store.password_keys = frozenset((c, k) for c, k, input_type, _, _ in rows if input_type == "password")
+    defaults: dict[str, dict[str, tuple[str, str]]] = {}
+    for category, key, input_type, value_type, default in rows:
+        if default is not None:
+            defaults.setdefault(category, {})[key] = (default, value_type or value_type_for_input(input_type))
+    store.defaults = defaults
 
 
 def install(environment: str, rows, category_versions: dict[str, int] | None = None) -> None:
@@ -176,12 +228,14 @@ def install(environment: str, rows, category_versions: dict[str, int] | None = N
         store.ids[environment] = {row[0]: (row[1], row[2]) for row in rows}
         if persistence.enabled():
             store.rows[environment] = {row[0]: row for row in rows}
-        persistence.save(environment, rows, category_versions or {})
+        persistence.save(environment, rows, category_versions or {}, store.metadata)
 
 
 def install_saved(environment: str, saved: persistence.Saved) -> None:
     """Serve what was saved on disk (an outage at start); the next refresh is a full load."""
     with store.refresh_lock:
+        if store.metadata_seen is None:
+            use_metadata(saved.metadata, 0)
         store.put(build_snapshot(environment, saved.rows, saved.category_versions))
         store.seen = None
 
@@ -203,9 +257,9 @@ def refresh(query: Query, environments: Iterable[str]) -> None:
 def apply_history_since(query: Query, environments: list[str]) -> bool:
     """Apply the history rows after ``store.seen``; False when only a full load can tell what changed."""
     since = store.seen
-    head = int(query(queries.HEAD_SQL, [])[0][0] or 0)
-    if head < since:
-        return False  # the head went back: a restore or a flush
+    head, metadata_head = (int(value or 0) for value in query(queries.HEADS_SQL, [])[0])
+    if head < since or metadata_head != store.metadata_seen:
+        return False  # the head went back (a restore, a flush), or the metadata changed (defaults, passwords)
     if head == since:
         store.confirm(environments)
         return True
@@ -254,9 +308,13 @@ def _apply(environment: str, config_ids: set[int], current: dict[int, tuple], ve
         if row is not None and row[1] == environment and row[7]:
             patch.put(row)
     category_versions = {**old.category_versions, **versions}
-    store.put(Snapshot(environment, patch.categories(), category_versions, frozenset(patch.secret)))
+    store.put(Snapshot(
+        environment, patch.categories(), category_versions, frozenset(patch.secret),
+        defaulted=frozenset(patch.defaulted), defaults_version=old.defaults_version,
+        default_categories=old.default_categories,
+    ))  # fmt: skip
     if patch.saved_rows is not None:
-        persistence.save(environment, list(patch.saved_rows.values()), category_versions)
+        persistence.save(environment, list(patch.saved_rows.values()), category_versions, store.metadata)
 
 
 class _Patch:
@@ -266,6 +324,7 @@ class _Patch:
         self.environment, self.ids, self.saved_rows = environment, ids, saved_rows
         self.by_category = dict(old.by_category)
         self.secret = set(old.secret)
+        self.defaulted = set(old.defaulted)
         self.copied: set[str] = set()
         self.is_secret = _secret_test()
 
@@ -279,16 +338,24 @@ class _Patch:
         """Take the row's old key out, if the snapshot held it."""
         previous = self.ids.pop(config_id, None)
         if previous is not None:
-            self._category(previous[0]).pop(previous[1], None)
+            category, key = previous
+            self._category(category).pop(key, None)
             self.secret.discard(previous)
             if self.saved_rows is not None:
                 self.saved_rows.pop(config_id, None)
+            default = store.defaults.get(category, {}).get(key)
+            if default is not None:  # without its row, the key is its default again
+                self._category(category)[key] = _default(self.environment, category, key, *default)
+                self.defaulted.add(previous)
+                if self.is_secret(category, key):
+                    self.secret.add(previous)
 
     def put(self, row: tuple) -> None:
         """Put an active row's typed value in."""
         config_id, _env, category, key, text, value_type, is_encrypted, _active = row
         self._category(category)[key] = _typed(self.environment, category, key, text, value_type, is_encrypted)
         self.ids[config_id] = (category, key)
+        self.defaulted.discard((category, key))
         if is_encrypted or self.is_secret(category, key):
             self.secret.add((category, key))
         if self.saved_rows is not None:

@@ -23,6 +23,7 @@ from .changes import (
     plan_changes,
     set_value,
     typed_value,
+    value_and_source,
 )
 from .deletion import delete_configurations
 from .email import send_test_email
@@ -32,7 +33,7 @@ from .request_apply import apply_due, apply_request
 from .reviews import ReviewRequired, bypassing, needs_request, policy, set_policy
 from .rules import delete_rules, save_rule
 from .templates import TemplateApplication, apply_template, plan_template, secret_variables, template_changes
-from .trail import ArchiveReport, archive_history, rollback, rollback_item
+from .trail import ArchiveReport, NothingToRollBack, archive_history, rollback, rollback_item
 from .transfer import (
     ImportRejected,
     ImportReport,
@@ -53,6 +54,7 @@ __all__ = [
     "Finding",
     "ImportRejected",
     "ImportReport",
+    "NothingToRollBack",
     "Opened",
     "PlannedChange",
     "ReviewRequired",
@@ -103,5 +105,6 @@ __all__ = [
     "submit",
     "template_changes",
     "typed_value",
+    "value_and_source",
     "verify_history",
 ]

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.views.decorators.debug import sensitive_variables
 
-from ..core import crypto, validation
+from ..core import crypto, stored, validation
 from ..core.secrecy import Secret, conceal, is_secret_key, reveal, why_secret
 from ..core.vocabulary import (
     Change,
@@ -53,12 +53,22 @@ class PlannedChange:
 
 
 def get_value(*, category: str, key: str, environment: str) -> Any:
-    """The typed, decrypted value of the active configuration; ConfigurationNotFound if none."""
-    try:
-        row = SystemConfiguration.objects.active().get(category=category, config_key=key, environment=environment)
-    except SystemConfiguration.DoesNotExist:
-        raise ConfigurationNotFound(f"no active configuration {label(category, key, environment)}") from None
-    return typed_value(row)
+    """The typed, decrypted value of the active configuration, else its metadata's default; ConfigurationNotFound
+    if the key has neither."""
+    return value_and_source(category=category, key=key, environment=environment)[0]
+
+
+def value_and_source(*, category: str, key: str, environment: str) -> tuple[Any, str]:
+    """(typed value, "stored" or "default"): the active row's value, else the metadata's default."""
+    row = SystemConfiguration.objects.active().filter(category=category, config_key=key, environment=environment)
+    found = row.first()
+    if found is not None:
+        return typed_value(found), "stored"
+    meta = ConfigurationMetadata.objects.filter(category=category, config_key=key).first()
+    if meta is None or meta.default_value is None:
+        raise ConfigurationNotFound(f"no active configuration {label(category, key, environment)}")
+    value_type = meta.value_type or value_type_for_input(meta.input_type)
+    return stored.parse_stored(meta.default_value, value_type), "default"
 
 
 def typed_value(row: SystemConfiguration) -> Any:

@@ -7,10 +7,10 @@ import datetime
 import difflib
 import json
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.db.models.functions import Length, Substr
 
-from ..data.models import ChangeRequestItem, ConfigurationHistory
+from ..data.models import ChangeRequestItem, ConfigurationHistory, HistoryRollback
 
 PAGE_SIZE = 50
 # A history page's cost must not depend on how large or how different the values are: it reads at most this
@@ -57,19 +57,21 @@ class HistoryEntry:
 
     row: ConfigurationHistory
     change_request_id: int | None = None  # the change request whose apply wrote the entry, if one did
+    restored_id: int | None = None  # the entry a rollback restored, when this entry was written by one
+    is_current: bool = False  # the newest entry of its configuration: it holds the value now (nothing to roll back)
+
+    @property
+    def change(self) -> str:
+        """What happened, in one vocabulary for secrets and plain keys: created, changed, deactivated,
+        reactivated, deleted, rolled back."""
+        if self.restored_id is not None:
+            return "rolled back"
+        return CHANGE_WORDS.get(self.row.action, self.row.action)
 
     @property
     def is_secret(self) -> bool:
         """Whether the entry is of a secret: its values are never shown."""
         return self.row.secret
-
-    @property
-    def summary(self) -> str:
-        """For secrets only whether they changed; never a value, digest or key id."""
-        action = self.row.action
-        if not self.is_secret:
-            return action
-        return {"create": "set", "delete": "deleted"}.get(action, "changed" if action == "update" else action)
 
     @property
     def old(self) -> str | None:
@@ -131,6 +133,8 @@ class HistoryEntry:
 
 
 _WHOLE = object()
+CHANGE_WORDS = {"create": "created", "update": "changed", "deactivate": "deactivated", "reactivate": "reactivated",
+                "delete": "deleted"}  # fmt: skip
 
 
 def _readable(value: str | None, value_type: str | None) -> str | None:
@@ -161,10 +165,20 @@ def page(filters: HistoryFilters, *, before: str | None = None, size: int = PAGE
         created_at, entry_id = cursor
         query = query.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=entry_id))
     rows = list(query[: size + 1])
-    requests = change_requests_of([row.pk for row in rows[:size]])
-    entries = [HistoryEntry(row, requests.get(row.pk)) for row in rows[:size]]
+    entries = annotated(rows[:size])
     next_cursor = _cursor(rows[size - 1]) if len(rows) > size else None
     return entries, next_cursor
+
+
+def annotated(rows: list[ConfigurationHistory]) -> list[HistoryEntry]:
+    """The rows as entries that know their change request, the entry a rollback restored, and whether they hold the
+    current value (three queries whatever the number of rows)."""
+    ids = [row.pk for row in rows]
+    requests = change_requests_of(ids)
+    restored = dict(HistoryRollback.objects.filter(history_id__in=ids).values_list("history_id", "restored_id"))
+    newest = ConfigurationHistory.objects.filter(config_id__in={row.config_id for row in rows})
+    current = set(newest.values("config_id").annotate(newest=Max("id")).values_list("newest", flat=True))
+    return [HistoryEntry(row, requests.get(row.pk), restored.get(row.pk), row.pk in current) for row in rows]
 
 
 def change_requests_of(entry_ids: list[int]) -> dict[int, int]:

@@ -11,32 +11,45 @@ from django.utils import timezone
 
 from ..core.vocabulary import HistoryAction, label
 from ..data.audit import audit_context
-from ..data.models import ConfigurationHistory, ConfigurationHistoryArchive, SystemConfiguration
-from .change_requests import Deletion
-from .changes import Change, deactivate, set_value
+from ..data.models import ConfigurationHistory, ConfigurationHistoryArchive, HistoryRollback, SystemConfiguration
+from .change_requests import Deletion, key_versions
+from .changes import Change, deactivate, plan_changes, write_plans
 
 # -------------------------------------------------------------------------------- rollback
 
 
+class NothingToRollBack(ValidationError):
+    """The configuration already has the value the entry would restore: nothing was written."""
+
+
 def rollback(*, history_id: int, actor=None, reason: str | None = None) -> SystemConfiguration:
-    """Give a configuration back the value it had right after a history entry, as a new audited change."""
+    """Give a configuration back the value it had right after a history entry, as a new audited change.
+
+    The new history entry is recorded as a rollback of ``history_id``; NothingToRollBack (and nothing written) when
+    the configuration has that value already.
+    """
     item = rollback_item(history_id)
     reason = reason or f"Rollback to history entry #{history_id}"
-    if isinstance(item, Deletion):
-        with audit_context(actor=actor, reason=reason):
-            deactivate(category=item.category, key=item.key, environment=item.environment)
-        return SystemConfiguration.objects.get(
-            category=item.category, config_key=item.key, environment=item.environment
-        )
-    return set_value(
-        category=item.category,
-        key=item.key,
-        environment=item.environment,
-        value=item.value,
-        value_type=item.value_type,
-        actor=actor,
-        reason=reason,
-    )
+    with audit_context(actor=actor, reason=reason):
+        if isinstance(item, Deletion):
+            changed = deactivate(category=item.category, key=item.key, environment=item.environment)
+        else:
+            plans = plan_changes([item], lock=True, actor=actor)
+            changed = plans[0].writes
+            write_plans(plans)
+        if not changed:
+            raise NothingToRollBack(
+                f"{label(item.category, item.key, item.environment)} already has the value of history entry "
+                f"#{history_id}: nothing was rolled back.",
+                code="unchanged",
+            )
+        _record_rollback(item, history_id)
+    return SystemConfiguration.objects.get(category=item.category, config_key=item.key, environment=item.environment)
+
+
+def _record_rollback(item: Change | Deletion, restored_id: int) -> None:
+    written = key_versions(item.environment, {(item.category, item.key)})[(item.category, item.key)]
+    HistoryRollback.objects.create(history_id=written, restored_id=restored_id)
 
 
 def rollback_item(history_id: int) -> Change | Deletion:

@@ -72,7 +72,7 @@ def test_secrets_are_shown_as_changed_only(admin_client):
     services.set_value(category="smtp", key="auth_pass", environment="test", value="first-password-1")
     services.set_value(category="smtp", key="auth_pass", environment="test", value="second-password-2")
     response = admin_client.get(f"{URL}?category=smtp")
-    assert [e.summary for e in response.context["entries"]] == ["changed", "set"]
+    assert [e.change for e in response.context["entries"]] == ["changed", "created"]
     html = response.content.decode()
     assert "secret changed" in html
     for leak in ["first-password-1", "second-password-2", "encrypted:", "sha256="]:

@@ -154,6 +154,33 @@ def test_secrets_only_with_the_scope_and_an_owner_who_may_edit(client, owner, da
         make_token(viewer, "development", secrets=True)
 
 
+def test_a_key_read_answers_its_value_or_its_default_and_says_which(client, owner, data):
+    MetadataFactory(category="smtp", config_key="timeout", input_type="number", default_value="30")
+    token = make_token(owner, "development")
+    key = call(client, "get", f"{API}/development/categories/smtp/keys/port/", token).json()
+    assert (key["value"], key["source"], key["secret"]) == (587, "stored", False)
+    default = call(client, "get", f"{API}/development/categories/smtp/keys/timeout/", token).json()
+    assert (default["value"], default["source"]) == (30, "default")
+    secret = call(client, "get", f"{API}/development/categories/smtp/keys/auth_pass/", token).json()
+    assert (secret["value"], secret["secret"]) == (None, True)
+    assert_problem(call(client, "get", f"{API}/development/categories/smtp/keys/nope/", token), 404)
+    category = call(client, "get", f"{API}/development/categories/smtp/", token)
+    assert category.json()["values"]["timeout"] == 30
+    assert category.json()["sources"] == {"host": "stored", "port": "stored", "secure": "stored",
+                                          "auth_pass": "stored", "timeout": "default"}  # fmt: skip
+    meta = MetadataFactory._meta.model.objects.get(category="smtp", config_key="timeout")
+    meta.default_value = "45"
+    services.save_rule(meta)
+    changed = call(client, "get", f"{API}/development/categories/smtp/", token, HTTP_IF_NONE_MATCH=category["ETag"])
+    assert changed.status_code == 200 and changed.json()["values"]["timeout"] == 45  # a changed default is news
+
+
+def test_unknown_api_urls_are_problem_documents(client, owner, data):
+    body = assert_problem(call(client, "get", "/api/v1/nothing/here/"), 404)
+    assert "/api/v1/docs/" in body["detail"]
+    assert_problem(call(client, "post", f"{API}/development/unknown/", make_token(owner, "development")), 404)
+
+
 def test_etags_and_304(client, owner, data):
     token = make_token(owner, "development")
     path = f"{API}/development/categories/smtp/"

@@ -75,12 +75,15 @@ def test_the_history_of_one_key_says_which_and_times_carry_their_zone(admin_clie
 
 
 def test_rollback_is_offered_only_where_the_user_may_roll_back(client):
-    services.set_value(category="smtp", key="host", environment="production", value="p.example.com")
-    services.set_value(category="smtp", key="host", environment="development", value="d.example.com")
+    for value in ("p.example.com", "q.example.com"):
+        services.set_value(category="smtp", key="host", environment="production", value=value)
+    for value in ("d.example.com", "e.example.com"):
+        services.set_value(category="smtp", key="host", environment="development", value=value)
     client.force_login(editor_of("development", username="dev-only"))
     html = client.get(reverse("admin:configurations_history")).content.decode()
-    links = html.count("roll back to this")
-    assert links == SystemConfiguration.objects.filter(environment="development").count()
+    # One link: development's older entry (the newest holds the current value; production is not this user's).
+    assert html.count("roll back to this") == 1
+    assert SystemConfiguration.objects.filter(environment="development").count() == 1
 
 
 def test_the_test_email_recipient_is_kept_and_the_page_says_saved_values_are_used(admin_client):

@@ -11,7 +11,7 @@ from django.test import RequestFactory
 from configurations import runtime, services
 from configurations.core import crypto
 from configurations.middleware import RuntimeSnapshotMiddleware
-from configurations.models import SystemConfiguration
+from configurations.models import ConfigurationMetadata, SystemConfiguration
 from configurations.runtime import persistence
 
 pytestmark = pytest.mark.django_db
@@ -148,3 +148,48 @@ def test_snapshot_is_saved_atomically_with_secrets_still_encrypted(values, setti
     assert saved.category_versions == runtime.snapshot("production").category_versions  # secrets stay encrypted inside
     assert set(json.loads(text)) == {"format", "key_id", "nonce", "sealed"}
     assert not list(tmp_path.glob(".snapshot-*"))  # no temporary file left behind
+
+
+# ------------------------------------------------------------------------------- defaults are values
+
+
+@pytest.fixture
+def flag(settings):
+    """A flag created "default off": metadata with a default, and no stored row yet."""
+    settings.CONFIG_ENVIRONMENT = "production"
+    services.save_rule(ConfigurationMetadata(category="features", config_key="beta", display_name="Beta",
+                                             input_type="checkbox", default_value="false"))  # fmt: skip
+    services.save_rule(ConfigurationMetadata(category="features", config_key="limit", display_name="Limit",
+                                             input_type="number", default_value="25"))  # fmt: skip
+
+
+def test_a_key_with_a_default_and_no_row_is_its_default_typed_and_says_so(flag):
+    assert runtime.get("features", "beta") is False and runtime.source("features", "beta") == "default"
+    assert runtime.get("features", "limit") == 25
+    assert runtime.get_category("features") == {"beta": False, "limit": 25}
+    assert services.get_value(category="features", key="limit", environment="staging") == 25
+    assert services.value_and_source(category="features", key="beta", environment="test") == (False, "default")
+    with pytest.raises(runtime.ConfigurationNotFound):
+        runtime.source("features", "nope")  # neither a row nor a default
+
+
+def test_a_stored_value_replaces_the_default_and_its_deactivation_brings_it_back(flag):
+    runtime.reload()
+    services.set_value(category="features", key="beta", environment="production", value="true")
+    runtime.snapshots.refresh(runtime._django_query, ["production"])  # a delta
+    assert runtime.get("features", "beta") is True and runtime.source("features", "beta") == "stored"
+    services.deactivate(category="features", key="beta", environment="production")
+    runtime.snapshots.refresh(runtime._django_query, ["production"])
+    assert runtime.get("features", "beta") is False and runtime.source("features", "beta") == "default"
+    assert services.value_and_source(category="features", key="beta", environment="production") == (False, "default")
+
+
+def test_a_changed_default_reaches_the_snapshot_at_the_next_refresh(flag):
+    runtime.reload()
+    full_loads = runtime.status()["full_loads"]
+    meta = ConfigurationMetadata.objects.get(category="features", config_key="limit")
+    meta.default_value = "50"
+    services.save_rule(meta)
+    runtime.snapshots.refresh(runtime._django_query, ["production"])
+    assert runtime.get("features", "limit") == 50
+    assert runtime.status()["full_loads"] == full_loads + 1  # a metadata change is a full load

@@ -43,6 +43,54 @@ def test_rollback_restores_the_entrys_new_value_as_a_new_audited_change(user, hi
     assert row.pk == target.config_id
 
 
+def test_a_rollback_is_recorded_as_one_and_names_the_entry_it_restored(client, user, history):
+    for host in ("a.example.com", "b.example.com"):
+        services.set_value(category="smtp", key="host", environment="staging", value=host)
+    target = entry("host", "a.example.com")
+    history.mark()
+    services.rollback(history_id=target.pk, actor=user, reason="back to a")
+    [written] = history.rows()
+    page, _ = services.history.page(services.history.HistoryFilters(config_id=target.config_id))
+    assert [(e.change, e.restored_id, e.is_current) for e in page] == [
+        ("rolled back", target.pk, True), ("changed", None, False), ("created", None, False),
+    ]  # fmt: skip
+    assert page[0].row.pk == written.pk
+    token = services.tokens.create_token(name="h", owner=user, environments=["staging"]).plaintext
+    api = client.get("/api/v1/environments/staging/categories/smtp/keys/host/history/",
+                     HTTP_AUTHORIZATION=f"Bearer {token}").json()  # fmt: skip
+    assert (api["results"][0]["change"], api["results"][0]["rolled_back_to"]) == ("rolled back", target.pk)
+
+
+def test_a_rollback_that_would_change_nothing_says_so_and_writes_nothing(history):
+    for host in ("a.example.com", "b.example.com", "a.example.com"):
+        services.set_value(category="smtp", key="host", environment="staging", value=host)
+    first = ConfigurationHistory.objects.filter(config_key="host").order_by("id").first()
+    newest = ConfigurationHistory.objects.filter(config_key="host").order_by("id").last()
+    history.mark()
+    for entry_id in (first.pk, newest.pk):
+        with pytest.raises(services.NothingToRollBack, match="already has the value of history entry"):
+            services.rollback(history_id=entry_id, reason="no-op")
+    assert history.rows() == []
+    out = StringIO()
+    call_command("rollback_config", str(newest.pk), "--reason", "x", stdout=out)
+    assert "nothing was rolled back" in out.getvalue() and history.rows() == []
+
+
+def test_the_entry_holding_the_current_value_offers_no_rollback(admin_client, history):
+    for host in ("a.example.com", "b.example.com"):
+        services.set_value(category="smtp", key="host", environment="staging", value=host)
+    current = entry("host", "b.example.com")
+    listing = admin_client.get(reverse("admin:configurations_history") + f"?config={current.config_id}")
+    links = [e.row.pk for e in listing.context["entries"] if not e.is_current]
+    assert links == [entry("host", "a.example.com").pk]
+    assert listing.content.decode().count('class="rollback-link"') == 1
+    url = reverse("admin:configurations_history_rollback", args=[current.pk])
+    assert "there is nothing to roll back to" in admin_client.get(url).content.decode()
+    history.mark()
+    admin_client.post(url, {"reason": "try"})
+    assert history.rows() == []
+
+
 def test_rollback_of_a_secret_says_why_it_cannot():
     services.set_value(category="smtp", key="auth_pass", environment="test", value="password-one")
     secret_entry = ConfigurationHistory.objects.get(config_key="auth_pass")

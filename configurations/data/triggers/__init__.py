@@ -12,7 +12,7 @@ from . import history_postgresql, history_sqlite, records, rules, signals
 from .definitions import Function, PostgresTrigger, SqliteTrigger
 
 # The newest migration that installs or changes any of the definitions below: from it on they are current.
-INSTALLED_BY = "0019_change_requests"
+INSTALLED_BY = "0021_metadata_change_signals"
 
 POSTGRESQL_FUNCTIONS: tuple[Function, ...] = (
     *history_postgresql.POSTGRESQL_FUNCTIONS,

@@ -1,7 +1,8 @@
 """Tell running processes that something they cache changed (configurations.runtime).
 
 PostgreSQL: statement-level triggers send ``NOTIFY configurations_changed`` (delivered at commit, never for a
-rolled-back transaction). SQLite: triggers bump ``configuration_change_counter``, which the watcher polls.
+rolled-back transaction). SQLite: triggers bump ``configuration_change_counter``, which the watcher polls. The
+values, the metadata (defaults are values; password keys are secrets) and the API tokens are watched.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ POSTGRESQL_TRIGGERS = (
         "ON system_configurations FOR EACH STATEMENT EXECUTE FUNCTION config_notify_change()",
     ),
     PostgresTrigger(
+        "configuration_metadata_notify",
+        "configuration_metadata",
+        "CREATE TRIGGER configuration_metadata_notify AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE "
+        "ON configuration_metadata FOR EACH STATEMENT EXECUTE FUNCTION config_notify_change()",
+    ),
+    PostgresTrigger(
         "configuration_api_tokens_notify",
         "configuration_api_tokens",
         "CREATE TRIGGER configuration_api_tokens_notify AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE "
@@ -65,6 +72,15 @@ SQLITE_TRIGGERS = (
             "system_configurations",
             f"CREATE TRIGGER system_configurations_count_{event.lower()}\n"
             f"AFTER {event} ON system_configurations\nBEGIN\n  {_BUMP}\nEND",
+        )
+        for event in ("INSERT", "UPDATE", "DELETE")
+    ),
+    *(
+        SqliteTrigger(
+            f"configuration_metadata_count_{event.lower()}",
+            "configuration_metadata",
+            f"CREATE TRIGGER configuration_metadata_count_{event.lower()} AFTER {event} ON configuration_metadata "
+            f"BEGIN {_BUMP} END",
         )
         for event in ("INSERT", "UPDATE", "DELETE")
     ),

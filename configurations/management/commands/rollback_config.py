@@ -23,6 +23,9 @@ class Command(AuditedCommand):
             return self._request(history_id, reason, options["title"])
         try:
             row = services.rollback(history_id=history_id, actor=self.actor, reason=reason)
+        except services.NothingToRollBack as unchanged:
+            self.stdout.write(" ".join(unchanged.messages))
+            return
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
         state = "active" if row.is_active else "inactive"
