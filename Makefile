@@ -1,10 +1,13 @@
 # The two set-up commands of the README:
-#   make run   - serve the admin at http://127.0.0.1:8000/admin/ (SQLite unless DATABASE_URL says otherwise)
+#   make run   - serve the admin at http://127.0.0.1:8000/admin/ (SQLite unless DATABASE_URL says otherwise;
+#                PORT=8001 for another port)
 #   make test  - lint (ruff, the import-linter layer contracts), migration check, and the whole test suite on
 #                PostgreSQL and on SQLite
 
 PYTHON ?= python3
 VENV ?= .venv
+# `make run PORT=8001` serves on another port
+PORT ?= 8000
 BIN := $(VENV)/bin
 # The PostgreSQL the tests use; pytest-django creates and drops a test_<name> database there.
 TEST_POSTGRES_URL ?= $(or $(filter postgres%,$(DATABASE_URL)),postgres://postgres@127.0.0.1:5432/configurations)
@@ -27,7 +30,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.runtime
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py ensure_admin
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver 127.0.0.1:8000
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Production: migrate, collect hashed and compressed static files, and serve with gunicorn (README, Production).
 # DEBUG stays off; SECRET_KEY, CONFIG_ENCRYPTION_KEYS and the database come from the environment.

@@ -131,6 +131,7 @@ def plan_changes(changes: Sequence[Change], *, lock: bool = False, progress=None
     """
     permissions.require_edit_each(actor, {c.environment for c in changes})
     _refuse_duplicates(changes)
+    _refuse_bad_names(changes)  # before any query: a name PostgreSQL cannot even hold (a NUL) is a clear error
     metadata = _metadata_for(changes)
     if lock:
         locks.lock_categories((c.category, c.environment) for c in changes)
@@ -177,6 +178,27 @@ def _refuse_duplicates(changes: Sequence[Change]) -> None:
         raise ValidationError(
             {name: [ValidationError(f"{name}: given more than once", code="duplicate")] for name in sorted(duplicates)}
         )
+
+
+def _refuse_bad_names(changes: Sequence[Change]) -> None:
+    errors = {}
+    for change in changes:
+        problems = [(p, "name") for p in validation.name_problems(category=change.category, key=change.key)]
+        if change.environment not in Environment.values:
+            problems.append((f"unknown environment; use one of {', '.join(Environment.values)}", "environment"))
+        if problems:
+            where = _safe_label(change)
+            errors[where] = [ValidationError(f"{where}: {problem}", code=code) for problem, code in problems]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _safe_label(change: Change) -> str:
+    """The change's label, with what no database or log can carry (NUL, a lone surrogate) shown escaped."""
+    text = change.label
+    if "\x00" not in text and not any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        return text
+    return text.encode("unicode_escape", "backslashreplace").decode("ascii")
 
 
 def _metadata_for(changes: Iterable[Change]) -> dict[tuple[str, str], ConfigurationMetadata]:
@@ -228,13 +250,6 @@ def _error(change: Change, message: str, code: str) -> ValidationError:
 
 @sensitive_variables()
 def _plan(change: Change, meta: ConfigurationMetadata | None, row: SystemConfiguration | None) -> PlannedChange:
-    if change.environment not in Environment.values:
-        raise ValidationError(
-            [_error(change, f"unknown environment; use one of {', '.join(Environment.values)}", "environment")]
-        )
-    names = validation.name_problems(category=change.category, key=change.key)
-    if names:
-        raise ValidationError([_error(change, problem, "name") for problem in names])
     value_type = _type_for(change, meta, row)
     secret = _secret(change, meta, row)
     text = validation.checked_text(

@@ -23,9 +23,17 @@ class TemplateApplication:
     template: ConfigurationTemplate
     environment: str
     plans: list[PlannedChange]
+    # Taken when the application is made, before anything is written: a write updates the plans' rows in place.
+    rows: list[dict] = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rows = self._rows()
 
     def preview(self) -> list[dict]:
-        """Key by key: status (new, changed, same), current and new value, secrets masked."""
+        """Key by key: status (new, changed, same), current (before the apply) and new value, secrets masked."""
+        return self.rows
+
+    def _rows(self) -> list[dict]:
         rows = []
         for plan in self.plans:
             current = None
@@ -111,9 +119,10 @@ def apply_template(
         metrics.OPERATION_SECONDS.labels(operation="apply_template").time(),
         audit_context(actor=actor, reason=reason or f"Applied template {template.provider_name}"),
     ):
-        plans = _plan_or_explain(template, changes, lock=True, actor=actor)
-        write_plans(plans)
-    return TemplateApplication(template, environment, plans)
+        application = TemplateApplication(template, environment, _plan_or_explain(template, changes, lock=True,
+                                                                                 actor=actor))  # fmt: skip
+        write_plans(application.plans)
+    return application
 
 
 @sensitive_variables()

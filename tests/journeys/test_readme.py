@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from configurations import services
 from tests import chromium as shipped
 from tests.conftest import subprocess_env
+from tests.factories import UserFactory
+from tests.servers import Gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,3 +72,28 @@ def test_a_configuration_error_is_one_clear_line():
     assert result.returncode == 1
     assert result.stderr.strip().startswith("Configuration error: SECRET_KEY must be set when DEBUG is off.")
     assert "Traceback" not in result.stderr
+
+
+def readme_api_block() -> str:
+    """The README's HTTP API example, as written."""
+    text = (ROOT / "README.md").read_text()
+    return text.split("## The HTTP API", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_api_example_runs_in_order_against_a_served_product(settings):
+    """Pasted in order against `make run`'s product on a fresh database: every line works, the conditional read
+    answers 304 with the real ETag, and the conditional write with it is accepted."""
+    shipped.load_shipped_data()
+    UserFactory(username="admin", is_staff=True, is_superuser=True)
+    env = subprocess_env(DEBUG="true", CONFIG_ENVIRONMENT="development", CONFIG_RUNTIME_POLL_INTERVAL="0.05")
+    env.pop("SECRET_KEY", None)
+    with Gunicorn({**env, "CONFIG_RUNTIME_WATCH": "1"}, workers=1, threads=4) as server:
+        script = readme_api_block().replace("http://127.0.0.1:8000", server.url)
+        script = script.replace("make -s manage ARGS=", f"{shlex.quote(sys.executable)} manage.py ")
+        script = re.sub(r'manage\.py "(.*)"', r"manage.py \1", script)
+        result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=env, capture_output=True,
+                                text=True, timeout=180, check=False)  # fmt: skip
+    assert result.returncode == 0, f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    assert len(re.findall(r"\}304\n", result.stdout)) == 2  # If-None-Match with the real ETag; a wait with no change
+    assert '"changed":true' in result.stdout.replace(" ", "")  # If-Match with that ETag: accepted
+    assert services.get_value(category="smtp", key="port", environment="development") == 2525

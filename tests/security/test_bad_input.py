@@ -250,3 +250,11 @@ def test_a_reason_the_history_could_not_keep_is_refused_on_every_path(reason, us
         services.set_value(category="app", key="colour", environment="test", value="green", reason=reason)
     with Budget(), pytest.raises(CommandError, match="reason"):
         call_command("rollback_config", str(entry.pk), "--reason", reason, "--actor", user.username, stdout=StringIO())
+
+
+@pytest.mark.parametrize("key", ["ho\x00st", "host\ud800"])
+def test_a_key_name_no_database_can_hold_is_a_validation_error_naming_the_key(key, history):
+    with pytest.raises(ValidationError, match=r"smtp\.ho.*\[production\]: the key name .* may contain only") as error:
+        services.set_value(category="smtp", key=key, environment="production", value="x")
+    assert "\x00" not in str(error.value)
+    assert history.rows() == []

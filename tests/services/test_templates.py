@@ -258,9 +258,16 @@ def test_command_applies_with_vars_from_the_environment(monkeypatch, user):
     )
     text = out.getvalue()
     assert "Applied template gmail to smtp in staging" in text and "5 keys changed" in text
+    assert "  new      host: smtp.gmail.com\n" in text  # a new key: its value, no "old -> new"
     assert GMAIL["EMAIL_PASS"] not in text and "••••••••" in text
+    services.set_value(category="smtp", key="port", environment="staging", value="2525")
+    again = StringIO()
+    call_command("apply_template", "gmail", "--environment", "staging", "--var", "EMAIL_USER=team@gmail.com",
+                 "--var-from-env", "EMAIL_PASS", stdout=again)  # fmt: skip
+    assert "  changed  port: 2525 -> 587\n" in again.getvalue() and "1 key changed" in again.getvalue()
     assert services.get_value(category="smtp", key="auth_pass", environment="staging") == GMAIL["EMAIL_PASS"]
-    assert {e.change_reason for e in ConfigurationHistory.objects.filter(environment="staging")} == {"switch to gmail"}
+    reasons = [e.change_reason for e in ConfigurationHistory.objects.filter(environment="staging").order_by("id")]
+    assert reasons == ["switch to gmail"] * 5 + [None, "Applied template gmail"]
 
 
 def test_command_dry_run_writes_nothing():

@@ -83,7 +83,9 @@ class Command(AuditedCommand):
             f"{verb} template {template.provider_name} to {template.category} in {application.environment}:"
         )
         for row in application.preview():
-            current = row["current"] if row["current"] is not None else "(none)"
-            self.stdout.write(f"  {row['status']:<8} {row['key']}: {current} -> {row['new']}")
+            if row["current"] is None:  # a new key: nothing before it
+                self.stdout.write(f"  {row['status']:<8} {row['key']}: {row['new']}")
+            else:
+                self.stdout.write(f"  {row['status']:<8} {row['key']}: {row['current']} -> {row['new']}")
         written = sum(1 for row in application.preview() if row["status"] != "same")
         self.stdout.write(f"{counted(written, 'key')} {'would change' if dry_run else 'changed'}.")
