@@ -260,19 +260,18 @@ class ApplyTemplateForm(forms.Form):
 
     environment = forms.ChoiceField(choices=[(env, env) for env in ENVIRONMENTS])
     reason = forms.CharField(
+        label="Reason for change",
         max_length=1000,
-        required=False,
         widget=forms.TextInput(attrs={"size": 60}),
-        help_text="Optional. Default: 'Applied template <provider>'.",
+        help_text="Required, like every write. Recorded in the history with your name, IP address and browser.",
     )
 
     def __init__(self, template, secret_names: set[str], *args, environments=ENVIRONMENTS, **kwargs):
         super().__init__(*args, **kwargs)
         self.template = template
         self.secret_names = secret_names
-        # Only the environments this user may edit are offered.
-        self.fields["environment"].choices = [(env, env) for env in environments]
-        self.fields["reason"].help_text = f"Optional. Default: 'Applied template {template.provider_name}'."
+        # Only the environments this user may edit are offered, and none is chosen for them.
+        self.fields["environment"].choices = [("", "---------"), *((env, env) for env in environments)]
         for variable in templates_engine.variables(template.template_data):
             help_parts = [variable.description.rstrip("."), f"Example: {variable.example}" if variable.example else ""]
             # Not required here: the template engine reports missing variables by name.

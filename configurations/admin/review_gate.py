@@ -23,12 +23,17 @@ BYPASS_FIELD = "bypass_review"
 TITLE_FIELD = "request_title"
 
 
-def notice(user, environment: str) -> dict | None:
-    """What a write page says about the environment's review (None: no review), for _review_notice.html."""
-    approvals = services.policy(environment).required_approvals
-    if not approvals:
-        return None
-    return {"environment": environment, "approvals": approvals, "may_bypass": reviews.may_bypass(user, environment)}
+def notice(request, environment: str) -> dict | None:
+    """What a write page says about the environment's review (None: no review), for _review_notice.html. Read once
+    per request and environment."""
+    cache = request.__dict__.setdefault("_configurations_review_notices", {})
+    if environment not in cache:
+        approvals = services.policy(environment).required_approvals
+        cache[environment] = approvals and {
+            "environment": environment, "approvals": approvals,
+            "may_bypass": reviews.may_bypass(request.user, environment),
+        }  # fmt: skip
+    return cache[environment] or None
 
 
 def wants_bypass(request) -> bool:
@@ -37,8 +42,10 @@ def wants_bypass(request) -> bool:
 
 
 def needs_request(request, environment: str) -> bool:
-    """Whether this POST into ``environment`` must open a change request instead of writing."""
-    return services.needs_request(environment, actor=request.user, bypass=wants_bypass(request))
+    """Whether this POST into ``environment`` must open a change request instead of writing (the bypass is granted
+    only with the permission: services.needs_request's rule, on the policy read once for the request)."""
+    review = notice(request, environment)
+    return review is not None and not (wants_bypass(request) and review["may_bypass"])
 
 
 @contextlib.contextmanager

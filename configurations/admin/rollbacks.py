@@ -17,7 +17,7 @@ from .. import services
 from ..core.vocabulary import label
 from ..data.models import ConfigurationHistory
 from ..services import history, permissions
-from . import review_gate
+from . import review_gate, safeguards
 from .views import render_page
 
 
@@ -38,7 +38,8 @@ def rollback(request, entry_id: int, *, site):
         "entry": entry,
         "can_edit": can_edit,
         "secret": entry.is_secret,
-        "review": review_gate.notice(request.user, row.environment) if can_edit else None,
+        "review": review_gate.notice(request, row.environment) if can_edit else None,
+        "confirm_production": safeguards.asks(row.environment, review_gate.notice(request, row.environment)),
     }
     return render_page(site, request, "rollback.html", context)
 
@@ -47,6 +48,9 @@ def _post(request, row: ConfigurationHistory):
     reason = request.POST.get("reason", "").strip()
     if not reason:
         messages.error(request, "Give a reason for the rollback.")
+        return None
+    if safeguards.missing(request, row.environment, review_gate.notice(request, row.environment)):
+        messages.error(request, safeguards.REFUSAL)
         return None
     where = label(row.category, row.config_key, row.environment)
     back = redirect(reverse("admin:configurations_history") + f"?config={row.config_id}")

@@ -23,7 +23,7 @@ from ..core import crypto
 from ..core.secrecy import Secret, reveal
 from ..core.vocabulary import counted
 from ..services import permissions
-from . import review_gate
+from . import review_gate, safeguards
 from .forms import ApplyTemplateForm
 
 SESSION_KEY = "configurations_pending_templates"
@@ -60,7 +60,7 @@ def _form(request, template, secret_names, *args, **kwargs) -> ApplyTemplateForm
 
 
 def _field(name: str) -> str:
-    return name if name == "environment" else f"var__{name}"
+    return name if name in ("environment", "reason") else f"var__{name}"
 
 
 def _context(modeladmin, request, template, **extra) -> dict:
@@ -101,18 +101,23 @@ def _preview(modeladmin, request, template, form):
         rows=application.preview(),
         token=token,
         reason=form.cleaned_data["reason"] or f"Applied template {template.provider_name}",
-        review=review_gate.notice(request.user, environment),
+        review=review_gate.notice(request, environment),
+        confirm_production=safeguards.asks(environment, review_gate.notice(request, environment)),
     )
     return TemplateResponse(request, "admin/configurations/configurationtemplate/apply_preview.html", context)
 
 
 @sensitive_variables()
 def _confirm(modeladmin, request, template, secret_names):
-    pending = _pending(request, pop=True)
+    pending = _pending(request, pop=False)
     if pending is None or pending["template"] != template.pk:
         modeladmin.message_user(request, "That preview has expired; please start again.", messages.ERROR)
         return None
     permissions.require_edit(request.user, pending["environment"])
+    if safeguards.missing(request, pending["environment"], review_gate.notice(request, pending["environment"])):
+        modeladmin.message_user(request, safeguards.REFUSAL, messages.ERROR)
+        return _back_to_form(modeladmin, request, template, secret_names, pending)
+    _pending(request, pop=True)
     variables = {**pending["plain"], **_decrypt_secrets(request, pending)}
     where = {"provider": template.provider_name, "category": template.category, "environment": pending["environment"]}
     try:
@@ -123,11 +128,9 @@ def _confirm(modeladmin, request, template, secret_names):
         with review_gate.direct_write(request):
             application = services.apply_template(**where, variables=variables, reason=pending["reason"] or None)
     except ValidationError as error:
-        form = _form(request, template, secret_names, initial={_field(k): v for k, v in pending["plain"].items()})
-        form.is_bound = False
         for message in error.messages:
             modeladmin.message_user(request, message, messages.ERROR)
-        return _form_page(modeladmin, request, template, form)
+        return _back_to_form(modeladmin, request, template, secret_names, pending)
     changed = [row["key"] for row in application.preview() if row["status"] != "same"]
     modeladmin.message_user(
         request,
@@ -138,6 +141,13 @@ def _confirm(modeladmin, request, template, secret_names):
     return redirect(
         "admin:configurations_category_edit", category=template.category, environment=pending["environment"]
     )
+
+
+def _back_to_form(modeladmin, request, template, secret_names, pending):
+    """The form again, with the plain variables, environment and reason given (secrets are typed again)."""
+    given = {**pending["plain"], "environment": pending["environment"], "reason": pending["reason"]}
+    form = _form(request, template, secret_names, initial={_field(k): v for k, v in given.items()})
+    return _form_page(modeladmin, request, template, form)
 
 
 @sensitive_variables()

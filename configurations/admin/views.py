@@ -24,7 +24,7 @@ from ..core import crypto
 from ..core.vocabulary import ENVIRONMENTS, counted, label
 from ..data.models import ConfigurationHistory, ConfigurationMetadata, SystemConfiguration
 from ..services import history, permissions
-from . import review_gate
+from . import review_gate, safeguards
 from .editor import CategoryState, load_category
 from .forms import CategoryForm
 
@@ -107,6 +107,13 @@ def _save(request, category: str, environment: str, *, site):
             messages.error(request, STALE_MESSAGE.format(category=category, environment=environment))
             return _edit_page(site, request, current, CategoryForm(current), True, status=409)
         changes, reason = form.changes(current), form.cleaned_data["reason"]
+        if changes and safeguards.missing(request, environment, review_gate.notice(request, environment)):
+            try:  # the values' own problems first, so that ticking the box is not the only thing asked
+                services.plan_changes(changes, actor=request.user)
+            except ValidationError as error:
+                form.add_service_errors(error)
+            form.add_error(None, safeguards.REFUSAL)
+            return _edit_page(site, request, current, form, True)
         try:
             if changes and review_gate.needs_request(request, environment):
                 title = f"{category} in {environment}: {', '.join(c.key for c in changes)}"
@@ -127,6 +134,7 @@ def _save(request, category: str, environment: str, *, site):
 
 
 def _edit_page(site, request, snapshot: CategoryState, form: CategoryForm, can_edit: bool, status: int = 200):
+    review = review_gate.notice(request, snapshot.environment)
     groups = [(name, [(f, form.bound(f.key)) for f in fields]) for name, fields in snapshot.groups()]
     context = {
         "title": f"{snapshot.category} · {snapshot.environment}",
@@ -136,7 +144,8 @@ def _edit_page(site, request, snapshot: CategoryState, form: CategoryForm, can_e
         "can_edit": can_edit,
         "editable_environments": permissions.editable_environments(request.user),
         "test_recipient": request.session.get(TEST_RECIPIENT_KEY, ""),
-        "review": review_gate.notice(request.user, snapshot.environment) if can_edit else None,
+        "review": review if can_edit else None,
+        "confirm_production": can_edit and safeguards.asks(snapshot.environment, review),
     }
     return render_page(site, request, "category_edit.html", context, status=status)
 
@@ -165,9 +174,21 @@ def compare(request, category: str, *, site):
         ),
         "can_copy_to_left": permissions.can_edit(request.user, left),
         "can_copy_to_right": permissions.can_edit(request.user, right),
-        "reviews": [notice for env in (left, right) if (notice := review_gate.notice(request.user, env))],
+        **_copy_safeguards(request, left, right),
     }
     return render_page(site, request, "category_compare.html", context)
+
+
+def _copy_safeguards(request, left: str, right: str) -> dict:
+    """The compare page's review notice (for the one target under review that the user may copy into) and whether it
+    shows the production box."""
+    targets = [env for env in (right, left) if permissions.can_edit(request.user, env)]
+    reviews = [notice for env in targets if (notice := review_gate.notice(request, env))]
+    return {
+        "reviews": reviews,
+        "review": reviews[0] if reviews else None,
+        "confirm_production": any(safeguards.asks(env, review_gate.notice(request, env)) for env in targets),
+    }
 
 
 def _may_edit_both(user, left: str, right: str) -> bool:
@@ -225,9 +246,9 @@ def _copy(request, category: str, left: str, right: str, *, site):
     if not keys or not reason:
         messages.error(request, "Select at least one key and give a reason to copy.")
         return redirect(url)
-    review = review_gate.notice(request.user, target)
-    if (target == "production" or review) and request.POST.get("confirm") != "yes":
-        return _copy_confirmation(site, request, category, left, right, source, target, keys, reason)
+    if safeguards.missing(request, target, review_gate.notice(request, target)):
+        messages.error(request, safeguards.REFUSAL)
+        return redirect(url)
     try:
         if review_gate.needs_request(request, target):
             items = services.copy_changes(category=category, keys=keys, source=source, target=target)
@@ -247,18 +268,6 @@ def _copy(request, category: str, left: str, right: str, *, site):
         request, f"Copied {counted(len(copied), 'key')} from {source} to {target}: {', '.join(copied) or 'none'}."
     )
     return redirect(url)
-
-
-def _copy_confirmation(site, request, category, left, right, source, target, keys, reason):
-    """Copying into production is confirmed on a page of its own, like applying a template."""
-    rows = [row for row in _comparison(load_category(category, source), load_category(category, target),
-                                       secrets_comparable=False) if row["key"] in keys]  # fmt: skip
-    context = {
-        "title": f"Copy {len(rows)} of {category} from {source} to {target}?",
-        "category": category, "left": left, "right": right, "source": source, "target": target,
-        "rows": rows, "keys": keys, "reason": reason, "review": review_gate.notice(request.user, target),
-    }  # fmt: skip
-    return render_page(site, request, "category_copy_confirm.html", context)
 
 
 # -------------------------------------------------------------------------------- history

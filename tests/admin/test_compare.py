@@ -50,10 +50,11 @@ def test_secrets_show_only_set_unset_same_different(admin_client, two_environmen
 def test_copy_selected_keys_through_the_service(admin_client, admin_user, two_environments, history):
     history.mark()
     data = {"keys": ["port", "auth_pass"], "target": "production", "reason": "promote"}
-    confirm = admin_client.post(url(), data)  # into production: a confirmation page first, nothing written
-    assert confirm.status_code == 200 and "Yes, copy to production" in confirm.content.decode()
-    assert history.rows() == [] and "staging-password" not in confirm.content.decode()
-    response = admin_client.post(url(), {**data, "confirm": "yes"})
+    assert 'name="confirm_production"' in admin_client.get(url()).content.decode()
+    refused = admin_client.post(url(), data, follow=True)  # into production: the box, or nothing is written
+    assert "tick “Yes, change production”" in refused.content.decode()
+    assert history.rows() == [] and "staging-password" not in refused.content.decode()
+    response = admin_client.post(url(), {**data, "confirm_production": "yes"})
     assert response.status_code == 302
     assert services.get_value(category="smtp", key="port", environment="production") == 2525
     assert services.get_value(category="smtp", key="auth_pass", environment="production") == "staging-password"

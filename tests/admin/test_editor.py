@@ -33,8 +33,11 @@ def smtp_production(db):
 
 def post_data(client, url, **values):
     """The form as the page renders it, with ``values`` (by key) changed."""
-    form = client.get(url).context["form"]
+    page = client.get(url)
+    form = page.context["form"]
     data = {"version": form["version"].value(), "reason": values.pop("reason", "test change")}
+    if page.context["confirm_production"]:
+        data["confirm_production"] = "yes"  # the box a person ticks to save production
     for name in form.fields:
         if name.startswith("value__") and not name.endswith(("__clear", "__reset")):
             initial = form[name].value()

@@ -41,6 +41,8 @@ def save_port(driver, port: str, reason: str):
     field.clear()
     field.send_keys(port)
     driver.find_element(By.NAME, "reason").send_keys(reason)
+    for box in driver.find_elements(By.NAME, "confirm_production"):
+        box.click()  # "Yes, change production"
     driver.find_element(By.NAME, "_save").click()
     WebDriverWait(driver, 10).until(expected_conditions.staleness_of(field))  # the next page has loaded
 

@@ -73,7 +73,9 @@ def test_the_template_action_for_a_user_without_production_rights(browser, live_
     Select(browser.find_element(By.NAME, "action")).select_by_value("apply_to_environment")
     browser.find_element(By.CSS_SELECTOR, "button[name=index]").click()
     environments = [o.get_attribute("value") for o in Select(browser.find_element(By.NAME, "environment")).options]
-    assert environments == ["staging"]  # only what this user may edit is offered
+    assert environments == ["", "staging"]  # only what this user may edit is offered, and none is chosen
+    Select(browser.find_element(By.NAME, "environment")).select_by_value("staging")
+    browser.find_element(By.NAME, "reason").send_keys("use gmail")
     browser.find_element(By.NAME, "var__EMAIL_USER").send_keys("team@gmail.com")
     browser.find_element(By.NAME, "var__EMAIL_PASS").send_keys("abcd efgh ijkl mnop")
     browser.find_element(By.CSS_SELECTOR, "#content-main .submit-row [type=submit]").click()
@@ -91,11 +93,12 @@ def test_compare_and_copy_with_its_confirmation(browser, live_server, browser_ed
                 "?left=staging&right=production")  # fmt: skip
     browser.find_element(By.CSS_SELECTOR, "input[name=keys][value=port]").click()
     browser.find_element(By.ID, "copy-reason").send_keys("promote the port")
+    box = browser.find_element(By.NAME, "confirm_production")
+    assert "Yes, change production" in box.find_element(By.XPATH, "..").text
     browser.find_element(By.CSS_SELECTOR, "button[name=target][value=production]").click()
-    confirm = browser.find_element(By.CSS_SELECTOR, "button[name=confirm][value=yes]")  # waits for the page
-    assert confirm.text == "Yes, copy to production"
-    assert services.get_value(category="smtp", key="port", environment="production") == 587  # not yet
+    assert services.get_value(category="smtp", key="port", environment="production") == 587  # the browser asks
     browser_support.save_screenshot(browser, "journey-4-copy-confirmation")
-    confirm.click()
+    browser.find_element(By.NAME, "confirm_production").click()
+    browser.find_element(By.CSS_SELECTOR, "button[name=target][value=production]").click()
     assert "Copied 1 key from staging to production: port" in messages_text(browser)
     assert services.get_value(category="smtp", key="port", environment="production") == 2525

@@ -31,6 +31,7 @@ def test_apply_gmail_to_staging_end_to_end(browser, live_server, browser_editor)
     assert password.get_attribute("type") == "password"
     password.send_keys(APP_PASSWORD)
     Select(browser.find_element(By.NAME, "environment")).select_by_value("staging")
+    browser.find_element(By.NAME, "reason").send_keys("switch to gmail")
     browser.find_element(By.CSS_SELECTOR, "input[value='Preview changes']").click()
     WebDriverWait(browser, 10).until(expected_conditions.staleness_of(password))
 

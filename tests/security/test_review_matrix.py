@@ -73,7 +73,7 @@ def _template(client):
     url = reverse("admin:configurations_configurationtemplate_changelist")
     common = {"action": "apply_to_environment", ACTION_CHECKBOX_NAME: [gmail.pk]}
     variables = {"var__EMAIL_USER": "a@gmail.com", "var__EMAIL_PASS": "abcd efgh ijkl mnop"}
-    preview = client.post(url, {**common, "post": "preview", "environment": ENV, **variables})
+    preview = client.post(url, {**common, "post": "preview", "environment": ENV, "reason": "r", **variables})
     response = client.post(url, {**common, "post": "yes", "token": preview.context["token"]})
     return response, {("smtp", key) for key in ("host", "secure", "auth_user", "auth_pass")}
 

@@ -187,7 +187,7 @@ def test_template_variables_feeding_secrets_never_reach_a_page_or_the_session(ad
     html = _action(admin_client, payments_template, index="0").content.decode()
     assert '<input type="password" name="var__API_KEY"' in html and '<input type="password" name="var__LABEL"' in html
     values = {"var__API_KEY": "sk_tmpl_77", "var__LABEL": "hidden-label-55"}
-    preview = _action(admin_client, payments_template, post="preview", environment="test", **values)
+    preview = _action(admin_client, payments_template, post="preview", environment="test", reason="r", **values)
     assert preview.status_code == 200
     stored = " ".join(str(s.get_decoded()) for s in Session.objects.all())
     assert "sk_tmpl_77" not in stored and "hidden-label-55" not in stored
@@ -284,7 +284,7 @@ def test_a_debug_error_page_never_shows_the_submitted_secret(admin_client, setti
 
     monkeypatch.setattr(bulk, "insert", explode)
     submitted = {"version": form["version"].value(), "reason": "x", "value__host": "h.example.com",
-                 "value__auth_pass": secrets.token_hex(12)}  # fmt: skip
+                 "value__auth_pass": secrets.token_hex(12), "confirm_production": "yes"}  # fmt: skip
     response = admin_client.post(url, submitted)
     html = response.content.decode()
     assert response.status_code == 500 and "injected failure while writing" in html  # the technical page

@@ -327,9 +327,10 @@ def test_command_unknown_provider_and_environment_exit_non_zero_in_a_real_proces
 # ------------------------------------------------------------------------- admin action
 
 
-def _action(client, template, **data):
+def _action(client, template, follow=False, **data):
     url = reverse("admin:configurations_configurationtemplate_changelist")
-    return client.post(url, {"action": "apply_to_environment", ACTION_CHECKBOX_NAME: [template.pk], **data})
+    data = {"action": "apply_to_environment", ACTION_CHECKBOX_NAME: [template.pk], **data}
+    return client.post(url, data, follow=follow)
 
 
 @pytest.fixture
@@ -345,6 +346,7 @@ def test_action_form_page_shows_instructions_and_variables(admin_client, gmail):
     response = _action(admin_client, gmail, index="0")
     html = response.content.decode()
     assert response.status_code == 200
+    assert '<option value="" selected>---------</option>' in html  # no environment chosen for the user
     assert "Enable 2FA on your Gmail account" in html
     assert "Gmail email address" in html and "Example: your-email@gmail.com" in html
     assert '<input type="password" name="var__EMAIL_PASS"' in html
@@ -354,7 +356,9 @@ def test_action_form_page_shows_instructions_and_variables(admin_client, gmail):
 
 def test_action_preview_then_apply(admin_client, admin_user, gmail):
     services.set_value(category="smtp", key="port", environment="staging", value="25")
-    preview = _action(admin_client, gmail, post="preview", environment="staging", reason="", **_variables())
+    refused = _action(admin_client, gmail, post="preview", environment="staging", reason="", **_variables())
+    assert "reason" in refused.context["form"].errors  # a reason, like every other write
+    preview = _action(admin_client, gmail, post="preview", environment="staging", reason="to gmail", **_variables())
     assert preview.status_code == 200
     html = preview.content.decode()
     assert GMAIL["EMAIL_PASS"] not in html and "encrypted:" not in html
@@ -367,7 +371,7 @@ def test_action_preview_then_apply(admin_client, admin_user, gmail):
         "admin:configurations_category_edit", args=["smtp", "staging"]
     )
     assert services.get_value(category="smtp", key="auth_pass", environment="staging") == GMAIL["EMAIL_PASS"]
-    entries = ConfigurationHistory.objects.filter(environment="staging", change_reason="Applied template gmail")
+    entries = ConfigurationHistory.objects.filter(environment="staging", change_reason="to gmail")
     assert {e.config_key for e in entries} == {"host", "port", "secure", "auth_user", "auth_pass"}
     assert {e.changed_by for e in entries} == {admin_user}
     # The pending values are gone: a replayed confirmation applies nothing.
@@ -375,10 +379,21 @@ def test_action_preview_then_apply(admin_client, admin_user, gmail):
     assert ConfigurationHistory.objects.filter(environment="staging").count() == 6
 
 
+def test_applying_to_production_needs_the_box_like_every_write_into_production(admin_client, gmail, history):
+    preview = _action(admin_client, gmail, post="preview", environment="production", reason="r", **_variables())
+    assert 'name="confirm_production"' in preview.content.decode()
+    history.mark()
+    refused = _action(admin_client, gmail, post="yes", token=preview.context["token"], follow=True)
+    assert "tick “Yes, change production”" in refused.content.decode() and history.rows() == []
+    assert 'value="team@gmail.com"' in refused.content.decode()  # the form again, the plain values kept
+    preview = _action(admin_client, gmail, post="preview", environment="production", reason="r", **_variables())
+    _action(admin_client, gmail, post="yes", token=preview.context["token"], confirm_production="yes")
+    assert services.get_value(category="smtp", key="host", environment="production") == "smtp.gmail.com"
+
+
 def test_action_bad_variables_are_shown_inline(admin_client, gmail):
-    response = _action(
-        admin_client, gmail, post="preview", environment="staging", **_variables({"EMAIL_USER": "team@yahoo.com"})
-    )
+    response = _action(admin_client, gmail, post="preview", environment="staging", reason="r",
+                       **_variables({"EMAIL_USER": "team@yahoo.com"}))  # fmt: skip
     errors = response.context["form"].errors
     assert "must be a Gmail address" in str(errors["var__EMAIL_USER"]) and "is required" in str(
         errors["var__EMAIL_PASS"]
@@ -390,23 +405,23 @@ def test_action_needs_the_environment_permission(staff_client, gmail, history):
     client = staff_client("view_configurationtemplate", "edit_staging")
     form_page = _action(client, gmail, index="0").content.decode()
     assert '<option value="staging">' in form_page and '<option value="production">' not in form_page
-    response = _action(client, gmail, post="preview", environment="production", **_variables())
+    response = _action(client, gmail, post="preview", environment="production", reason="r", **_variables())
     # Refused on the styled form page, the input kept (but never a secret), instead of a bare 403.
     assert response.status_code == 200 and "environment" in response.context["form"].errors
     assert 'value="team@gmail.com"' in response.content.decode()
     assert history.rows() == []
-    assert _action(client, gmail, post="preview", environment="staging", **_variables()).status_code == 200
+    assert _action(client, gmail, post="preview", environment="staging", reason="r", **_variables()).status_code == 200
 
 
 def test_action_back_keeps_plain_values_only(admin_client, gmail):
-    preview = _action(admin_client, gmail, post="preview", environment="staging", **_variables())
+    preview = _action(admin_client, gmail, post="preview", environment="staging", reason="r", **_variables())
     back = _action(admin_client, gmail, post="back", token=preview.context["token"])
     html = back.content.decode()
     assert 'value="team@gmail.com"' in html and GMAIL["EMAIL_PASS"] not in html
 
 
 def test_pending_secrets_are_encrypted_in_the_session(admin_client, gmail):
-    _action(admin_client, gmail, post="preview", environment="staging", **_variables())
+    _action(admin_client, gmail, post="preview", environment="staging", reason="r", **_variables())
     from django.contrib.sessions.models import Session
 
     stored = " ".join(str(s.get_decoded()) for s in Session.objects.all())

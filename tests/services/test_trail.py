@@ -129,7 +129,9 @@ def test_rollback_in_the_admin(admin_client, staff_client, history):
     history.mark()
     assert admin_client.post(url, {"reason": ""}).status_code == 200  # a reason is required
     assert history.rows() == []
-    assert admin_client.post(url, {"reason": "back to a"}).status_code == 302
+    assert admin_client.post(url, {"reason": "back to a"}).status_code == 200  # production: the box, or nothing
+    assert history.rows() == []
+    assert admin_client.post(url, {"reason": "back to a", "confirm_production": "yes"}).status_code == 302
     assert services.get_value(category="smtp", key="host", environment="production") == "a.example.com"
     secret = services.set_value(category="smtp", key="auth_pass", environment="production", value="pw-12345678")
     page = admin_client.get(
