@@ -12,3 +12,5 @@ urlpatterns = [
     path("metrics", health.metrics, name="metrics"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
+
+handler403 = "configurations.admin.refusals.permission_denied"

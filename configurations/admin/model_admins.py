@@ -138,7 +138,7 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
     def delete_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, object_id)
         if request.method == "POST" and obj is not None and not self.has_delete_permission(request, obj):
-            raise PermissionDenied(f"You may not edit the {obj.environment} environment.")
+            permissions.require_edit(request.user, obj.environment)
         if request.method == "POST" and not _delete_reason(request):
             self.message_user(request, "Give a reason for the deletion; nothing was deleted.", messages.ERROR)
             return HttpResponseRedirect(request.path)

@@ -288,6 +288,8 @@ def history_list(request, *, site):
     context = {
         "title": _history_title(filters),
         "editable_environments": permissions.editable_environments(request.user),
+        # An entry's own page is the history model's admin page: linked only for those who may open it.
+        "can_open_entries": request.user.has_perm("configurations.view_configurationhistory"),
         "entries": entries,
         "filters": filters,
         "next_url": f"?{params.urlencode()}" if next_cursor else None,

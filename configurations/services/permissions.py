@@ -50,7 +50,9 @@ def can_edit_all(user) -> bool:
 def require_edit(user, environment: str) -> None:
     """Raise EnvironmentPermissionDenied (a 403) unless ``user`` may edit ``environment``."""
     if not can_edit(user, environment):
-        raise EnvironmentPermissionDenied(f"You may not edit the {environment} environment.")
+        raise EnvironmentPermissionDenied(
+            f"You may not edit the {environment} environment: that needs the permission {permission_name(environment)}."
+        )
 
 
 def acting_user(actor=None):

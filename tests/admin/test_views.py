@@ -132,3 +132,28 @@ def test_small_multi_line_values_still_get_a_line_diff(admin_client):
 def test_a_malformed_cursor_on_the_history_page_is_a_400(admin_client):
     answer = admin_client.get(reverse("admin:configurations_history") + "?before=abc")
     assert answer.status_code == 400
+
+
+def test_a_refusal_names_what_and_which_permission_in_the_products_page_with_a_way_back(client):
+    services.set_value(category="smtp", key="host", environment="production", value="a.example.com")
+    client.force_login(editor_of("development", username="dev-only"))
+    edit = reverse("admin:configurations_category_edit", args=["smtp", "production"])
+    refused = client.post(edit, {"reason": "x"}, HTTP_REFERER=f"http://testserver{edit}")
+    html = refused.content.decode()
+    assert refused.status_code == 403
+    assert "production environment: that needs the permission configurations.edit_production" in html
+    assert "Configuration management" in html and "Django administration" not in html
+    assert f'href="http://testserver{edit}">Back to the previous page' in html and "javascript:" not in html
+    foreign = client.post(edit, {"reason": "x"}, HTTP_REFERER="https://evil.example/")
+    assert "evil.example" not in foreign.content.decode()  # no way "back" to another site
+    model_page = client.get(reverse("admin:configurations_configurationhistory_changelist"))
+    assert model_page.status_code in (302, 403)
+
+
+def test_history_times_link_to_the_entry_page_only_for_who_may_open_it(client, admin_client):
+    services.set_value(category="smtp", key="host", environment="development", value="a.example.com")
+    entry = ConfigurationHistory.objects.get(config_key="host")
+    entry_url = reverse("admin:configurations_configurationhistory_change", args=[entry.pk])
+    assert entry_url in admin_client.get(reverse("admin:configurations_history")).content.decode()
+    client.force_login(editor_of("development", username="dev-viewer"))
+    assert entry_url not in client.get(reverse("admin:configurations_history")).content.decode()

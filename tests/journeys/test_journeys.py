@@ -143,7 +143,7 @@ def test_a_refusal_is_an_admin_styled_page(client):
     response = client.post(url, {"reason": "x", "version": "v"})
     html = response.content.decode()
     assert response.status_code == 403
-    assert "You may not edit the production environment." in html and 'id="header"' in html
+    assert "You may not edit the production environment: that needs the permission" in html and 'id="header"' in html
 
 
 def test_export_with_missing_keys_is_one_clear_error(settings):
