@@ -208,6 +208,17 @@ class CategoryForm(forms.Form):
             changes.append(services.Change(current.category, field.key, current.environment, value))
         return changes
 
+    def typed_values(self, current: CategoryState) -> dict[str, str]:
+        """What the user typed that differs from ``current`` (never a secret): kept beside a refused stale save."""
+        typed = {}
+        for field in current.fields:
+            if field.secret:
+                continue
+            value = self._submitted(field)
+            if value is not None and value != (field.current if field.row is not None else _untouched(field)):
+                typed[field.key] = value
+        return typed
+
     def _submitted(self, field: EditorField) -> str | None:
         name = value_name(field.key)
         if name not in self.cleaned_data:
@@ -273,9 +284,11 @@ class ApplyTemplateForm(forms.Form):
         # Only the environments this user may edit are offered, and none is chosen for them.
         self.fields["environment"].choices = [("", "---------"), *((env, env) for env in environments)]
         for variable in templates_engine.variables(template.template_data):
-            help_parts = [variable.description.rstrip("."), f"Example: {variable.example}" if variable.example else ""]
+            # The label is the template's own words for the variable; its name (what commands take) is in the help.
+            label = variable.description.rstrip(".") or variable.name
+            help_parts = [f"Variable {variable.name}", f"Example: {variable.example}" if variable.example else ""]
             # Not required here: the template engine reports missing variables by name.
-            options = {"label": variable.name, "required": False, "help_text": ". ".join(p for p in help_parts if p)}
+            options = {"label": label, "required": False, "help_text": ". ".join(p for p in help_parts if p)}
             if variable.name in secret_names:
                 self.fields[f"var__{variable.name}"] = SecretField(**options)
             else:

@@ -208,6 +208,15 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
         return value if len(value) <= 60 else value[:57] + "..."
 
 
+def _blank_for_none(prepare):
+    """A JSON form field's value as shown: empty for None instead of ``null``."""
+
+    def prepared(value):
+        return "" if value is None or value == "null" else prepare(value)
+
+    return prepared
+
+
 def _delete_reason(request) -> str:
     return request.POST.get("reason", "").strip()
 
@@ -277,6 +286,22 @@ class EveryEnvironmentAdmin(SimpleHistoryAdmin):
 @admin.register(ConfigurationMetadata)
 class ConfigurationMetadataAdmin(EveryEnvironmentAdmin):
     """Metadata: the rules and the form of every key, for every environment."""
+
+    RULES_HELP = (
+        'A JSON object, or empty for no rules. Its shape: {"required": true, "min": 1, "max": 65535, '
+        '"integer": true, "minLength": 8, "maxLength": 200, "pattern": "^[a-z]+$", "format": "email", '
+        '"options": ["tls", "ssl"]} (any of these; docs/validation.md lists every rule).'
+    )
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        """The rules field says what shape they take, and shows nothing (not ``null``) when there are none."""
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "validation_rules":
+            field.help_text = self.RULES_HELP
+            field.widget.attrs.update({"rows": 4, "cols": 80, "class": "vLargeTextField template-json",
+                                       "placeholder": '{"required": true, "min": 1, "max": 65535}'})  # fmt: skip
+            field.prepare_value = _blank_for_none(field.prepare_value)
+        return field
 
     list_display = ("category", "config_key", "display_name", "input_type", "group_name", "sort_order", "is_required")
     list_filter = ("category", "input_type", "group_name", "is_required")

@@ -31,7 +31,7 @@ from .forms import CategoryForm
 TEST_RECIPIENT_KEY = "configurations_test_recipient"
 STALE_MESSAGE = (
     "Someone else changed {category} in {environment} after you opened this page. Nothing was saved: "
-    "the page now shows the current values. Make your change again."
+    "the page now shows the current values, and what you typed beside them. Make your change again."
 )
 
 
@@ -105,7 +105,8 @@ def _save(request, category: str, environment: str, *, site):
             services.check_version(environment, category, {form.cleaned_data["version"]}, current=current.version)
         except services.StaleVersion:
             messages.error(request, STALE_MESSAGE.format(category=category, environment=environment))
-            return _edit_page(site, request, current, CategoryForm(current), True, status=409)
+            typed = form.typed_values(current)
+            return _edit_page(site, request, current, CategoryForm(current), True, status=409, typed=typed)
         changes, reason = form.changes(current), form.cleaned_data["reason"]
         if changes and safeguards.missing(request, environment, review_gate.notice(request, environment)):
             try:  # the values' own problems first, so that ticking the box is not the only thing asked
@@ -133,9 +134,11 @@ def _save(request, category: str, environment: str, *, site):
     return redirect("admin:configurations_category_edit", category=category, environment=environment)
 
 
-def _edit_page(site, request, snapshot: CategoryState, form: CategoryForm, can_edit: bool, status: int = 200):
+def _edit_page(site, request, snapshot: CategoryState, form: CategoryForm, can_edit: bool, status: int = 200,
+               typed: dict[str, str] | None = None):  # fmt: skip
     review = review_gate.notice(request, snapshot.environment)
-    groups = [(name, [(f, form.bound(f.key)) for f in fields]) for name, fields in snapshot.groups()]
+    typed = typed or {}
+    groups = [(name, [(f, form.bound(f.key), typed.get(f.key)) for f in fields]) for name, fields in snapshot.groups()]
     context = {
         "title": f"{snapshot.category} · {snapshot.environment}",
         "snapshot": snapshot,

@@ -72,7 +72,7 @@ def test_overview_lists_every_category_and_environment(admin_client, smtp_produc
 
 def test_layout_follows_the_metadata(admin_client, smtp_production):
     response = admin_client.get(edit_url())
-    groups = [(name, [f.key for f, _ in fields]) for name, fields in response.context["groups"]]
+    groups = [(name, [f.key for f, _, _ in fields]) for name, fields in response.context["groups"]]
     assert groups == [
         ("Connection Settings", ["host", "port"]),
         ("Security Settings", ["secure"]),
@@ -143,7 +143,7 @@ def test_keys_without_metadata_still_appear(admin_client):
     ConfigurationFactory(category="smtp", config_key="x_debug", config_value="true", value_type="boolean",
                          environment="test")  # fmt: skip
     response = admin_client.get(edit_url("smtp", "test"))
-    groups = dict((name, [f.key for f, _ in fields]) for name, fields in response.context["groups"])
+    groups = dict((name, [f.key for f, _, _ in fields]) for name, fields in response.context["groups"])
     assert groups["Other settings"] == ["x_custom_header", "x_debug"]
     html = response.content.decode()
     assert 'value="hello"' in html
@@ -214,13 +214,15 @@ def test_new_secret_is_encrypted_blank_keeps_and_clear_clears(admin_client, smtp
 
 def test_stale_save_is_refused_and_shows_current_values(admin_client, smtp_production, history):
     url = edit_url()
-    data = post_data(admin_client, url, port="465")
+    data = post_data(admin_client, url, port="465", auth_pass="typed-secret-77")
     services.set_value(category="smtp", key="port", environment="production", value="2525", reason="someone else")
     history.mark()
     response = admin_client.post(url, data)
     assert response.status_code == 409
-    assert "Someone else changed smtp in production" in response.content.decode()
+    html = response.content.decode()
+    assert "Someone else changed smtp in production" in html
     assert response.context["form"]["value__port"].value() == "2525"
+    assert "You typed: <code>465</code>" in html and "typed-secret-77" not in html  # kept, but never a secret
     assert services.get_value(category="smtp", key="port", environment="production") == 2525
     assert history.rows() == []
 
