@@ -448,6 +448,7 @@ def test_admin_creates_a_token_shown_once_and_revokes_it(admin_client, owner):
     token = ApiToken.objects.get(name="from-admin")
     plaintext = html.split('<code id="api-token">', 1)[1].split("<", 1)[0]
     assert tokens.digest(plaintext) == token.token_hash and token.categories == ["app", "smtp"]
+    assert 'data-copy-target="api-token"' in html and "configurations/copy.js" in html  # a copy button
     listing = admin_client.get("/admin/configurations/apitoken/").content.decode()
     change = admin_client.get(f"/admin/configurations/apitoken/{token.pk}/change/").content.decode()
     assert plaintext not in listing and plaintext not in change and token.prefix in listing
