@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from .. import services
 from ..core import crypto, templates_engine, validation
 from ..core.secrecy import Secret, name_is_secret
-from ..core.vocabulary import ENVIRONMENTS, InputType
-from ..data.models import SystemConfiguration
+from ..core.vocabulary import ENVIRONMENTS, INPUT_OF_VALUE_TYPE, InputType, ValueType
+from ..data.models import ConfigurationMetadata, SystemConfiguration
 from ..services import permissions
 from .editor import CategoryState, EditorField
 
@@ -150,8 +150,16 @@ class CategoryForm(forms.Form):
         help_text="Optional: add a key to this category (letters, digits, _ - .).",
     )
     new_value = forms.CharField(
-        label="Its value", required=False, strip=False, widget=forms.TextInput(attrs={"size": 60})
+        label="Its value", required=False, strip=False, widget=forms.TextInput(attrs={"size": 40})
     )
+    new_type = forms.ChoiceField(
+        label="Its type", choices=ValueType.choices, initial=ValueType.STRING, required=False,
+        help_text="How the value is stored and read: 25 as a number reads as the number 25.",
+    )  # fmt: skip
+    new_metadata = forms.BooleanField(
+        label="Also create its metadata", required=False,
+        help_text="So the key gets its own field (by its type) in every environment; rules can be added later.",
+    )  # fmt: skip
 
     def __init__(self, snapshot: CategoryState, *args, read_only: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -198,7 +206,8 @@ class CategoryForm(forms.Form):
         changes = []
         if self.cleaned_data.get("new_key"):
             key, value = self.cleaned_data["new_key"], self.cleaned_data.get("new_value", "")
-            changes.append(services.Change(current.category, key, current.environment, value))
+            value_type = self.cleaned_data.get("new_type") or None
+            changes.append(services.Change(current.category, key, current.environment, value, value_type=value_type))
         for field in current.fields:
             value = self._submitted(field)
             if value is None:
@@ -207,6 +216,17 @@ class CategoryForm(forms.Form):
                 continue  # nothing stored and nothing chosen beyond what the page showed
             changes.append(services.Change(current.category, field.key, current.environment, value))
         return changes
+
+    def metadata_to_create(self) -> ConfigurationMetadata | None:
+        """The metadata to create for the new key, when asked: its name as the label, the widget of its type."""
+        key = self.cleaned_data.get("new_key")
+        if not key or not self.cleaned_data.get("new_metadata"):
+            return None
+        value_type = self.cleaned_data.get("new_type") or ValueType.STRING
+        return ConfigurationMetadata(
+            category=self.snapshot.category, config_key=key, display_name=key.replace("_", " ").capitalize(),
+            input_type=INPUT_OF_VALUE_TYPE.get(value_type, InputType.TEXT), value_type=value_type,
+        )  # fmt: skip
 
     def typed_values(self, current: CategoryState) -> dict[str, str]:
         """What the user typed that differs from ``current`` (never a secret): kept beside a refused stale save."""

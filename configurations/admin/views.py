@@ -116,6 +116,9 @@ def _save(request, category: str, environment: str, *, site):
             form.add_error(None, safeguards.REFUSAL)
             return _edit_page(site, request, current, form, True)
         try:
+            metadata = form.metadata_to_create()
+            if metadata is not None:
+                services.save_rule(metadata, reason=reason)  # needs every environment's permission, like all rules
             if changes and review_gate.needs_request(request, environment):
                 title = f"{category} in {environment}: {', '.join(c.key for c in changes)}"
                 return review_gate.open_instead(request, environment, changes, title=title, reason=reason)
@@ -149,6 +152,7 @@ def _edit_page(site, request, snapshot: CategoryState, form: CategoryForm, can_e
         "test_recipient": request.session.get(TEST_RECIPIENT_KEY, ""),
         "review": review if can_edit else None,
         "confirm_production": can_edit and safeguards.asks(snapshot.environment, review),
+        "can_edit_rules": permissions.can_edit_all(request.user),
     }
     return render_page(site, request, "category_edit.html", context, status=status)
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from configurations import services
 from configurations.admin.editor import load_category
 from configurations.core import crypto
-from configurations.models import ConfigurationHistory, SystemConfiguration
+from configurations.models import ConfigurationHistory, ConfigurationMetadata, SystemConfiguration
 from tests.factories import ConfigurationFactory, MetadataFactory
 
 pytestmark = pytest.mark.django_db
@@ -306,3 +306,21 @@ def test_editor_views_hide_post_data_from_error_reports(admin_client, smtp_produ
 def test_history_entry_is_complete(admin_client, smtp_production):
     admin_client.post(edit_url(), post_data(admin_client, edit_url(), port="465", reason="why not"))
     assert ConfigurationHistory.objects.filter(config_key="port", action="update", change_reason="why not").exists()
+
+
+def test_a_new_key_is_stored_with_the_type_asked_and_its_metadata_when_wanted(admin_client, history):
+    url = edit_url("limits", "development")
+    services.set_value(category="limits", key="existing", environment="development", value="x")
+    data = post_data(admin_client, url)
+    data.update({"new_key": "max_items", "new_value": "25", "new_type": "number", "new_metadata": "on"})
+    assert admin_client.post(url, data).status_code == 302
+    assert services.get_value(category="limits", key="max_items", environment="development") == 25
+    meta = ConfigurationMetadata.objects.get(category="limits", config_key="max_items")
+    assert (meta.input_type, meta.value_type, meta.display_name) == ("number", "number", "Max items")
+    page = admin_client.get(url)
+    assert page.context["form"].fields["value__max_items"].widget.input_type == "number"
+    plain = post_data(admin_client, url)
+    plain.update({"new_key": "note", "new_value": "25"})  # no type asked: a string, as before
+    admin_client.post(url, plain)
+    assert services.get_value(category="limits", key="note", environment="development") == "25"
+    assert not ConfigurationMetadata.objects.filter(config_key="note").exists()
