@@ -29,6 +29,7 @@ def setup_django(engine: str, settings_module: str = "config_site.settings") -> 
     os.environ.setdefault("CONFIG_ENCRYPTION_KEYS", f"bench:{base64.urlsafe_b64encode(os.urandom(32)).decode()}")
     os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "false")  # in-process clients and loopback servers: no TLS proxy
     import django
 
     django.setup()

@@ -21,6 +21,7 @@ BENCHMARKS = [
     "crypto_and_validation",
     "set_value_throughput",
     "history_page",
+    "editor_sizes",
     "history_large_values",
     "import_and_archive",
     "runtime_reads",

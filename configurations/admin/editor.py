@@ -16,6 +16,9 @@ from ..core.vocabulary import INPUT_OF_VALUE_TYPE, InputType, ValueType
 from ..data.models import ConfigurationMetadata, SystemConfiguration
 
 OTHER_GROUP = "Other settings"
+# A category with more keys than this opens as an outline of its groups and a filter: the page renders the fields of
+# one group or one filter at a time, at most this many per page, so that it stays small and fast at thousands of keys.
+PAGE_KEYS = 200
 
 
 @dataclasses.dataclass
@@ -106,9 +109,9 @@ class CategoryState:
     fields: list[EditorField]
     version: int
 
-    def groups(self) -> list[tuple[str, list[EditorField]]]:
-        """Groups ordered by their smallest sort_order, fields by sort_order then key."""
-        ordered = sorted(self.fields, key=lambda f: (f.sort_order, f.key))
+    def groups(self, fields: list[EditorField] | None = None) -> list[tuple[str, list[EditorField]]]:
+        """Groups ordered by their smallest sort_order, fields by sort_order then key (of ``fields``, default all)."""
+        ordered = sorted(self.fields if fields is None else fields, key=lambda f: (f.sort_order, f.key))
         first_seen: dict[str, int] = {}
         for f in ordered:
             first_seen.setdefault(f.group, f.sort_order)
@@ -118,6 +121,10 @@ class CategoryState:
     def field(self, key: str) -> EditorField:
         """The field of ``key``."""
         return next(f for f in self.fields if f.key == key)
+
+    def keys(self) -> list[str]:
+        """Every key of the category in this environment."""
+        return [f.key for f in self.fields]
 
 
 def load_category(category: str, environment: str, *, lock: bool = False) -> CategoryState:
@@ -133,3 +140,43 @@ def load_category(category: str, environment: str, *, lock: bool = False) -> Cat
     keys = sorted(set(metadata) | set(active))
     fields = [EditorField(key, metadata.get(key), active.get(key)) for key in keys]
     return CategoryState(category, environment, fields, services.category_version(environment, category))
+
+
+@dataclasses.dataclass
+class Selection:
+    """Which fields of a category the page shows: all of a small category, else one group or filter, a page of it."""
+
+    fields: list[EditorField]
+    large: bool  # the category opens as an outline (more than PAGE_KEYS keys)
+    group: str | None = None
+    query: str = ""
+    page: int = 1
+    matching: int = 0  # how many fields the group or filter matches, over all pages
+    outline: list[tuple[str, int]] = dataclasses.field(default_factory=list)  # (group, its number of keys)
+
+    @property
+    def keys(self) -> list[str]:
+        """The shown keys: the ones the page's form holds and a save considers."""
+        return [f.key for f in self.fields]
+
+    @property
+    def pages(self) -> int:
+        """How many pages the group or filter takes."""
+        return max(1, -(-self.matching // PAGE_KEYS))
+
+
+def select(state: CategoryState, *, group: str | None = None, query: str = "", page: int = 1) -> Selection:
+    """The fields to show: every field of a small category; of a large one, those of ``group`` or matching ``query``
+    (in the key, label or group), a page of PAGE_KEYS at a time, or none until one is chosen."""
+    if len(state.fields) <= PAGE_KEYS:
+        return Selection(state.fields, large=False, matching=len(state.fields))
+    outline = [(name, len(fields)) for name, fields in state.groups()]
+    query = query.strip()
+    if group is None and not query:
+        return Selection([], large=True, outline=outline)
+    needle = query.casefold()
+    chosen = [f for name, fields in state.groups() if group is None or name == group for f in fields
+              if not needle or needle in f.key.casefold() or needle in f.label.casefold()]  # fmt: skip
+    page = min(max(1, page), max(1, -(-len(chosen) // PAGE_KEYS)))
+    shown = chosen[(page - 1) * PAGE_KEYS : page * PAGE_KEYS]
+    return Selection(shown, large=True, group=group, query=query, page=page, matching=len(chosen), outline=outline)

@@ -161,12 +161,15 @@ class CategoryForm(forms.Form):
         help_text="So the key gets its own field (by its type) in every environment; rules can be added later.",
     )  # fmt: skip
 
-    def __init__(self, snapshot: CategoryState, *args, read_only: bool = False, **kwargs):
+    def __init__(self, snapshot: CategoryState, *args, read_only: bool = False, keys=None, **kwargs):
+        """``keys``: the keys the page shows (a large category shows a group or a filter at a time); None: all."""
         super().__init__(*args, **kwargs)
         self.snapshot = snapshot
         self.fields["version"].initial = snapshot.version
+        shown = None if keys is None else set(keys)
         for field in snapshot.fields:
-            self._add(field, read_only)
+            if shown is None or field.key in shown:
+                self._add(field, read_only)
         if read_only:
             for form_field in self.fields.values():
                 form_field.disabled = True

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.urls import path, reverse
 
 from ..services import permissions
-from . import rollbacks, views
+from . import editor_views, rollbacks, views
 
 
 class ConfigurationsAdminSite(admin.AdminSite):
@@ -29,7 +29,7 @@ class ConfigurationsAdminSite(admin.AdminSite):
         return [
             route("categories/", views.overview, "category_overview"),
             route("categories/<str:category>/compare/", views.compare, "category_compare"),
-            route("categories/<str:category>/<str:environment>/", views.edit, "category_edit"),
+            route("categories/<str:category>/<str:environment>/", editor_views.edit, "category_edit"),
             route("history/", views.history_list, "history"),
             route("history/<int:entry_id>/rollback/", rollbacks.rollback, "history_rollback"),
             route("categories/<str:category>/<str:environment>/test-email/", views.send_test_email, "send_test_email"),

@@ -11,7 +11,6 @@ import datetime
 from django.contrib import messages
 from django.core.exceptions import BadRequest, ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.http import Http404
 from django.shortcuts import redirect
@@ -26,16 +25,12 @@ from ..data.models import ConfigurationHistory, ConfigurationMetadata, SystemCon
 from ..services import history, permissions
 from . import review_gate, safeguards
 from .editor import CategoryState, load_category
-from .forms import CategoryForm
 
 TEST_RECIPIENT_KEY = "configurations_test_recipient"
-STALE_MESSAGE = (
-    "Someone else changed {category} in {environment} after you opened this page. Nothing was saved: "
-    "the page now shows the current values, and what you typed beside them. Make your change again."
-)
 
 
-def _environment(environment: str) -> str:
+def environment_named(environment: str) -> str:
+    """The environment, or 404 for a name that is none."""
     if environment not in ENVIRONMENTS:
         raise Http404(f"Unknown environment {environment!r}.")
     return environment
@@ -76,95 +71,14 @@ def overview(request, *, site):
     return render_page(site, request, "category_overview.html", {"title": "Configurations by category", "rows": rows})
 
 
-# ------------------------------------------------------------------------------- editing
-
-
-@sensitive_post_parameters()
-def edit(request, category: str, environment: str, *, site):
-    """One category in one environment on one page, generated from its metadata."""
-    _environment(environment)
-    can_edit = permissions.can_edit(request.user, environment)
-    if request.method == "POST":
-        permissions.require_edit(request.user, environment)
-        return _save(request, category, environment, site=site)
-    snapshot = load_category(category, environment)
-    if not snapshot.fields and not SystemConfiguration.objects.filter(category=category).exists():
-        # A category known in another environment only (imported into test, say) is editable everywhere.
-        raise Http404(f"No configuration or metadata for category {category!r}.")
-    return _edit_page(site, request, snapshot, CategoryForm(snapshot, read_only=not can_edit), can_edit)
-
-
-@sensitive_variables()
-def _save(request, category: str, environment: str, *, site):
-    with transaction.atomic():
-        current = load_category(category, environment, lock=True)
-        form = CategoryForm(current, request.POST)
-        if not form.is_valid():
-            return _edit_page(site, request, current, form, True)
-        try:
-            services.check_version(environment, category, {form.cleaned_data["version"]}, current=current.version)
-        except services.StaleVersion:
-            messages.error(request, STALE_MESSAGE.format(category=category, environment=environment))
-            typed = form.typed_values(current)
-            return _edit_page(site, request, current, CategoryForm(current), True, status=409, typed=typed)
-        changes, reason = form.changes(current), form.cleaned_data["reason"]
-        if changes and safeguards.missing(request, environment, review_gate.notice(request, environment)):
-            try:  # the values' own problems first, so that ticking the box is not the only thing asked
-                services.plan_changes(changes, actor=request.user)
-            except ValidationError as error:
-                form.add_service_errors(error)
-            form.add_error(None, safeguards.REFUSAL)
-            return _edit_page(site, request, current, form, True)
-        try:
-            metadata = form.metadata_to_create()
-            if metadata is not None:
-                services.save_rule(metadata, reason=reason)  # needs every environment's permission, like all rules
-            if changes and review_gate.needs_request(request, environment):
-                title = f"{category} in {environment}: {', '.join(c.key for c in changes)}"
-                return review_gate.open_instead(request, environment, changes, title=title, reason=reason)
-            with review_gate.direct_write(request):
-                plans = services.apply_changes(changes, reason=reason)
-        except ValidationError as error:
-            form.add_service_errors(error)
-            return _edit_page(site, request, current, form, True)
-    written = [plan.change.key for plan in plans if plan.writes]
-    if written:
-        messages.success(
-            request, f"Saved {counted(len(written), 'change')} to {category} in {environment}: {', '.join(written)}."
-        )
-    else:
-        messages.info(request, "Nothing changed, so nothing was saved.")
-    return redirect("admin:configurations_category_edit", category=category, environment=environment)
-
-
-def _edit_page(site, request, snapshot: CategoryState, form: CategoryForm, can_edit: bool, status: int = 200,
-               typed: dict[str, str] | None = None):  # fmt: skip
-    review = review_gate.notice(request, snapshot.environment)
-    typed = typed or {}
-    groups = [(name, [(f, form.bound(f.key), typed.get(f.key)) for f in fields]) for name, fields in snapshot.groups()]
-    context = {
-        "title": f"{snapshot.category} · {snapshot.environment}",
-        "snapshot": snapshot,
-        "form": form,
-        "groups": groups,
-        "can_edit": can_edit,
-        "editable_environments": permissions.editable_environments(request.user),
-        "test_recipient": request.session.get(TEST_RECIPIENT_KEY, ""),
-        "review": review if can_edit else None,
-        "confirm_production": can_edit and safeguards.asks(snapshot.environment, review),
-        "can_edit_rules": permissions.can_edit_all(request.user),
-    }
-    return render_page(site, request, "category_edit.html", context, status=status)
-
-
 # ------------------------------------------------------------------------ compare and copy
 
 
 @sensitive_post_parameters()
 def compare(request, category: str, *, site):
     """One category in two environments side by side; copy selected keys from one to the other."""
-    left = _environment(request.GET.get("left", "staging"))
-    right = _environment(request.GET.get("right", "production"))
+    left = environment_named(request.GET.get("left", "staging"))
+    right = environment_named(request.GET.get("right", "production"))
     if request.method == "POST":
         return _copy(request, category, left, right, site=site)
     left_snapshot, right_snapshot = load_category(category, left), load_category(category, right)
@@ -244,7 +158,7 @@ def _sides(left, right, secrets_comparable: bool) -> dict:
 
 @sensitive_variables()
 def _copy(request, category: str, left: str, right: str, *, site):
-    target = _environment(request.POST.get("target", ""))
+    target = environment_named(request.POST.get("target", ""))
     source = left if target == right else right
     permissions.require_edit(request.user, target)
     keys = request.POST.getlist("keys")
@@ -337,7 +251,7 @@ def _history_filters(query) -> history.HistoryFilters:
 
 def send_test_email(request, category: str, environment: str, *, site):
     """Send a test message through the environment's smtp settings and report the result."""
-    _environment(environment)
+    environment_named(environment)
     if request.method != "POST":
         return redirect("admin:configurations_category_edit", category=category, environment=environment)
     permissions.require_edit(request.user, environment)

@@ -324,3 +324,27 @@ def test_a_new_key_is_stored_with_the_type_asked_and_its_metadata_when_wanted(ad
     admin_client.post(url, plain)
     assert services.get_value(category="limits", key="note", environment="development") == "25"
     assert not ConfigurationMetadata.objects.filter(config_key="note").exists()
+
+
+def test_a_large_category_opens_as_an_outline_finds_a_key_and_saves_only_what_was_shown(admin_client, history):
+    _category_of(3000, "huge")
+    url = edit_url("huge", "test")
+    outline = admin_client.get(url)
+    html = outline.content.decode()
+    assert len(outline.content) < 300_000 and 'name="value__' not in html
+    assert [name for name, _ in outline.context["selection"].outline] == ["Group 0", "Group 1", "Group 2"]
+    found = admin_client.get(url, {"q": "key_042"})
+    assert found.context["selection"].keys == ["key_042"] and 'name="value__key_042"' in found.content.decode()
+    group = admin_client.get(url, {"group": "Group 1"})
+    assert len(group.context["selection"].keys) == 200 and group.context["selection"].pages == 5
+    assert len(group.content) < 300_000
+    form = group.context["form"]
+    data = {"version": form["version"].value(), "reason": "one key", "keys": group.context["selection"].keys}
+    data.update({name: form[name].value() for name in form.fields if name.startswith("value__")})
+    first = group.context["selection"].keys[0]
+    data[f"value__{first}"] = "changed"
+    history.mark()
+    assert admin_client.post(f"{url}?group=Group+1", data).status_code == 302
+    assert [(r.config_key, r.new_value) for r in history.rows()] == [(first, "changed")]
+    services.set_value(category="huge", key="key_2999", environment="test", value="meanwhile")
+    assert admin_client.post(f"{url}?group=Group+1", data).status_code == 409  # stale: the category moved
