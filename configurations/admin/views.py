@@ -23,7 +23,7 @@ from ..core import crypto
 from ..core.vocabulary import ENVIRONMENTS, counted, label
 from ..data.models import ConfigurationHistory, ConfigurationMetadata, SystemConfiguration
 from ..services import history, permissions
-from . import review_gate, safeguards
+from . import history_timeline, review_gate, safeguards
 from .editor import CategoryState, load_category
 
 TEST_RECIPIENT_KEY = "configurations_test_recipient"
@@ -215,6 +215,7 @@ def history_list(request, *, site):
         "filters": filters,
         "next_url": f"?{params.urlencode()}" if next_cursor else None,
         "first_url": f"?{newer}" if request.GET.get("before") else None,
+        "chart": None if request.GET.get("before") else history_timeline.chart(filters),
     }
     return render_page(site, request, "history.html", context)
 

@@ -7,8 +7,8 @@ import datetime
 import difflib
 import json
 
-from django.db.models import Max, Q, QuerySet
-from django.db.models.functions import Length, Substr
+from django.db.models import Count, Max, Q, QuerySet
+from django.db.models.functions import Length, Substr, TruncDate
 
 from ..data.models import ChangeRequestItem, ConfigurationHistory, HistoryRollback
 
@@ -179,6 +179,40 @@ def annotated(rows: list[ConfigurationHistory]) -> list[HistoryEntry]:
     newest = ConfigurationHistory.objects.filter(config_id__in={row.config_id for row in rows})
     current = set(newest.values("config_id").annotate(newest=Max("id")).values_list("newest", flat=True))
     return [HistoryEntry(row, requests.get(row.pk), restored.get(row.pk), row.pk in current) for row in rows]
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeline:
+    """Changes per day over a period, and who made them: what the history page of a key or category shows above
+    its table."""
+
+    start: datetime.date
+    days: list[tuple[datetime.date, int]]  # every day of the period, oldest first, with its number of changes
+    people: list[tuple[str, int]]  # who changed it, most changes first ("unknown" for writes without an actor)
+
+    @property
+    def busiest(self) -> int:
+        """The most changes on one day (0: none in the period)."""
+        return max((count for _, count in self.days), default=0)
+
+    @property
+    def total(self) -> int:
+        """The changes in the period."""
+        return sum(count for _, count in self.days)
+
+
+def timeline(filters: HistoryFilters, *, days: int = 90, today: datetime.date | None = None) -> Timeline:
+    """Changes per day (UTC) over the last ``days`` days for the filtered history, and who made them: two grouped
+    queries over the period's index range, whatever the history's size."""
+    today = today or datetime.datetime.now(datetime.UTC).date()
+    start = today - datetime.timedelta(days=days - 1)
+    rows = filters.apply(ConfigurationHistory.objects.filter(created_at__gte=_start_of(start)))
+    per_day = dict(rows.annotate(day=TruncDate("created_at", tzinfo=datetime.UTC)).values("day")
+                   .annotate(n=Count("id")).values_list("day", "n"))  # fmt: skip
+    series = [(start + datetime.timedelta(days=i), per_day.get(start + datetime.timedelta(days=i), 0))
+              for i in range(days)]  # fmt: skip
+    people = rows.values("changed_by__username").annotate(n=Count("id")).order_by("-n", "changed_by__username")[:10]
+    return Timeline(start, series, [(p["changed_by__username"] or "unknown", p["n"]) for p in people])
 
 
 def change_requests_of(entry_ids: list[int]) -> dict[int, int]:

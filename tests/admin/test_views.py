@@ -157,3 +157,27 @@ def test_history_times_link_to_the_entry_page_only_for_who_may_open_it(client, a
     assert entry_url in admin_client.get(reverse("admin:configurations_history")).content.decode()
     client.force_login(editor_of("development", username="dev-viewer"))
     assert entry_url not in client.get(reverse("admin:configurations_history")).content.decode()
+
+
+def test_the_history_of_a_key_and_a_category_shows_a_timeline_of_changes_per_day_and_who(admin_client, admin_user):
+    for port in ("25", "587", "2525"):
+        services.set_value(category="smtp", key="port", environment="test", value=port, actor=admin_user)
+    services.set_value(category="smtp", key="host", environment="test", value="h.example.com")
+    row = services.set_value(category="smtp", key="port", environment="test", value="465", actor=admin_user)
+    one_key = admin_client.get(reverse("admin:configurations_history") + f"?config={row.pk}")
+    chart = one_key.context["chart"]
+    assert chart["timeline"].total == 4 and chart["timeline"].days[-1][1] == 4
+    assert chart["timeline"].people == [(admin_user.username, 4)]
+    html = one_key.content.decode()
+    assert "<svg" in html and "4 changes in the last 90 days" in html and ": 4 changes</title>" in html
+    category = admin_client.get(reverse("admin:configurations_history") + "?category=smtp&environment=test")
+    assert category.context["chart"]["timeline"].people == [(admin_user.username, 4), ("unknown", 1)]
+    assert admin_client.get(reverse("admin:configurations_history")).context["chart"] is None  # everything: none
+
+
+def test_a_timeline_costs_two_queries_whatever_the_history(admin_user, django_assert_num_queries):
+    for i in range(30):
+        services.set_value(category="smtp", key="port", environment="test", value=str(1000 + i))
+    with django_assert_num_queries(2):
+        line = history.timeline(history.HistoryFilters(category="smtp", environment="test"))
+    assert line.total == 30 and len(line.days) == 90
