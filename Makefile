@@ -27,6 +27,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime
 
+# axe-core for the accessibility tests (tests/browser/package.json, pinned by its lock file). Without npm those tests
+# skip with a message, which CI=true counts as a failure.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/browser --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the accessibility tests will skip (install Node.js and npm)" >&2; fi
+
 run: $(VENV)/.runtime
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py ensure_admin
@@ -52,7 +59,7 @@ lint: $(VENV)/.dev
 check-migrations: $(VENV)/.dev
 	SECRET_KEY=migration-check DATABASE_URL=$(TEST_SQLITE_URL) $(BIN)/python manage.py makemigrations --check --dry-run
 
-test-postgres: $(VENV)/.dev
+test-postgres: $(VENV)/.dev $(AXE)
 	@if $(BIN)/python tests/postgres_ready.py "$(TEST_POSTGRES_URL)"; then \
 		DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/pytest $(PYTEST_ARGS); \
 	elif [ -n "$$CI" ]; then \
@@ -61,11 +68,11 @@ test-postgres: $(VENV)/.dev
 		echo "SKIPPED: PostgreSQL at $(TEST_POSTGRES_URL) is not reachable; only the SQLite run follows." >&2; \
 	fi
 
-test-sqlite: $(VENV)/.dev
+test-sqlite: $(VENV)/.dev $(AXE)
 	DATABASE_URL=$(TEST_SQLITE_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .test-db.sqlite3
+	rm -rf $(VENV) .pytest_cache .ruff_cache .test-db.sqlite3 tests/browser/node_modules
