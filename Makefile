@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 TEST_POSTGRES_URL ?= $(or $(filter postgres%,$(DATABASE_URL)),postgres://postgres@127.0.0.1:5432/configurations)
 TEST_SQLITE_URL := sqlite:///$(CURDIR)/.test-db.sqlite3
 
-.PHONY: run serve manage test lint check-migrations test-postgres test-sqlite bench clean
+.PHONY: run serve manage test lint check-migrations test-postgres test-sqlite bench clean messages
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -55,6 +55,11 @@ test: lint check-migrations test-postgres test-sqlite
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
+	@# The translations compile (msgfmt --check), and the compiled catalogs in the repository are their current build.
+	@for po in configurations/locale/*/LC_MESSAGES/django.po; do \
+		msgfmt --check -o $(VENV)/catalog.mo $$po && cmp -s $(VENV)/catalog.mo $${po%.po}.mo \
+		|| { echo "$$po: does not compile, or its django.mo is stale: run make messages" >&2; exit 1; }; \
+	done
 
 check-migrations: $(VENV)/.dev
 	SECRET_KEY=migration-check DATABASE_URL=$(TEST_SQLITE_URL) $(BIN)/python manage.py makemigrations --check --dry-run
@@ -70,6 +75,12 @@ test-postgres: $(VENV)/.dev $(AXE)
 
 test-sqlite: $(VENV)/.dev $(AXE)
 	DATABASE_URL=$(TEST_SQLITE_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+# After changing a translatable string: update the catalogs (then translate the new entries) and compile them.
+messages: $(VENV)/.dev
+	DEBUG=true $(BIN)/python manage.py makemessages -l de -l fr -l es -l ar --no-obsolete \
+		--ignore=.venv --ignore=tests --ignore=benchmarks --ignore=artifacts --ignore=node_modules
+	@for po in configurations/locale/*/LC_MESSAGES/django.po; do msgfmt --check -o $${po%.po}.mo $$po; done
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/run.py

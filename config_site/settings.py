@@ -170,6 +170,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "configurations.middleware.RequestObservabilityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the admin speaks the browser's language (LANGUAGES)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -232,6 +233,15 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# The product's own pages are translated into these (configurations/locale/); Django's admin has its own catalogs.
+LOCALE_PATHS = [BASE_DIR / "configurations" / "locale"]  # the product's catalogs (makemessages writes here)
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("ar", "العربية"),
+]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -2,6 +2,7 @@ from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 from django.core.signals import setting_changed
 from django.db.models.signals import post_migrate, pre_migrate
+from django.utils.translation import gettext_lazy as _
 
 from .data import installation
 
@@ -11,7 +12,7 @@ class ConfigurationsConfig(AppConfig):
 
     default = True
     name = "configurations"
-    verbose_name = "Configurations"
+    verbose_name = _("Configurations")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -14,6 +14,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .. import services
 from ..data.models import ChangeRequest, RequestState
@@ -26,7 +28,13 @@ ACTIONS = {
     "cancel": lambda request, user, reason: services.cancel(request, actor=user, reason=reason),
     "submit": lambda request, user, reason: services.submit(request, actor=user).request,
 }
-DONE = {"approve": "approved", "reject": "rejected", "apply": "applied", "cancel": "cancelled", "submit": "submitted"}
+DONE = {
+    "approve": gettext_lazy("Request #%(id)s approved; it is now %(state)s."),
+    "reject": gettext_lazy("Request #%(id)s rejected; it is now %(state)s."),
+    "apply": gettext_lazy("Request #%(id)s applied; it is now %(state)s."),
+    "cancel": gettext_lazy("Request #%(id)s cancelled; it is now %(state)s."),
+    "submit": gettext_lazy("Request #%(id)s submitted; it is now %(state)s."),
+}
 
 
 def review_url(request: ChangeRequest) -> str:
@@ -60,7 +68,7 @@ class ChangeRequestAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # a request is cancelled or rejected, never erased
 
-    @admin.display(description="title", ordering="title")
+    @admin.display(description=gettext_lazy("title"), ordering="title")
     def title_link(self, obj: ChangeRequest) -> str:
         return format_html('<a href="{}">{}</a>', review_url(obj), obj.title)
 
@@ -74,7 +82,7 @@ class ChangeRequestAdmin(admin.ModelAdmin):
         found = self._found(request, object_id)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Change request #{found.pk}: {found.title}",
+            "title": _("Change request #%(id)s: %(title)s") % {"id": found.pk, "title": found.title},
             "opts": self.model._meta,
             "change_request": found,
             "diffs": request_review.item_diffs(found),
@@ -93,12 +101,12 @@ class ChangeRequestAdmin(admin.ModelAdmin):
         found = self._found(request, object_id)
         action = request.POST.get("action", "")
         if action not in ACTIONS:
-            raise PermissionDenied(f"Unknown action {action!r}.")
+            raise PermissionDenied(_("Unknown action %(action)r.") % {"action": action})
         reason = request.POST.get("reason", "").strip()
         try:
             decided = ACTIONS[action](found, request.user, reason)
         except ValidationError as error:
-            messages.error(request, " ".join(error.messages) + " Nothing was changed.")
+            messages.error(request, " ".join(error.messages) + " " + _("Nothing was changed."))
         else:
             self._report(request, action, decided)
         return redirect(review_url(found))
@@ -108,13 +116,13 @@ class ChangeRequestAdmin(admin.ModelAdmin):
             raise PermissionDenied
         found = ChangeRequest.objects.select_related("author", "decided_by").filter(pk=object_id).first()
         if found is None:
-            raise Http404(f"No change request #{object_id}.")
+            raise Http404(_("No change request #%(id)s.") % {"id": object_id})
         return found
 
     @staticmethod
     def _report(request, action: str, decided: ChangeRequest) -> None:
         if action == "apply" and decided.state == RequestState.CONFLICTED:
-            messages.error(request, f"Request #{decided.pk} conflicted: a key changed since it was made. "
-                                    "Nothing was applied; see what changed below.")  # fmt: skip
+            messages.error(request, _("Request #%(id)s conflicted: a key changed since it was made. Nothing was "
+                                      "applied; see what changed below.") % {"id": decided.pk})  # fmt: skip
             return
-        messages.success(request, f"Request #{decided.pk} {DONE[action]}; it is now {decided.get_state_display()}.")
+        messages.success(request, DONE[action] % {"id": decided.pk, "state": decided.get_state_display()})

@@ -10,12 +10,14 @@ from __future__ import annotations
 import dataclasses
 from itertools import groupby
 
+from django.utils.translation import gettext_lazy, pgettext
+
 from .. import services
 from ..core.secrecy import is_secret_key
 from ..core.vocabulary import INPUT_OF_VALUE_TYPE, InputType, ValueType
 from ..data.models import ConfigurationMetadata, SystemConfiguration
 
-OTHER_GROUP = "Other settings"
+OTHER_GROUP = gettext_lazy("Other settings")  # the group of keys without metadata
 # A category with more keys than this opens as an outline of its groups and a filter: the page renders the fields of
 # one group or one filter at a time, at most this many per page, so that it stays small and fast at thousands of keys.
 PAGE_KEYS = 200
@@ -69,7 +71,7 @@ class EditorField:
     @property
     def group(self) -> str:
         """The group the field is shown in (keys without metadata: Other settings)."""
-        return (self.meta.group_name if self.meta else None) or OTHER_GROUP
+        return (self.meta.group_name if self.meta else None) or str(OTHER_GROUP)
 
     @property
     def sort_order(self) -> int:
@@ -89,6 +91,14 @@ class EditorField:
         if self.secret:
             return None
         return self.current if self.row is not None else self.default
+
+    @property
+    def badge(self) -> str:
+        """The word beside the field: set / not set (a secret, or a key with neither value nor default), else
+        default / modified."""
+        if self.secret or (self.row is None and self.default is None):
+            return pgettext("value state", "set") if self.row else pgettext("value state", "not set")
+        return pgettext("value state", "default") if self.state == "default" else pgettext("value state", "modified")
 
     @property
     def state(self) -> str:
@@ -115,7 +125,8 @@ class CategoryState:
         first_seen: dict[str, int] = {}
         for f in ordered:
             first_seen.setdefault(f.group, f.sort_order)
-        by_group = sorted(ordered, key=lambda f: (first_seen[f.group], f.group == OTHER_GROUP, f.group))
+        other = str(OTHER_GROUP)
+        by_group = sorted(ordered, key=lambda f: (first_seen[f.group], f.group == other, f.group))
         return [(name, list(items)) for name, items in groupby(by_group, key=lambda f: f.group)]
 
     def field(self, key: str) -> EditorField:

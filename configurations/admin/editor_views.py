@@ -13,10 +13,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from .. import services
-from ..core.vocabulary import counted
 from ..data.models import SystemConfiguration
 from ..services import permissions
 from . import review_gate, safeguards
@@ -24,8 +25,8 @@ from .editor import CategoryState, Selection, load_category, select
 from .forms import CategoryForm
 from .views import TEST_RECIPIENT_KEY, environment_named, render_page
 
-STALE_MESSAGE = (
-    "Someone else changed {category} in {environment} after you opened this page. Nothing was saved: "
+STALE_MESSAGE = gettext_lazy(
+    "Someone else changed %(category)s in %(environment)s after you opened this page. Nothing was saved: "
     "the page now shows the current values, and what you typed beside them. Make your change again."
 )
 
@@ -41,7 +42,7 @@ def edit(request, category: str, environment: str, *, site):
     snapshot = load_category(category, environment)
     if not snapshot.fields and not SystemConfiguration.objects.filter(category=category).exists():
         # A category known in another environment only (imported into test, say) is editable everywhere.
-        raise Http404(f"No configuration or metadata for category {category!r}.")
+        raise Http404(_("No configuration or metadata for category %(category)r.") % {"category": category})
     selection = select(snapshot, group=request.GET.get("group"), query=request.GET.get("q", ""),
                        page=_page_number(request.GET.get("page")))  # fmt: skip
     form = CategoryForm(snapshot, read_only=not can_edit, keys=selection.keys)
@@ -64,7 +65,7 @@ def _save(request, category: str, environment: str, *, site):
         try:
             services.check_version(environment, category, {form.cleaned_data["version"]}, current=current.version)
         except services.StaleVersion:
-            messages.error(request, STALE_MESSAGE.format(category=category, environment=environment))
+            messages.error(request, STALE_MESSAGE % {"category": category, "environment": environment})
             return page(CategoryForm(current, keys=shown), status=409, typed=form.typed_values(current))
         changes, reason = form.changes(current), form.cleaned_data["reason"]
         if changes and safeguards.missing(request, environment, review_gate.notice(request, environment)):
@@ -97,7 +98,8 @@ def _write(request, form: CategoryForm, changes, reason: str, category: str, env
     if metadata is not None:
         services.save_rule(metadata, reason=reason)  # needs every environment's permission, like all rules
     if changes and review_gate.needs_request(request, environment):
-        title = f"{category} in {environment}: {', '.join(c.key for c in changes)}"
+        title = _("%(category)s in %(environment)s: %(keys)s") % {
+            "category": category, "environment": environment, "keys": ", ".join(c.key for c in changes)}  # fmt: skip
         return review_gate.open_instead(request, environment, changes, title=title, reason=reason)
     with review_gate.direct_write(request):
         return services.apply_changes(changes, reason=reason)
@@ -106,10 +108,15 @@ def _write(request, form: CategoryForm, changes, reason: str, category: str, env
 def _report(request, plans, category: str, environment: str) -> None:
     written = [plan.change.key for plan in plans if plan.writes]
     if written:
-        shown = ", ".join(written[:20]) + (f" and {len(written) - 20} more" if len(written) > 20 else "")
-        messages.success(request, f"Saved {counted(len(written), 'change')} to {category} in {environment}: {shown}.")
+        shown = ", ".join(written[:20])
+        if len(written) > 20:
+            shown = _("%(keys)s and %(more)d more") % {"keys": shown, "more": len(written) - 20}
+        messages.success(request, ngettext(
+            "Saved %(count)d change to %(category)s in %(environment)s: %(keys)s.",
+            "Saved %(count)d changes to %(category)s in %(environment)s: %(keys)s.", len(written),
+        ) % {"count": len(written), "category": category, "environment": environment, "keys": shown})  # fmt: skip
     else:
-        messages.info(request, "Nothing changed, so nothing was saved.")
+        messages.info(request, _("Nothing changed, so nothing was saved."))
 
 
 def _page_of(site, request, current: CategoryState, shown):
@@ -132,7 +139,7 @@ def _edit_page(site, request, snapshot: CategoryState, form: CategoryForm, can_e
     groups = [(name, [(f, form.bound(f.key), typed.get(f.key)) for f in fields])
               for name, fields in snapshot.groups(selection.fields)]  # fmt: skip
     context = {
-        "title": f"{snapshot.category} · {snapshot.environment}",
+        "title": f"{snapshot.category} · {snapshot.environment}",  # names only: nothing to translate
         "snapshot": snapshot,
         "form": form,
         "groups": groups,

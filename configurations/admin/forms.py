@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..core import crypto, templates_engine, validation
@@ -30,9 +31,9 @@ class SystemConfigurationForm(forms.ModelForm):
     """Edits one configuration through the service; a secret is never rendered back into the page."""
 
     change_reason = forms.CharField(
-        label="Reason for change",
+        label=_("Reason for change"),
         max_length=1000,
-        help_text="Recorded in the configuration history with your name, IP address and browser.",
+        help_text=_("Recorded in the configuration history with your name, IP address and browser."),
     )
 
     class Meta:
@@ -46,7 +47,7 @@ class SystemConfigurationForm(forms.ModelForm):
             self.is_secret = name_is_secret(str(self.data.get("config_key", "")))
         if self.is_secret and "config_value" in self.fields:
             self.fields["config_value"] = SecretField(
-                required=False, label="Config value", help_text="Secret: leave blank to keep the current value."
+                required=False, label=_("Config value"), help_text=_("Secret: leave blank to keep the current value.")
             )
         if self.is_secret and "is_encrypted" in self.fields:
             field = self.fields["is_encrypted"]
@@ -63,7 +64,8 @@ class SystemConfigurationForm(forms.ModelForm):
             try:
                 return Secret(SystemConfiguration.objects.get(pk=self.instance.pk).plaintext())
             except crypto.DecryptionError as error:
-                raise forms.ValidationError(f"The current value cannot be kept: {error}") from None
+                message = _("The current value cannot be kept: %(error)s") % {"error": error}
+                raise forms.ValidationError(message) from None
         return value
 
     def clean(self):
@@ -71,7 +73,8 @@ class SystemConfigurationForm(forms.ModelForm):
         environment = cleaned.get("environment", self.instance.environment)
         user = getattr(self, "user", None)
         if user is not None and environment and not permissions.can_edit(user, environment):
-            raise forms.ValidationError(f"You may not edit the {environment} environment.")
+            message = _("You may not edit the %(environment)s environment.") % {"environment": environment}
+            raise forms.ValidationError(message)
         if not self.errors:
             self._check_with_the_service()
         return cleaned
@@ -136,29 +139,29 @@ class CategoryForm(forms.Form):
     """All keys of one category in one environment, built from configuration_metadata."""
 
     reason = forms.CharField(
-        label="Reason for change",
+        label=_("Reason for change"),
         max_length=1000,
         widget=forms.TextInput(attrs={"size": 80}),
-        help_text="Required. Recorded in the history with your name, IP address and browser.",
+        help_text=_("Required. Recorded in the history with your name, IP address and browser."),
     )
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
     new_key = forms.CharField(
-        label="New key",
+        label=_("New key"),
         required=False,
         max_length=100,
         widget=forms.TextInput(attrs={"size": 30}),
-        help_text="Optional: add a key to this category (letters, digits, _ - .).",
+        help_text=_("Optional: add a key to this category (letters, digits, _ - .)."),
     )
     new_value = forms.CharField(
-        label="Its value", required=False, strip=False, widget=forms.TextInput(attrs={"size": 40})
+        label=_("Its value"), required=False, strip=False, widget=forms.TextInput(attrs={"size": 40})
     )
     new_type = forms.ChoiceField(
-        label="Its type", choices=ValueType.choices, initial=ValueType.STRING, required=False,
-        help_text="How the value is stored and read: 25 as a number reads as the number 25.",
+        label=_("Its type"), choices=ValueType.choices, initial=ValueType.STRING, required=False,
+        help_text=_("How the value is stored and read: 25 as a number reads as the number 25."),
     )  # fmt: skip
     new_metadata = forms.BooleanField(
-        label="Also create its metadata", required=False,
-        help_text="So the key gets its own field (by its type) in every environment; rules can be added later.",
+        label=_("Also create its metadata"), required=False,
+        help_text=_("So the key gets its own field (by its type) in every environment; rules can be added later."),
     )  # fmt: skip
 
     def __init__(self, snapshot: CategoryState, *args, read_only: bool = False, keys=None, **kwargs):
@@ -184,10 +187,10 @@ class CategoryForm(forms.Form):
             form_field.initial = field.initial
         self.fields[value_name(field.key)] = form_field
         if field.secret:
-            self.fields[f"{value_name(field.key)}__clear"] = forms.BooleanField(required=False, label="Clear")
+            self.fields[f"{value_name(field.key)}__clear"] = forms.BooleanField(required=False, label=_("Clear"))
         elif field.default is not None and field.state == "modified":
             self.fields[f"{value_name(field.key)}__reset"] = forms.BooleanField(
-                required=False, label="Reset to default"
+                required=False, label=_("Reset to default")
             )
 
     def bound(self, key: str) -> dict:
@@ -201,7 +204,7 @@ class CategoryForm(forms.Form):
     def clean_new_key(self):
         key = self.cleaned_data.get("new_key", "").strip()
         if key and any(f.key == key for f in self.snapshot.fields):
-            raise forms.ValidationError(f"{key} already exists in this category; change it above.")
+            raise forms.ValidationError(_("%(key)s already exists in this category; change it above.") % {"key": key})
         return key
 
     def changes(self, current: CategoryState) -> list[services.Change]:
@@ -292,12 +295,12 @@ def value_name(key: str) -> str:
 class ApplyTemplateForm(forms.Form):
     """Target environment, reason, and one input per template variable (password inputs for secrets)."""
 
-    environment = forms.ChoiceField(choices=[(env, env) for env in ENVIRONMENTS])
+    environment = forms.ChoiceField(label=_("Environment"), choices=[(env, env) for env in ENVIRONMENTS])
     reason = forms.CharField(
-        label="Reason for change",
+        label=_("Reason for change"),
         max_length=1000,
         widget=forms.TextInput(attrs={"size": 60}),
-        help_text="Required, like every write. Recorded in the history with your name, IP address and browser.",
+        help_text=_("Required, like every write. Recorded in the history with your name, IP address and browser."),
     )
 
     def __init__(self, template, secret_names: set[str], *args, environments=ENVIRONMENTS, **kwargs):
@@ -309,7 +312,8 @@ class ApplyTemplateForm(forms.Form):
         for variable in templates_engine.variables(template.template_data):
             # The label is the template's own words for the variable; its name (what commands take) is in the help.
             label = variable.description.rstrip(".") or variable.name
-            help_parts = [f"Variable {variable.name}", f"Example: {variable.example}" if variable.example else ""]
+            example = _("Example: %(example)s") % {"example": variable.example} if variable.example else ""
+            help_parts = [_("Variable %(name)s") % {"name": variable.name}, example]
             # Not required here: the template engine reports missing variables by name.
             options = {"label": label, "required": False, "help_text": ". ".join(p for p in help_parts if p)}
             if variable.name in secret_names:

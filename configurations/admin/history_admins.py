@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 from django.utils.timezone import localtime
+from django.utils.translation import gettext_lazy as _
 
 from ..data.models import ConfigurationHistory, ConfigurationHistoryArchive, SentTestEmail
 from ..services import history
@@ -49,11 +50,11 @@ class HistoryColumnsAdmin(ReadOnlyAdmin):
     fields = (list_display[0], "config_id", *list_display[1:], "user_agent")
     readonly_fields = fields
 
-    @admin.display(description="old value")
+    @admin.display(description=_("old value"))
     def old(self, obj) -> str:
         return self._value(obj, obj.old_value, "old")
 
-    @admin.display(description="new value")
+    @admin.display(description=_("new value"))
     def new(self, obj) -> str:
         return self._value(obj, obj.new_value, "new")
 
@@ -64,7 +65,7 @@ class HistoryColumnsAdmin(ReadOnlyAdmin):
             return ""  # nothing before a create, nothing after a delete
         return f"secret {entry.change}" if entry.is_secret else (getattr(entry, side) or "")
 
-    @admin.display(description="when", ordering="created_at")
+    @admin.display(description=_("when"), ordering="created_at")
     def when(self, obj) -> str:
         """The same format as the history pages, with the time zone."""
         return date_format(localtime(obj.created_at), "Y-m-d H:i:s T")
@@ -86,7 +87,7 @@ class ConfigurationHistoryAdmin(HistoryColumnsAdmin):
     fields = (*HistoryColumnsAdmin.fields, "change_request")
     readonly_fields = fields
 
-    @admin.display(description="change request")
+    @admin.display(description=_("change request"))
     def change_request(self, obj) -> str:
         """The request whose apply wrote the entry (written by the apply itself, not read from the reason)."""
         request_id = history.change_requests_of([obj.pk]).get(obj.pk)

@@ -13,6 +13,7 @@ from django.utils.dateformat import format as date_format
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.timezone import localtime
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -64,13 +65,13 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).with_secret_flag()
 
-    @admin.display(description="updated", ordering="-updated_at")
+    @admin.display(description=_("updated"), ordering="-updated_at")
     def updated(self, obj: SystemConfiguration) -> str:
         """When and by whom, compact, so that the list fits a 1400 px window."""
         when = date_format(localtime(obj.updated_at), "Y-m-d H:i")
         return f"{when} by {obj.updated_by.username}" if obj.updated_by else when
 
-    @admin.display(description="")
+    @admin.display(description=_(""))
     def links(self, obj: SystemConfiguration) -> str:
         return format_html(
             '<a href="{}">editor</a> · <a href="{}?config={}">history</a>',
@@ -93,11 +94,11 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)  # replaced by delete_with_reason, which asks why
         return actions
 
-    @admin.action(permissions=["delete"], description="Delete selected configurations (asks for a reason)")
+    @admin.action(permissions=["delete"], description=_("Delete selected configurations (asks for a reason)"))
     def delete_with_reason(self, request, queryset):
         """Django's delete_selected, refused unless the confirmation page was given a reason."""
         if request.POST.get("post") and not _delete_reason(request):
-            self.message_user(request, "Give a reason for the deletion; nothing was deleted.", messages.ERROR)
+            self.message_user(request, _("Give a reason for the deletion; nothing was deleted."), messages.ERROR)
             return None
         rows = list(queryset)
         if request.POST.get("post") and any(
@@ -140,7 +141,7 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
         if request.method == "POST" and obj is not None and not self.has_delete_permission(request, obj):
             permissions.require_edit(request.user, obj.environment)
         if request.method == "POST" and not _delete_reason(request):
-            self.message_user(request, "Give a reason for the deletion; nothing was deleted.", messages.ERROR)
+            self.message_user(request, _("Give a reason for the deletion; nothing was deleted."), messages.ERROR)
             return HttpResponseRedirect(request.path)
         if request.method == "POST" and obj is not None and review_gate.needs_request(request, obj.environment):
             return self._request_deletions(request, [obj])
@@ -151,13 +152,14 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
         spec's soft delete); rows of several environments at once are refused, nothing deleted."""
         environments = {row.environment for row in rows}
         if len(environments) != 1:
-            self.message_user(request, f"Rows of {', '.join(sorted(environments))} were selected and one needs "
-                              "review: delete them one environment at a time. Nothing was deleted.",
-                              messages.ERROR)  # fmt: skip
+            self.message_user(request, _("Rows of %(environments)s were selected and one needs review: delete them "
+                                         "one environment at a time. Nothing was deleted.")
+                              % {"environments": ", ".join(sorted(environments))}, messages.ERROR)  # fmt: skip
             return HttpResponseRedirect(reverse("admin:configurations_systemconfiguration_changelist"))
         [environment] = environments
         items = [services.Deletion(row.category, row.config_key) for row in rows]
-        title = f"Delete {', '.join(f'{r.category}.{r.config_key}' for r in rows)} in {environment}"
+        title = _("Delete %(keys)s in %(environment)s") % {
+            "keys": ", ".join(f"{r.category}.{r.config_key}" for r in rows), "environment": environment}  # fmt: skip
         return review_gate.open_instead(request, environment, items, title=title[:200], reason=_delete_reason(request))
 
     def delete_model(self, request, obj):
@@ -200,7 +202,7 @@ class SystemConfigurationAdmin(admin.ModelAdmin):
                 )
         obj.pk = row.pk
 
-    @admin.display(description="value")
+    @admin.display(description=_("value"))
     def shown_value(self, obj: SystemConfiguration) -> str:
         if obj.is_secret:
             return SECRET_MASK
@@ -226,9 +228,9 @@ class RecordChangeForm(forms.ModelForm):
 
     change_reason = forms.CharField(
         required=False,
-        label="Reason for change",
+        label=_("Reason for change"),
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Recorded in this item's history, with your name, IP address and browser.",
+        help_text=_("Recorded in this item's history, with your name, IP address and browser."),
     )
 
 
@@ -270,14 +272,14 @@ class EveryEnvironmentAdmin(SimpleHistoryAdmin):
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         # simple-history saves a POSTed revert for anyone who may view the history.
         if request.method == "POST" and not self.has_change_permission(request):
-            raise PermissionDenied("Reverting needs the permission to change it, and to edit every environment.")
+            raise PermissionDenied(_("Reverting needs the permission to change it, and to edit every environment."))
         return super().history_form_view(request, object_id, version_id, extra_context)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if request.method == "GET" and not self._may_change_rules(request) and super().has_change_permission(request):
             self.message_user(
                 request,
-                "This applies to every environment, so changing it needs the edit permission of every environment.",
+                _("This applies to every environment, so changing it needs the edit permission of every environment."),
                 messages.INFO,
             )
         return super().changeform_view(request, object_id, form_url, extra_context)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from django.template.response import TemplateResponse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .site import site
 
-GENERIC = "You may not open this page: it needs a permission your account does not have."
+GENERIC = gettext_lazy("You may not open this page: it needs a permission your account does not have.")
 
 
 def permission_denied(request, exception=None):
@@ -22,7 +24,7 @@ def permission_denied(request, exception=None):
     back = request.META.get("HTTP_REFERER", "")
     if not back or not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         back = None
-    context = {**_site_context(request), "title": "Not allowed", "reason": reason, "back": back,
+    context = {**_site_context(request), "title": _("Not allowed"), "reason": reason, "back": back,
                "refused_path": request.path}  # fmt: skip
     response = TemplateResponse(request, "403.html", context, status=403)
     return response.render()

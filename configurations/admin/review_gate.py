@@ -13,9 +13,10 @@ from collections.abc import Iterator, Sequence
 
 from django.contrib import messages
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .. import services
-from ..core.vocabulary import counted
 from ..services import reviews
 from .change_requests import review_url
 
@@ -65,11 +66,12 @@ def open_instead(request, environment: str, items: Sequence, *, title: str, reas
     title = (request.POST.get(TITLE_FIELD) or "").strip() or title
     opened = services.open_request(environment, items, title=title[:200], reason=reason, actor=request.user)
     needed = services.policy(environment).required_approvals
-    messages.success(
-        request,
-        f"Nothing is live yet: change request #{opened.request.pk} for {environment} holds "
-        f"{counted(len(items), 'change')} and needs {counted(needed, 'approval')} before it can be applied.",
-    )
+    holds = ngettext("%(count)d change", "%(count)d changes", len(items)) % {"count": len(items)}
+    needs = ngettext("%(count)d approval", "%(count)d approvals", needed) % {"count": needed}
+    messages.success(request, _(
+        "Nothing is live yet: change request #%(id)s for %(environment)s holds %(holds)s and needs %(needs)s "
+        "before it can be applied."
+    ) % {"id": opened.request.pk, "environment": environment, "holds": holds, "needs": needs})  # fmt: skip
     for warning in opened.overlapping:
-        messages.warning(request, f"{warning}: whichever is applied second will conflict.")
+        messages.warning(request, _("%(warning)s: whichever is applied second will conflict.") % {"warning": warning})
     return redirect(review_url(opened.request))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from .. import services
@@ -17,7 +18,9 @@ def _superuser(self, request, obj=None) -> bool:
 class ReviewPolicyForm(forms.ModelForm):
     """A policy and why it changes: the reason goes into the policy's history."""
 
-    change_reason = forms.CharField(required=False, label="Reason for change", widget=forms.Textarea(attrs={"rows": 2}))
+    change_reason = forms.CharField(
+        required=False, label=_("Reason for change"), widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     class Meta:
         model = ReviewPolicy

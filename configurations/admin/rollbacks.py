@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from .. import services
 from ..core.vocabulary import label
@@ -25,7 +26,7 @@ def rollback(request, entry_id: int, *, site):
     """GET: what the rollback would do; POST (with a reason): do it, or open a change request."""
     row = ConfigurationHistory.objects.select_related("changed_by").filter(pk=entry_id).first()
     if row is None:
-        raise Http404(f"No history entry #{entry_id}.")
+        raise Http404(_("No history entry #%(id)s.") % {"id": entry_id})
     [entry] = history.annotated([row])
     can_edit = permissions.can_edit(request.user, row.environment)
     if request.method == "POST" and not entry.is_current and not entry.is_secret:
@@ -34,7 +35,7 @@ def rollback(request, entry_id: int, *, site):
         if done is not None:
             return done
     context = {
-        "title": f"Roll back to history entry #{row.pk}",
+        "title": _("Roll back to history entry #%(id)s") % {"id": row.pk},
         "entry": entry,
         "can_edit": can_edit,
         "secret": entry.is_secret,
@@ -47,7 +48,7 @@ def rollback(request, entry_id: int, *, site):
 def _post(request, row: ConfigurationHistory):
     reason = request.POST.get("reason", "").strip()
     if not reason:
-        messages.error(request, "Give a reason for the rollback.")
+        messages.error(request, _("Give a reason for the rollback."))
         return None
     if safeguards.missing(request, row.environment, review_gate.notice(request, row.environment)):
         messages.error(request, safeguards.REFUSAL)
@@ -56,7 +57,8 @@ def _post(request, row: ConfigurationHistory):
     back = redirect(reverse("admin:configurations_history") + f"?config={row.config_id}")
     try:
         if review_gate.needs_request(request, row.environment):
-            title = f"Roll back {row.category}.{row.config_key} to history entry #{row.pk}"
+            title = _("Roll back %(category)s.%(key)s to history entry #%(id)s") % {
+                "category": row.category, "key": row.config_key, "id": row.pk}  # fmt: skip
             return review_gate.open_instead(request, row.environment, [services.rollback_item(row.pk)], title=title,
                                             reason=reason)  # fmt: skip
         with review_gate.direct_write(request):
@@ -67,5 +69,5 @@ def _post(request, row: ConfigurationHistory):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return None
-    messages.success(request, f"Rolled back {where} to history entry #{row.pk}.")
+    messages.success(request, _("Rolled back %(key)s to history entry #%(id)s.") % {"key": where, "id": row.pk})
     return back

@@ -8,10 +8,12 @@ the bypass box is the explicit confirmation of a direct write.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
+
 from ..core.vocabulary import Environment
 
 FIELD = "confirm_production"
-REFUSAL = "Nothing was written: tick “Yes, change production” to write to production."
+REFUSAL = gettext_lazy("Nothing was written: tick “Yes, change production” to write to production.")
 
 
 def asks(environment: str, review: dict | None = None) -> bool:

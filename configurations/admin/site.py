@@ -6,6 +6,7 @@ import functools
 
 from django.contrib import admin
 from django.urls import path, reverse
+from django.utils.translation import gettext, gettext_lazy
 
 from ..services import permissions
 from . import editor_views, rollbacks, views
@@ -14,9 +15,9 @@ from . import editor_views, rollbacks, views
 class ConfigurationsAdminSite(admin.AdminSite):
     """The admin site with the category editor, compare, copy and history views."""
 
-    site_header = "Configuration management"
-    site_title = "Configurations"
-    index_title = "Configurations"
+    site_header = gettext_lazy("Configuration management")
+    site_title = gettext_lazy("Configurations")
+    index_title = gettext_lazy("Configurations")
 
     def get_urls(self):
         """The category editor's pages, under /admin/configurations/ (not under one model's prefix, so the
@@ -45,10 +46,11 @@ class ConfigurationsAdminSite(admin.AdminSite):
             if not permissions.editable_environments(request.user):
                 return app_list
             # Someone who may edit an environment but holds no model permission still finds the editor.
-            app = {"name": "Configurations", "app_label": "configurations", "app_url": reverse(
+            app = {"name": gettext("Configurations"), "app_label": "configurations", "app_url": reverse(
                 "admin:configurations_category_overview"), "has_module_perms": True, "models": []}  # fmt: skip
             app_list.insert(0, app)
-        app["models"][:0] = [_entry("Edit by category and environment", "admin:configurations_category_overview")]
+        editor = _entry(gettext("Edit by category and environment"), "admin:configurations_category_overview")
+        app["models"][:0] = [editor]
         _move_users_to_authentication(app_list, app)
         return app_list
 

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from .. import services
@@ -29,12 +30,12 @@ from .forms import ApplyTemplateForm
 SESSION_KEY = "configurations_pending_templates"
 
 
-@admin.action(permissions=["view"], description="Apply to environment…")
+@admin.action(permissions=["view"], description=_("Apply to environment…"))
 @method_decorator(sensitive_post_parameters())  # an action is called like a method of the ModelAdmin
 def apply_to_environment(modeladmin, request, queryset):
     """The admin action: apply the one selected template to an environment (preview, then confirm)."""
     if queryset.count() != 1:
-        modeladmin.message_user(request, "Select exactly one template to apply.", messages.WARNING)
+        modeladmin.message_user(request, _("Select exactly one template to apply."), messages.WARNING)
         return None
     template = queryset.get()
     secret_names = services.secret_variables(template)
@@ -66,7 +67,7 @@ def _field(name: str) -> str:
 def _context(modeladmin, request, template, **extra) -> dict:
     return {
         **modeladmin.admin_site.each_context(request),
-        "title": f"Apply template {template.provider_name}",
+        "title": _("Apply template %(provider)s") % {"provider": template.provider_name},
         "opts": modeladmin.model._meta,
         "template_obj": template,
         "instructions": template.template_data.get("instructions", []),
@@ -100,7 +101,7 @@ def _preview(modeladmin, request, template, form):
         environment=environment,
         rows=application.preview(),
         token=token,
-        reason=form.cleaned_data["reason"] or f"Applied template {template.provider_name}",
+        reason=form.cleaned_data["reason"],
         review=review_gate.notice(request, environment),
         confirm_production=safeguards.asks(environment, review_gate.notice(request, environment)),
     )
@@ -111,7 +112,7 @@ def _preview(modeladmin, request, template, form):
 def _confirm(modeladmin, request, template, secret_names):
     pending = _pending(request, pop=False)
     if pending is None or pending["template"] != template.pk:
-        modeladmin.message_user(request, "That preview has expired; please start again.", messages.ERROR)
+        modeladmin.message_user(request, _("That preview has expired; please start again."), messages.ERROR)
         return None
     permissions.require_edit(request.user, pending["environment"])
     if safeguards.missing(request, pending["environment"], review_gate.notice(request, pending["environment"])):
@@ -155,10 +156,11 @@ def _request_instead(request, template, where: dict, variables: dict, reason: st
     """The environment needs review: the keys the template would change become a change request."""
     items = services.template_changes(**where, variables=variables)
     if not items:
-        messages.info(request, "Nothing would change, so no change request was opened.")
+        messages.info(request, _("Nothing would change, so no change request was opened."))
         return redirect("admin:configurations_category_edit", category=where["category"],
                         environment=where["environment"])  # fmt: skip
-    title = f"Apply template {template.provider_name} to {template.category}"
+    title = _("Apply template %(provider)s to %(category)s") % {"provider": template.provider_name,
+                                                                  "category": template.category}  # fmt: skip
     return review_gate.open_instead(request, where["environment"], items, title=title, reason=reason)
 
 
@@ -201,4 +203,4 @@ def _decrypt_secrets(request, pending) -> dict[str, str]:
             for name, sealed in pending["sealed"].items()
         }
     except crypto.DecryptionError as error:
-        raise PermissionDenied(f"The pending template values cannot be read: {error}") from None
+        raise PermissionDenied(_("The pending template values cannot be read: %(error)s") % {"error": error}) from None

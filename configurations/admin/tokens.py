@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 
@@ -25,8 +26,8 @@ class ApiTokenForm(forms.ModelForm):
     environments = forms.MultipleChoiceField(
         choices=[(env, env) for env in ENVIRONMENTS], widget=forms.CheckboxSelectMultiple
     )
-    categories = forms.CharField(required=False, help_text="Comma-separated; empty: every category")
-    write = forms.BooleanField(required=False, label="Read-write", help_text="Default: read only")
+    categories = forms.CharField(required=False, help_text=_("Comma-separated; empty: every category"))
+    write = forms.BooleanField(required=False, label=_("Read-write"), help_text=_("Default: read only"))
     expires_in_days = forms.IntegerField(required=False, min_value=1, max_value=tokens.MAX_DAYS)
 
     class Meta:
@@ -75,7 +76,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         lambda self, request, obj=None: request.user.is_active and request.user.is_superuser
     )
 
-    @admin.display(description="scope")
+    @admin.display(description=_("scope"))
     def scope(self, token: ApiToken) -> str:
         return f"{', '.join(token.environments)} / {', '.join(token.categories) or 'all categories'}"
 
@@ -126,9 +127,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return super().add_view(request, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):  # pragma: no cover - add goes through add_view
-        raise ValidationError("Tokens are created through the service.")
+        raise ValidationError(_("Tokens are created through the service."))
 
-    @admin.action(description="Revoke the selected tokens")
+    @admin.action(description=_("Revoke the selected tokens"))
     def revoke(self, request, queryset):
         names = [tokens.revoke_token(token.name, actor=request.user).name for token in queryset]
-        self.message_user(request, f"Revoked: {', '.join(names)}.", messages.SUCCESS)
+        self.message_user(request, _("Revoked: %(names)s.") % {"names": ", ".join(names)}, messages.SUCCESS)

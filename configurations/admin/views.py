@@ -16,23 +16,30 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext, pgettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from .. import services
 from ..core import crypto
-from ..core.vocabulary import ENVIRONMENTS, counted, label
+from ..core.vocabulary import ENVIRONMENTS, label
 from ..data.models import ConfigurationHistory, ConfigurationMetadata, SystemConfiguration
 from ..services import history, permissions
 from . import history_timeline, review_gate, safeguards
 from .editor import CategoryState, load_category
 
 TEST_RECIPIENT_KEY = "configurations_test_recipient"
+STATUS_LABELS = {
+    "same": pgettext_lazy("comparison", "same"),
+    "different": pgettext_lazy("comparison", "different"),
+    "not compared": pgettext_lazy("comparison", "not compared"),
+}
 
 
 def environment_named(environment: str) -> str:
     """The environment, or 404 for a name that is none."""
     if environment not in ENVIRONMENTS:
-        raise Http404(f"Unknown environment {environment!r}.")
+        raise Http404(_("Unknown environment %(environment)r.") % {"environment": environment})
     return environment
 
 
@@ -68,7 +75,8 @@ def overview(request, *, site):
         }
         for category in categories
     ]
-    return render_page(site, request, "category_overview.html", {"title": "Configurations by category", "rows": rows})
+    context = {"title": _("Configurations by category"), "rows": rows}
+    return render_page(site, request, "category_overview.html", context)
 
 
 # ------------------------------------------------------------------------ compare and copy
@@ -83,9 +91,9 @@ def compare(request, category: str, *, site):
         return _copy(request, category, left, right, site=site)
     left_snapshot, right_snapshot = load_category(category, left), load_category(category, right)
     if not left_snapshot.fields and not right_snapshot.fields:
-        raise Http404(f"No configuration or metadata for category {category!r}.")
+        raise Http404(_("No configuration or metadata for category %(category)r.") % {"category": category})
     context = {
-        "title": f"{category}: {left} ↔ {right}",
+        "title": _("%(category)s: %(left)s ↔ %(right)s") % {"category": category, "left": left, "right": right},
         "category": category,
         "left": left,
         "right": right,
@@ -146,14 +154,15 @@ def _value(field) -> str | None:
 @sensitive_variables()
 def _sides(left, right, secrets_comparable: bool) -> dict:
     left_value, right_value = _value(left), _value(right)
-    status = "same" if left_value == right_value else "different"
+    status = "same" if left_value == right_value else "different"  # the row's class; status_label is what it says
     if _secret(left, right):
-        shown = tuple("set" if value is not None else "unset" for value in (left_value, right_value))
+        shown = tuple(pgettext("value state", "set") if value is not None else pgettext("value state", "unset")
+                      for value in (left_value, right_value))  # fmt: skip
         if not secrets_comparable:
             status = "not compared"
     else:
         shown = (left_value, right_value)
-    return {"left_shown": shown[0], "right_shown": shown[1], "status": status}
+    return {"left_shown": shown[0], "right_shown": shown[1], "status": status, "status_label": STATUS_LABELS[status]}
 
 
 @sensitive_variables()
@@ -165,7 +174,7 @@ def _copy(request, category: str, left: str, right: str, *, site):
     reason = request.POST.get("reason", "").strip()
     url = reverse("admin:configurations_category_compare", args=[category]) + f"?left={left}&right={right}"
     if not keys or not reason:
-        messages.error(request, "Select at least one key and give a reason to copy.")
+        messages.error(request, _("Select at least one key and give a reason to copy."))
         return redirect(url)
     if safeguards.missing(request, target, review_gate.notice(request, target)):
         messages.error(request, safeguards.REFUSAL)
@@ -173,7 +182,8 @@ def _copy(request, category: str, left: str, right: str, *, site):
     try:
         if review_gate.needs_request(request, target):
             items = services.copy_changes(category=category, keys=keys, source=source, target=target)
-            title = f"Copy {category} from {source}: {', '.join(sorted(keys))}"
+            title = _("Copy %(category)s from %(source)s: %(keys)s") % {
+                "category": category, "source": source, "keys": ", ".join(sorted(keys))}  # fmt: skip
             return review_gate.open_instead(request, target, items, title=title, reason=reason)
         with review_gate.direct_write(request):
             plans = services.copy_values(category=category, keys=keys, source=source, target=target, reason=reason)
@@ -186,7 +196,10 @@ def _copy(request, category: str, left: str, right: str, *, site):
         return redirect(url)
     copied = [p.change.key for p in plans if p.writes]
     messages.success(
-        request, f"Copied {counted(len(copied), 'key')} from {source} to {target}: {', '.join(copied) or 'none'}."
+        request,
+        ngettext("Copied %(count)d key from %(source)s to %(target)s: %(keys)s.",
+                 "Copied %(count)d keys from %(source)s to %(target)s: %(keys)s.", len(copied))
+        % {"count": len(copied), "source": source, "target": target, "keys": ", ".join(copied) or _("none")},
     )
     return redirect(url)
 
@@ -225,8 +238,8 @@ def _history_title(filters: history.HistoryFilters) -> str:
     if filters.config_id is not None:
         entry = ConfigurationHistory.objects.filter(config_id=filters.config_id).order_by("-id").first()
         if entry is not None:
-            return f"History of {label(entry.category, entry.config_key, entry.environment)}"
-    return "Configuration history"
+            return _("History of %(key)s") % {"key": label(entry.category, entry.config_key, entry.environment)}
+    return _("Configuration history")
 
 
 def _history_filters(query) -> history.HistoryFilters:
@@ -260,11 +273,12 @@ def send_test_email(request, category: str, environment: str, *, site):
     try:
         validate_email(recipient)
     except ValidationError:
-        messages.error(request, "Enter the email address to send the test message to.")
+        messages.error(request, _("Enter the email address to send the test message to."))
     else:
         request.session[TEST_RECIPIENT_KEY] = recipient  # offered again next time
         attempt = services.send_test_email(environment=environment, recipient=recipient, actor=request.user)
         messages.add_message(
-            request, messages.SUCCESS if attempt.succeeded else messages.ERROR, f"Test email: {attempt.result}"
+            request, messages.SUCCESS if attempt.succeeded else messages.ERROR,
+            _("Test email: %(result)s") % {"result": attempt.result},
         )
     return redirect("admin:configurations_category_edit", category=category, environment=environment)

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models.enums import TextChoices
+from django.utils.translation import gettext_lazy as _
 
 
 class Environment(TextChoices):
@@ -25,10 +26,10 @@ class Environment(TextChoices):
 class ValueType(TextChoices):
     """The four value types of the spec."""
 
-    STRING = "string"
-    NUMBER = "number"
-    BOOLEAN = "boolean"
-    JSON = "json"
+    STRING = "string", _("String")
+    NUMBER = "number", _("Number")
+    BOOLEAN = "boolean", _("Boolean")
+    JSON = "json", _("JSON")
 
 
 ENVIRONMENTS: tuple[str, ...] = tuple(Environment.values)

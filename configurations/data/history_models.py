@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
 
 from ..core.vocabulary import HistoryAction
 from .model_base import user_column
@@ -69,8 +70,8 @@ class ConfigurationHistory(HistoryColumns):
 
     class Meta(HistoryColumns.Meta):
         db_table = "configuration_history"
-        verbose_name = "configuration history entry"
-        verbose_name_plural = "configuration history"
+        verbose_name = _("configuration history entry")
+        verbose_name_plural = _("configuration history")
         indexes = [
             models.Index(fields=["config"], name="idx_confhist_config_id"),
             models.Index(fields=["changed_by"], name="idx_confhist_changed_by"),
@@ -90,8 +91,8 @@ class ConfigurationHistoryArchive(HistoryColumns):
             models.Index(fields=["config", "-created_at"], name="idx_confarch_config_created"),
             models.Index(fields=["created_at"], name="idx_confarch_created_at"),
         ]
-        verbose_name = "archived history entry"
-        verbose_name_plural = "configuration history archive"
+        verbose_name = _("archived history entry")
+        verbose_name_plural = _("configuration history archive")
 
 
 class HistoryChainHead(models.Model):

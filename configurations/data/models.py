@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower, Now
+from django.utils.translation import gettext_lazy as _
 
 from .. import conf
 from ..core import crypto, stored, templates_engine, validation
@@ -114,7 +115,7 @@ class SystemConfiguration(KeyedByCategory):
 
     class Meta:
         db_table = "system_configurations"
-        verbose_name = "configuration"
+        verbose_name = _("configuration")
         ordering = ("category", "environment", "config_key")
         # Editing is granted per environment (docs/admin.md, Permissions); production needs its own.
         permissions = [(f"edit_{env}", f"Can edit {env} configurations") for env in ENVIRONMENTS]
@@ -213,8 +214,8 @@ class ConfigurationMetadata(KeyedByCategory, CheckedOnSave):
 
     class Meta:
         db_table = "configuration_metadata"
-        verbose_name = "configuration metadata"
-        verbose_name_plural = "configuration metadata"
+        verbose_name = _("configuration metadata")
+        verbose_name_plural = _("configuration metadata")
         ordering = ("category", "sort_order", "config_key")
         constraints = [
             models.UniqueConstraint(fields=("category", "config_key"), name="unique_metadata_key_per_category"),
@@ -304,7 +305,7 @@ class ConfigurationTemplate(CheckedOnSave):
 
     class Meta:
         db_table = "configuration_templates"
-        verbose_name = "configuration template"
+        verbose_name = _("configuration template")
         ordering = ("category", "provider_name")
         constraints = [
             models.UniqueConstraint(fields=("provider_name", "category"), name="unique_provider_category"),
@@ -357,6 +358,8 @@ class SentTestEmail(models.Model):
     class Meta:
         db_table = "configuration_test_emails"
         ordering = ("-created_at", "-id")
+        verbose_name = _("sent test email")
+        verbose_name_plural = _("sent test emails")
 
     def __str__(self) -> str:
         return f"test email to {self.recipient} [{self.environment}]"

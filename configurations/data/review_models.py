@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
 
 from ..core.vocabulary import ENVIRONMENTS, Environment
 from .change_records import recorded_history
@@ -28,8 +29,8 @@ class ReviewPolicy(models.Model):
 
     class Meta:
         db_table = "configuration_review_policies"
-        verbose_name = "review policy"
-        verbose_name_plural = "review policies"
+        verbose_name = _("review policy")
+        verbose_name_plural = _("review policies")
         constraints = [
             models.CheckConstraint(condition=in_choices("environment", Environment), name="review_policy_environment"),
             models.CheckConstraint(
@@ -48,13 +49,13 @@ class ReviewPolicy(models.Model):
 class RequestState(models.TextChoices):
     """Where a change request is: draft -> in review -> approved -> applied, or rejected, cancelled, conflicted."""
 
-    DRAFT = "draft"
-    IN_REVIEW = "in_review"
-    APPROVED = "approved"
-    APPLIED = "applied"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-    CONFLICTED = "conflicted"
+    DRAFT = "draft", _("Draft")
+    IN_REVIEW = "in_review", _("In review")
+    APPROVED = "approved", _("Approved")
+    APPLIED = "applied", _("Applied")
+    REJECTED = "rejected", _("Rejected")
+    CANCELLED = "cancelled", _("Cancelled")
+    CONFLICTED = "conflicted", _("Conflicted")
 
 
 OPEN_STATES = (RequestState.DRAFT, RequestState.IN_REVIEW, RequestState.APPROVED)
@@ -79,6 +80,8 @@ class ChangeRequest(models.Model):
 
     class Meta:
         db_table = "configuration_change_requests"
+        verbose_name = _("change request")
+        verbose_name_plural = _("change requests")
         constraints = [
             models.CheckConstraint(condition=in_choices("state", RequestState), name="change_request_state"),
             models.CheckConstraint(condition=in_choices("environment", Environment), name="change_request_environment"),

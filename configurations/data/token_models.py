@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
 
 from .model_base import User
 
@@ -43,7 +44,7 @@ class ApiToken(models.Model):
 
     class Meta:
         db_table = "configuration_api_tokens"
-        verbose_name = "API token"
+        verbose_name = _("API token")
 
     def __str__(self) -> str:
         return self.name

@@ -9,6 +9,7 @@ import json
 
 from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import Length, Substr, TruncDate
+from django.utils.translation import pgettext_lazy
 
 from ..data.models import ChangeRequestItem, ConfigurationHistory, HistoryRollback
 
@@ -67,6 +68,11 @@ class HistoryEntry:
         if self.restored_id is not None:
             return "rolled back"
         return CHANGE_WORDS.get(self.row.action, self.row.action)
+
+    @property
+    def change_label(self) -> str:
+        """``change`` as a person reads it, in their language."""
+        return str(CHANGE_LABELS.get(self.change, self.change))
 
     @property
     def is_secret(self) -> bool:
@@ -135,6 +141,14 @@ class HistoryEntry:
 _WHOLE = object()
 CHANGE_WORDS = {"create": "created", "update": "changed", "deactivate": "deactivated", "reactivate": "reactivated",
                 "delete": "deleted"}  # fmt: skip
+CHANGE_LABELS = {
+    "created": pgettext_lazy("history change", "created"),
+    "changed": pgettext_lazy("history change", "changed"),
+    "deactivated": pgettext_lazy("history change", "deactivated"),
+    "reactivated": pgettext_lazy("history change", "reactivated"),
+    "deleted": pgettext_lazy("history change", "deleted"),
+    "rolled back": pgettext_lazy("history change", "rolled back"),
+}
 
 
 def _readable(value: str | None, value_type: str | None) -> str | None:
@@ -188,7 +202,7 @@ class Timeline:
 
     start: datetime.date
     days: list[tuple[datetime.date, int]]  # every day of the period, oldest first, with its number of changes
-    people: list[tuple[str, int]]  # who changed it, most changes first ("unknown" for writes without an actor)
+    people: list[tuple[str | None, int]]  # who changed it, most changes first (None: writes without an actor)
 
     @property
     def busiest(self) -> int:
@@ -212,7 +226,7 @@ def timeline(filters: HistoryFilters, *, days: int = 90, today: datetime.date | 
     series = [(start + datetime.timedelta(days=i), per_day.get(start + datetime.timedelta(days=i), 0))
               for i in range(days)]  # fmt: skip
     people = rows.values("changed_by__username").annotate(n=Count("id")).order_by("-n", "changed_by__username")[:10]
-    return Timeline(start, series, [(p["changed_by__username"] or "unknown", p["n"]) for p in people])
+    return Timeline(start, series, [(p["changed_by__username"], p["n"]) for p in people])
 
 
 def change_requests_of(entry_ids: list[int]) -> dict[int, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from ..core.secrecy import is_secret_key
 from ..data.models import ChangeRequest, ChangeRequestItem, ConfigurationHistory, RequestState, SystemConfiguration
@@ -19,6 +20,11 @@ from . import permissions, reviews
 from .change_requests import key_versions, valid_approvals
 
 PREVIEW_CHARS = 500
+SECRET_CHANGES = {
+    "set": gettext_lazy("secret set"),
+    "changed": gettext_lazy("secret changed"),
+    "deleted": gettext_lazy("secret deleted"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +44,11 @@ class ItemDiff:
     def label(self) -> str:
         """category.key."""
         return f"{self.item.category}.{self.item.config_key}"
+
+    @property
+    def secret_change_label(self) -> str:
+        """What happens to a secret, as a person reads it: secret set, changed or deleted."""
+        return str(SECRET_CHANGES.get(self.secret_change, self.secret_change))
 
 
 @dataclasses.dataclass(frozen=True)

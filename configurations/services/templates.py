@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.debug import sensitive_variables
 
 from ..core import templates_engine
@@ -14,6 +15,12 @@ from ..data.audit import audit_context
 from ..data.models import ConfigurationMetadata, ConfigurationTemplate, SystemConfiguration
 from ..observability import metrics
 from .changes import Change, PlannedChange, plan_changes, write_plans
+
+STATUS_LABELS = {
+    "new": pgettext_lazy("template preview", "new"),
+    "changed": pgettext_lazy("template preview", "changed"),
+    "same": pgettext_lazy("template preview", "same"),
+}
 
 
 @dataclasses.dataclass
@@ -43,6 +50,7 @@ class TemplateApplication:
                 {
                     "key": plan.change.key,
                     "status": PREVIEW_STATUS[plan.outcome],
+                    "status_label": str(STATUS_LABELS[PREVIEW_STATUS[plan.outcome]]),
                     "secret": plan.secret,
                     "current": current,
                     "new": SECRET_MASK if plan.secret else plan.text,
