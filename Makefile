@@ -80,7 +80,10 @@ test-sqlite: $(VENV)/.dev $(AXE)
 messages: $(VENV)/.dev
 	DEBUG=true $(BIN)/python manage.py makemessages -l de -l fr -l es -l ar --no-obsolete \
 		--ignore=.venv --ignore=tests --ignore=benchmarks --ignore=artifacts --ignore=node_modules
-	@for po in configurations/locale/*/LC_MESSAGES/django.po; do msgfmt --check -o $${po%.po}.mo $$po; done
+	@# msgmerge's guesses for new strings are cleared (a guessed translation is worse than English until checked).
+	@for po in configurations/locale/*/LC_MESSAGES/django.po; do \
+		msgattrib --clear-fuzzy --empty --clear-previous -o $$po $$po && msgfmt --check -o $${po%.po}.mo $$po; \
+	done
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/run.py

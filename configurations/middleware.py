@@ -10,6 +10,7 @@ import time
 from django.db import connections
 from django.http import HttpResponse, JsonResponse
 from django.utils.functional import empty
+from django.utils.translation import gettext_lazy as _
 
 from . import runtime
 from .core.vocabulary import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
@@ -121,7 +122,7 @@ class DatabaseOutageMiddleware:
         if not availability.is_outage(exception):
             return None
         availability.failed(exception)
-        detail = "The database is unreachable; nothing was read or changed. Try again shortly."
+        detail = str(_("The database is unreachable; nothing was read or changed. Try again shortly."))
         if request.path.startswith("/api/"):
             body = {"type": PROBLEM_TYPE_BASE + "service-unavailable", "title": "Service unavailable",
                     "status": 503, "detail": detail}  # fmt: skip

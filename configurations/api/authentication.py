@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -25,7 +26,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         if not header:
             return None
         if len(header) != 2 or header[0].lower() != b"bearer":
-            raise exceptions.AuthenticationFailed("Send the token as: Authorization: Bearer <token>.")
+            raise exceptions.AuthenticationFailed(_("Send the token as: Authorization: Bearer <token>."))
         try:
             plaintext = header[1].decode("ascii")
         except UnicodeDecodeError:

@@ -7,6 +7,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -36,7 +37,7 @@ def _writer(request, environment: str) -> ApiToken:
     token = _token(request)
     _require(token, environment)
     if not token.can_write:
-        raise exceptions.PermissionDenied("This token may only read.")
+        raise exceptions.PermissionDenied(_("This token may only read."))
     return token
 
 
@@ -79,7 +80,8 @@ class ChangeRequestsView(ApiView):
                 opened = services.open_request(environment, items, title=data["title"], reason=data["reason"],
                                                apply_at=data["apply_at"], actor=token.owner)  # fmt: skip
                 if not token.secrets and opened.request.items.filter(is_encrypted=True).exists():
-                    raise exceptions.PermissionDenied("This token may not write secrets (created without `secrets`).")
+                    refusal = _("This token may not write secrets (created without `secrets`).")
+                    raise exceptions.PermissionDenied(refusal)
         except ValidationError as error:
             raise Unprocessable(validation_errors(error, key="items")) from None
         return opened_response(opened)
@@ -97,10 +99,12 @@ class ChangeRequestView(ApiView):
 
 def _found(environment: str, request_id: str) -> ChangeRequest:
     if not re.fullmatch(r"[0-9]{1,18}", str(request_id)):
-        raise exceptions.NotFound(f"No change request {request_id!r} in {environment}.")
+        raise exceptions.NotFound(_("No change request %(id)r in %(environment)s.") % {"id": request_id,
+                                                                                     "environment": environment})
     found = ChangeRequest.objects.filter(environment=environment, pk=int(request_id)).select_related("author").first()
     if found is None:
-        raise exceptions.NotFound(f"No change request #{request_id} in {environment}.")
+        raise exceptions.NotFound(_("No change request #%(id)s in %(environment)s.") % {"id": request_id,
+                                                                                      "environment": environment})
     return found
 
 

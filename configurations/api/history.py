@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -27,7 +28,7 @@ class KeyHistoryView(ApiView):
         _require(token, environment, category)
         query = s.HistoryQuerySerializer(data=request.query_params.dict())
         if not query.is_valid():
-            raise exceptions.ParseError("before is a cursor from `next`, limit 1 to 100.")
+            raise exceptions.ParseError(_("before is a cursor from `next`, limit 1 to 100."))
         filters = history.HistoryFilters(environment=environment, category=category, key=key)
         try:
             entries, next_cursor = history.page(

@@ -3,6 +3,7 @@ document, never a 500 (json's recursion) and never a silent "last key wins"."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
 
@@ -20,8 +21,10 @@ class StrictJSONParser(JSONParser):
         try:
             text = stream.read().decode(encoding)
         except UnicodeDecodeError as error:
-            raise exceptions.ParseError(f"The body is not {encoding} text: {error.reason}.") from None
+            raise exceptions.ParseError(
+                _("The body is not %(encoding)s text: %(reason)s.") % {"encoding": encoding, "reason": error.reason}
+            ) from None
         try:
             return values.strict_json(text, depth=MAX_BODY_DEPTH)
         except values.ValueTypeError as error:
-            raise exceptions.ParseError(f"The body was refused: it {error}.") from None
+            raise exceptions.ParseError(_("The body was refused: it %(problem)s.") % {"problem": error}) from None

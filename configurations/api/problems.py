@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -14,6 +15,7 @@ from ..core.vocabulary import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 
 MEDIA_TYPE = PROBLEM_MEDIA_TYPE
 TYPE_BASE = PROBLEM_TYPE_BASE
+# The title in English names the problem's type (its URI); the answer's title is in the client's language.
 TITLES = {
     400: "Bad request",
     401: "Not authenticated",
@@ -28,13 +30,27 @@ TITLES = {
     429: "Too many requests",
     503: "Service unavailable",
 }
+TRANSLATED_TITLES = {
+    400: _("Bad request"),
+    401: _("Not authenticated"),
+    403: _("Forbidden"),
+    404: _("Not found"),
+    405: _("Method not allowed"),
+    406: _("Not acceptable"),
+    409: _("Conflict"),
+    412: _("Precondition failed"),
+    415: _("Unsupported media type"),
+    422: _("Validation failed"),
+    429: _("Too many requests"),
+    503: _("Service unavailable"),
+}
 
 
 class PreconditionFailed(exceptions.APIException):
     """412: the If-Match ETag names a version the category has moved past."""
 
     status_code = status.HTTP_412_PRECONDITION_FAILED
-    default_detail = "The category changed since that ETag; read it again."
+    default_detail = _("The category changed since that ETag; read it again.")
     default_code = "precondition_failed"
 
 
@@ -42,7 +58,7 @@ class Unprocessable(exceptions.APIException):
     """422: the value breaks its key's rules."""
 
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = "The value was not accepted; nothing was changed."
+    default_detail = _("The value was not accepted; nothing was changed.")
     default_code = "validation_failed"
 
     def __init__(self, errors: list[dict[str, str]], detail: str | None = None) -> None:
@@ -73,7 +89,7 @@ def problem(status_code: int, detail: str, *, errors: list | None = None, header
     title = TITLES.get(status_code, "Error")
     body = {
         "type": TYPE_BASE + title.lower().replace(" ", "-"),
-        "title": title,
+        "title": str(TRANSLATED_TITLES.get(status_code, title)),
         "status": status_code,
         "detail": detail,
     }
@@ -109,7 +125,7 @@ def handle(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         errors = _drf_errors(exc.detail)
         response.status_code = 422
-        detail = "The request was not accepted; nothing was changed."
+        detail = str(_("The request was not accepted; nothing was changed."))
     elif isinstance(exc.detail, dict | list):
         detail = str(exc.default_detail)
     else:
@@ -128,6 +144,7 @@ def _drf_errors(detail, where: str = "body") -> list[dict[str, str]]:
 
 def unknown_resource(request, *args, **kwargs) -> JsonResponse:
     """Any other URL under the API: a 404 problem document, never Django's HTML page."""
-    body = {"type": f"{TYPE_BASE}not-found", "title": TITLES[404], "status": 404,
-            "detail": f"No API resource at {request.path}; the operations are listed at /api/v1/docs/."}  # fmt: skip
+    detail = _("No API resource at %(path)s; the operations are listed at /api/v1/docs/.") % {"path": request.path}
+    body = {"type": f"{TYPE_BASE}not-found", "title": str(TRANSLATED_TITLES[404]), "status": 404,
+            "detail": str(detail)}  # fmt: skip
     return JsonResponse(body, status=404, content_type=MEDIA_TYPE)

@@ -7,6 +7,7 @@ import hashlib
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.http import parse_etags
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -23,7 +24,7 @@ from . import request_serializers, waits
 from . import serializers as s
 from .problems import MEDIA_TYPE, PreconditionFailed, ProblemSerializer, Unprocessable, validation_errors
 
-OUT_OF_SCOPE = "This token does not cover this resource."
+OUT_OF_SCOPE = _("This token does not cover this resource.")
 PROBLEMS = {
     (status, MEDIA_TYPE): OpenApiResponse(ProblemSerializer, description=description)
     for status, description in {
@@ -144,7 +145,7 @@ class ApiView(APIView):
         if problems:
             if request.method == "PUT":
                 raise Unprocessable([{"key": kwargs.get("key", ""), "rule": "name", "message": p} for p in problems])
-            raise exceptions.NotFound("No configuration can have that name.")
+            raise exceptions.NotFound(_("No configuration can have that name."))
         unknown = sorted(set(request.query_params) - self.query_parameters)
         if unknown:
             raise exceptions.ParseError(
@@ -152,7 +153,9 @@ class ApiView(APIView):
             )
         repeated = sorted(name for name, given in request.query_params.lists() if len(given) > 1)
         if repeated:
-            raise exceptions.ParseError(f"Each query parameter may be given once: {', '.join(repeated)} was repeated.")
+            raise exceptions.ParseError(
+                _("Each query parameter may be given once: %(names)s was repeated.") % {"names": ", ".join(repeated)}
+            )
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -206,7 +209,8 @@ class CategoryView(ApiView):
         _require(token, environment, category)
         snapshot = runtime.current_snapshot(environment)
         if category not in snapshot.by_category:
-            raise exceptions.NotFound(f"No active configuration in {category} [{environment}].")
+            raise exceptions.NotFound(_("No active configuration in %(category)s [%(environment)s].")
+                                      % {"category": category, "environment": environment})  # fmt: skip
         reveal = _reveals(token, environment)
         etag = category_etag(snapshot.category_version(category), reveal, snapshot.defaults_of(category))
         return _conditional(request, lambda: _category_body(snapshot, category, reveal), etag)
@@ -232,7 +236,7 @@ class ChangesView(ApiView):
         _require(token, environment)
         query = s.ChangesQuerySerializer(data=request.query_params.dict())
         if not query.is_valid():
-            raise exceptions.ParseError("since is a version (a whole number) and wait 0 to 60 seconds.")
+            raise exceptions.ParseError(_("since is a version (a whole number) and wait 0 to 60 seconds."))
         since = query.validated_data.get("since")
 
         def in_scope(snapshot) -> dict[str, int]:
@@ -272,7 +276,8 @@ class KeyView(ApiView):
         snapshot = runtime.current_snapshot(environment)
         source = snapshot.source(category, key)
         if source is None:
-            raise exceptions.NotFound(f"No value and no default for {category}.{key} [{environment}].")
+            raise exceptions.NotFound(_("No value and no default for %(category)s.%(key)s [%(environment)s].")
+                                      % {"category": category, "key": key, "environment": environment})  # fmt: skip
         reveal = _reveals(token, environment)
         etag = category_etag(snapshot.category_version(category), reveal, snapshot.defaults_of(category))
 
@@ -306,7 +311,7 @@ class KeyView(ApiView):
         token = _token(request)
         _require(token, environment, category)
         if not token.can_write:
-            raise exceptions.PermissionDenied("This token may only read.")
+            raise exceptions.PermissionDenied(_("This token may only read."))
         body = s.KeyWriteSerializer(data=request.data)
         if not body.is_valid():
             raise Unprocessable(_field_errors(body.errors))

@@ -8,6 +8,7 @@ import getpass
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from configurations import services
 from configurations.observability import metrics
@@ -58,24 +59,24 @@ class AuditedCommand(BaseCommand):
                 with services.bypassing() if options.get("bypass_review") else contextlib.nullcontext():
                     return super().execute(*args, **options)
             except services.ReviewRequired as error:
-                hint = " Or pass --change-request (with --actor) to open one." if self.reviewable else ""
+                hint = " " + _("Or pass --change-request (with --actor) to open one.") if self.reviewable else ""
                 raise CommandError(f"{error}{hint}") from None
             except PermissionDenied as error:
                 # --actor acts with that user's permissions; a refusal is one clear line, nothing written.
-                raise CommandError(f"{error} Nothing was changed.") from None
+                raise CommandError(_("%(error)s Nothing was changed.") % {"error": error}) from None
 
     def report_opened(self, opened: list[services.Opened]) -> None:
         """What --change-request opened: each request, what it holds, what it needs, and overlap warnings."""
         for item in opened:
             request = item.request
             needed = services.policy(request.environment).required_approvals or 1
-            self.stdout.write(
-                f"Opened change request #{request.pk} for {request.environment}: {request.items.count()} item(s), "
-                f"{needed} approval(s) needed; nothing is live until it is applied "
-                f"(manage.py change_request show {request.pk})."
-            )
+            self.stdout.write(_(
+                "Opened change request #%(id)s for %(environment)s: %(items)d item(s), %(needed)d approval(s) needed; "
+                "nothing is live until it is applied (manage.py change_request show %(id)s)."
+            ) % {"id": request.pk, "environment": request.environment, "items": request.items.count(),
+                 "needed": needed})  # fmt: skip
             for warning in item.overlapping:
-                self.stderr.write(f"warning: {warning}")
+                self.stderr.write(_("warning: %(warning)s") % {"warning": warning})
 
     @staticmethod
     def _actor(username: str | None):
@@ -84,7 +85,7 @@ class AuditedCommand(BaseCommand):
         try:
             return get_user_model().objects.get(username=username)
         except get_user_model().DoesNotExist:
-            raise CommandError(f"--actor: no user named {username!r}") from None
+            raise CommandError(_("--actor: no user named %(name)r") % {"name": username}) from None
 
 
 def _os_user() -> str:

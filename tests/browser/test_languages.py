@@ -37,3 +37,20 @@ def test_the_editor_in_arabic_reads_right_to_left_and_mirrors(browser, live_serv
     content = browser.find_element(By.ID, "content")
     assert _x(sidebar) > _x(content)  # the navigation on the right
     browser_support.save_screenshot(browser, "editor-arabic-rtl")
+
+
+def test_the_changelists_fit_a_1400_pixel_window(browser, live_server, browser_editor):
+    """No changelist the product adds or shapes needs a horizontal scroll bar at 1,400 px, with long values in it."""
+    services.set_value(category="smtp", key="host", environment="production", value="relay-" + "x" * 120 + ".example")
+    services.set_value(category="feature", key="a_rather_long_key_name_for_a_flag", environment="staging", value="on")
+    browser.set_window_size(1400, 900)
+    log_in(browser, live_server)
+    wide = {}
+    for model in ("systemconfiguration", "configurationmetadata", "configurationtemplate", "changerequest",
+                  "apitoken", "senttestemail", "reviewpolicy", "configurationhistoryarchive"):  # fmt: skip
+        browser.get(f"{live_server.url}/admin/configurations/{model}/")
+        width = browser.execute_script("return document.documentElement.scrollWidth")
+        viewport = browser.execute_script("return document.documentElement.clientWidth")
+        if width > viewport:
+            wide[model] = (width, viewport)
+    assert wide == {}

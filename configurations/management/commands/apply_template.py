@@ -6,9 +6,10 @@ import os
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from configurations import services
-from configurations.core.vocabulary import counted
 from configurations.management.auditing import AuditedCommand
 
 
@@ -47,7 +48,7 @@ class Command(AuditedCommand):
                 dry_run=dry_run,
             )
         except ValidationError as error:
-            raise CommandError("nothing was written:\n  " + "\n  ".join(error.messages)) from None
+            raise CommandError(_("nothing was written:") + "\n  " + "\n  ".join(error.messages)) from None
         self._print_preview(application, dry_run)
 
     def _request(self, provider, category, environment, variables, reason, title):
@@ -55,12 +56,13 @@ class Command(AuditedCommand):
         try:
             items = services.template_changes(**where, variables=variables, actor=self.actor)
             if not items:
-                self.stdout.write("Nothing would change, so no change request was opened.")
+                self.stdout.write(_("Nothing would change, so no change request was opened."))
                 return
-            title = title or f"Apply template {provider} to {category}"
+            title = title or _("Apply template %(provider)s to %(category)s") % {"provider": provider,
+                                                                                  "category": category}  # fmt: skip
             opened = services.open_request(environment, items, title=title, reason=reason or "", actor=self.actor)
         except ValidationError as error:
-            raise CommandError("no change request was opened:\n  " + "\n  ".join(error.messages)) from None
+            raise CommandError(_("no change request was opened:") + "\n  " + "\n  ".join(error.messages)) from None
         self.report_opened([opened])
 
     def _variables(self, pairs: list[str], from_env: list[str]) -> dict[str, str]:
@@ -68,24 +70,29 @@ class Command(AuditedCommand):
         for pair in pairs:
             name, sep, value = pair.partition("=")
             if not sep or not name:
-                raise CommandError(f"--var {pair!r}: expected NAME=VALUE")
+                raise CommandError(_("--var %(pair)r: expected NAME=VALUE") % {"pair": pair})
             variables[name] = value
         for name in from_env:
             if name not in os.environ:
-                raise CommandError(f"--var-from-env {name}: not set in the environment")
+                raise CommandError(_("--var-from-env %(name)s: not set in the environment") % {"name": name})
             variables[name] = os.environ[name]
         return variables
 
     def _print_preview(self, application: services.TemplateApplication, dry_run: bool) -> None:
-        verb = "Would apply" if dry_run else "Applied"
         template = application.template
-        self.stdout.write(
-            f"{verb} template {template.provider_name} to {template.category} in {application.environment}:"
-        )
+        where = {"provider": template.provider_name, "category": template.category,
+                 "environment": application.environment}  # fmt: skip
+        if dry_run:
+            self.stdout.write(_("Would apply template %(provider)s to %(category)s in %(environment)s:") % where)
+        else:
+            self.stdout.write(_("Applied template %(provider)s to %(category)s in %(environment)s:") % where)
         for row in application.preview():
             if row["current"] is None:  # a new key: nothing before it
                 self.stdout.write(f"  {row['status']:<8} {row['key']}: {row['new']}")
             else:
                 self.stdout.write(f"  {row['status']:<8} {row['key']}: {row['current']} -> {row['new']}")
         written = sum(1 for row in application.preview() if row["status"] != "same")
-        self.stdout.write(f"{counted(written, 'key')} {'would change' if dry_run else 'changed'}.")
+        if dry_run:
+            self.stdout.write(ngettext("%(n)d key would change.", "%(n)d keys would change.", written) % {"n": written})
+        else:
+            self.stdout.write(ngettext("%(n)d key changed.", "%(n)d keys changed.", written) % {"n": written})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
 
 from configurations import services
 from configurations.core.vocabulary import ENVIRONMENTS
@@ -27,7 +28,7 @@ class Command(AuditedCommand):
     def handle(self, *args, environment: str, approvals, self_approval, reason, **options):
         if approvals is not None or self_approval is not None:
             if self.actor is None:
-                raise CommandError("Changing a review policy needs --actor (a superuser); nothing was changed.")
+                raise CommandError(_("Changing a review policy needs --actor (a superuser); nothing was changed."))
             try:
                 services.set_policy(
                     environment, approvals=approvals, self_approval=self_approval, actor=self.actor, reason=reason
@@ -36,9 +37,9 @@ class Command(AuditedCommand):
                 raise CommandError("; ".join(f"--{k}: {' '.join(v)}" for k, v in error.message_dict.items())) from None
         rules = services.policy(environment)
         needed = rules.required_approvals
-        review = f"{needed} approval(s) needed" if needed else "no review (changes go live at once)"
-        self.stdout.write(
-            f"{environment}: {review}; "
-            f"self-approval {'allowed' if rules.allow_self_approval else 'not allowed'}; "
-            f"bypass: the permission {services.reviews.bypass_permission(environment)}, with a reason."
-        )
+        review = _("%(n)d approval(s) needed") % {"n": needed} if needed else _("no review (changes go live at once)")
+        self_approval = _("self-approval allowed") if rules.allow_self_approval else _("self-approval not allowed")
+        bypass = services.reviews.bypass_permission(environment)
+        self.stdout.write(_("%(environment)s: %(review)s; %(self_approval)s; bypass: the permission %(bypass)s, with a "
+                            "reason.") % {"environment": environment, "review": review, "self_approval": self_approval,
+                                          "bypass": bypass})  # fmt: skip

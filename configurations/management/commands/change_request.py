@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
 
 from configurations import services
 from configurations.core.vocabulary import SECRET_MASK
@@ -37,15 +38,15 @@ class Command(AuditedCommand):
         except ValidationError as error:
             raise CommandError(" ".join(m for ms in error.message_dict.values() for m in ms)) from None
         except PermissionDenied as error:
-            raise CommandError(f"{error} Nothing was changed.") from None
+            raise CommandError(_("%(error)s Nothing was changed.") % {"error": error}) from None
         self._show(request)
 
     def _request(self, request_id: int | None) -> ChangeRequest:
         if request_id is None:
-            raise CommandError("Give the request's ID.")
+            raise CommandError(_("Give the request's ID."))
         request = ChangeRequest.objects.filter(pk=request_id).select_related("author").first()
         if request is None:
-            raise CommandError(f"No change request #{request_id}.")
+            raise CommandError(_("No change request #%(id)s.") % {"id": request_id})
         return request
 
     def _list(self, environment: str | None) -> None:
@@ -56,10 +57,13 @@ class Command(AuditedCommand):
 
     def _show(self, request: ChangeRequest) -> None:
         approvals = services.change_requests.valid_approvals(request)
-        head = f"#{request.pk} {request.title} [{request.environment}] {request.state}, by {request.author}"
-        self.stdout.write(f"{head}, {approvals} valid approval(s)")
+        head = _("#%(id)s %(title)s [%(environment)s] %(state)s, by %(author)s") % {
+            "id": request.pk, "title": request.title, "environment": request.environment, "state": request.state,
+            "author": request.author}  # fmt: skip
+        self.stdout.write(_("%(head)s, %(n)d valid approval(s)") % {"head": head, "n": approvals})
         for item in request.items.order_by("category", "config_key"):
-            shown = "delete" if item.deletes else SECRET_MASK if item.is_encrypted else repr(item.value)
-            self.stdout.write(f"  {item.category}.{item.config_key} -> {shown} (based on #{item.base_version})")
+            shown = _("delete") if item.deletes else SECRET_MASK if item.is_encrypted else repr(item.value)
+            self.stdout.write(_("  %(key)s -> %(shown)s (based on #%(base)s)") % {
+                "key": f"{item.category}.{item.config_key}", "shown": shown, "base": item.base_version})  # fmt: skip
         if request.conflicts:
-            self.stdout.write(f"  conflicts: {request.conflicts}")
+            self.stdout.write(_("  conflicts: %(conflicts)s") % {"conflicts": request.conflicts})

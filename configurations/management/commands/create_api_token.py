@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
 
 from configurations.management.auditing import AuditedCommand
 from configurations.services import tokens
@@ -26,7 +27,7 @@ class Command(AuditedCommand):
     def handle(self, *args, **options):
         owner = get_user_model().objects.filter(username=options["user"]).first()
         if owner is None:
-            raise CommandError(f"user: no user is named {options['user']!r}. Nothing was created.")
+            raise CommandError(_("user: no user is named %(user)r. Nothing was created.") % {"user": options["user"]})
         try:
             created = tokens.create_token(
                 name=options["name"],
@@ -40,13 +41,16 @@ class Command(AuditedCommand):
             )
         except ValidationError as error:
             problems = [f"{field}: {message}" for field, messages in error.message_dict.items() for message in messages]
-            raise CommandError("\n".join([*problems, "Nothing was created."])) from None
+            raise CommandError("\n".join([*problems, _("Nothing was created.")])) from None
         token = created.token
-        self.stdout.write(
-            f"Created API token {token.name!r} for {owner.get_username()}: {token.access}, "
-            f"environments {', '.join(token.environments)}, categories {', '.join(token.categories) or 'all'}, "
-            f"secrets {'returned' if token.secrets else 'null'}, "
-            f"expires {token.expires_at.isoformat() if token.expires_at else 'never'}. "
-            "It is shown once, below; only a digest of it is kept."
-        )
+        self.stdout.write(_(
+            "Created API token %(name)r for %(owner)s: %(access)s, environments %(environments)s, categories "
+            "%(categories)s, secrets %(secrets)s, expires %(expires)s. It is shown once, below; only a digest of it is "
+            "kept."
+        ) % {
+            "name": token.name, "owner": owner.get_username(), "access": token.access,
+            "environments": ", ".join(token.environments), "categories": ", ".join(token.categories) or _("all"),
+            "secrets": _("returned") if token.secrets else "null",
+            "expires": token.expires_at.isoformat() if token.expires_at else _("never"),
+        })  # fmt: skip
         self.stdout.write(created.plaintext)

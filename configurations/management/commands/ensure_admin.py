@@ -6,6 +6,7 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
 
 class Command(BaseCommand):
@@ -18,14 +19,14 @@ class Command(BaseCommand):
     def handle(self, *args, username: str, email: str, **options):
         users = get_user_model().objects
         if users.filter(is_superuser=True).exists():
-            self.stdout.write("A superuser already exists; nothing to do.")
+            self.stdout.write(_("A superuser already exists; nothing to do."))
             return
         password = secrets.token_urlsafe(12)
         users.create_superuser(username=username, email=email, password=password)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Created superuser '{username}' with password: {password}\n"
-                "This password is shown only once. Change it with: "
-                f"python manage.py changepassword {username}"
+                _("Created superuser '%(username)s' with password: %(password)s\nThis password is shown only once. "
+                  "Change it with: python manage.py changepassword %(username)s")
+                % {"username": username, "password": password}
             )
         )

@@ -7,10 +7,12 @@ import tempfile
 from pathlib import Path
 
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from configurations import services
 from configurations.core import crypto, formats
-from configurations.core.vocabulary import ENVIRONMENTS, counted
+from configurations.core.vocabulary import ENVIRONMENTS
 from configurations.management.auditing import AuditedCommand
 
 
@@ -33,7 +35,7 @@ class Command(AuditedCommand):
     def handle(self, *args, environment, category, format, output, force, include_secrets, **options):
         fmt = format or (formats.detect_format(output, None) if output and Path(output).suffix else "json")
         if output and Path(output).exists() and not force:
-            raise CommandError(f"{output} exists; give --force to replace it")
+            raise CommandError(_("%(output)s exists; give --force to replace it") % {"output": output})
         try:
             items = services.export_items(
                 environment=environment, category=category, include_secrets=include_secrets, actor=self.actor
@@ -42,16 +44,19 @@ class Command(AuditedCommand):
         except formats.InputError as error:
             raise CommandError(str(error)) from None
         except crypto.DecryptionError as error:
-            raise CommandError(f"{error}. Check CONFIG_ENCRYPTION_KEYS (docs/encryption.md).") from None
+            message = _("%(error)s. Check CONFIG_ENCRYPTION_KEYS (docs/encryption.md).") % {"error": error}
+            raise CommandError(message) from None
         if include_secrets:
             self.stderr.write(
                 self.style.WARNING(
-                    "WARNING: secrets are exported in the clear. Protect the output and delete it when done."
+                    _("WARNING: secrets are exported in the clear. Protect the output and delete it when done.")
                 )
             )
         if output:
             _write_private(Path(output), text)
-            self.stderr.write(f"Exported {counted(len(items), 'configuration')} to {output}.")
+            self.stderr.write(ngettext("Exported %(n)d configuration to %(output)s.",
+                                       "Exported %(n)d configurations to %(output)s.", len(items))
+                              % {"n": len(items), "output": output})  # fmt: skip
         else:
             self.stdout.write(text, ending="")
 

@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from configurations import services
 from configurations.core import dotenv, formats
-from configurations.core.vocabulary import ENVIRONMENTS, Outcome, counted
+from configurations.core.vocabulary import ENVIRONMENTS, Outcome
 from configurations.management.auditing import AuditedCommand
 from configurations.management.progress import ProgressBar
 
@@ -43,10 +45,11 @@ class Command(AuditedCommand):
         try:
             parsed, source = self._parse(path, format, environment, from_environ, prefix)
         except formats.InputError as error:
-            raise CommandError(self._listing("the input cannot be read", [str(p) for p in error.problems])) from None
+            raise CommandError(self._listing(_("the input cannot be read"), [str(p) for p in error.problems])) from None
         records, skipped = self._filter(parsed, environment, category)
         if options["change_request"]:
-            return self._request(records, skipped, on_conflict, reason, options["title"] or f"Import of {source}")
+            title = options["title"] or _("Import of %(source)s") % {"source": source}
+            return self._request(records, skipped, on_conflict, reason, title)
         try:
             report = services.import_records(
                 records,
@@ -57,7 +60,7 @@ class Command(AuditedCommand):
                 progress=ProgressBar(self.stderr),
             )
         except services.ImportRejected as error:
-            raise CommandError(self._listing("nothing was imported", error.messages)) from None
+            raise CommandError(self._listing(_("nothing was imported"), error.messages)) from None
         self._print(report, skipped + report.skipped, dry_run)
 
     def _request(self, records, skipped, on_conflict, reason, title):
@@ -66,22 +69,22 @@ class Command(AuditedCommand):
                 records, on_conflict=on_conflict, actor=self.actor, title=title, reason=reason or ""
             )
         except services.ImportRejected as error:
-            raise CommandError(self._listing("no change request was opened", error.messages)) from None
+            raise CommandError(self._listing(_("no change request was opened"), error.messages)) from None
         for line in skipped + report.skipped:
             self.stdout.write(f"  skipped   {line}")
         if not opened:
-            self.stdout.write("Nothing would change, so no change request was opened.")
+            self.stdout.write(_("Nothing would change, so no change request was opened."))
         self.report_opened(opened)
 
     def _parse(self, path, fmt, environment, from_environ, prefix):
         if from_environ:
             if path:
-                raise CommandError("give either a PATH or --from-environ, not both")
+                raise CommandError(_("give either a PATH or --from-environ, not both"))
             target = self._require_environment(environment, "--from-environ")
             known = services.known_env_names()
             return dotenv.parse_environ(os.environ, prefix=prefix, environment=target, known=known), "environment"
         if not path:
-            raise CommandError("give a PATH (or - for standard input), or --from-environ")
+            raise CommandError(_("give a PATH (or - for standard input), or --from-environ"))
         source = "<stdin>" if path == "-" else path
         fmt = formats.detect_format(source, fmt) if path != "-" or fmt else "json"
         text = formats.decode(self._read(path), source)
@@ -103,7 +106,7 @@ class Command(AuditedCommand):
     @staticmethod
     def _require_environment(environment, what: str) -> str:
         if not environment:
-            raise CommandError(f"{what} has no environment level: give --environment")
+            raise CommandError(_("%(what)s has no environment level: give --environment") % {"what": what})
         return environment
 
     @staticmethod
@@ -118,7 +121,7 @@ class Command(AuditedCommand):
 
     def _print(self, report: services.ImportReport, skipped: list[str], dry_run: bool) -> None:
         if dry_run:
-            self.stdout.write("Dry run: nothing was written. The plan:")
+            self.stdout.write(_("Dry run: nothing was written. The plan:"))
             for plan in report.plans:
                 shown = services.SECRET_MASK if plan.secret else _one_line(plan.text)
                 self.stdout.write(
@@ -130,15 +133,18 @@ class Command(AuditedCommand):
             name: sum(1 for p in report.plans if Outcome(p.outcome).label == name)
             for name in ("added", "changed", "unchanged")
         }
-        verb = "Would import" if dry_run else "Imported"
-        self.stdout.write(
-            f"{verb}: {counts['added']} added, {counts['changed']} changed, {counts['unchanged']} unchanged, "
-            f"{len(skipped)} skipped."
-        )
+        counts["skipped"] = len(skipped)
+        if dry_run:
+            line = _("Would import: %(added)d added, %(changed)d changed, %(unchanged)d unchanged, "
+                     "%(skipped)d skipped.")  # fmt: skip
+        else:
+            line = _("Imported: %(added)d added, %(changed)d changed, %(unchanged)d unchanged, %(skipped)d skipped.")
+        self.stdout.write(line % counts)
 
     @staticmethod
     def _listing(headline: str, problems: list[str]) -> str:
-        return f"{headline}; {counted(len(problems), 'problem')}:\n  " + "\n  ".join(problems)
+        count = ngettext("%(n)d problem", "%(n)d problems", len(problems)) % {"n": len(problems)}
+        return f"{headline}; {count}:\n  " + "\n  ".join(problems)
 
 
 def _one_line(text: str, limit: int = 80) -> str:

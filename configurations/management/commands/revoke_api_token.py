@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
 
 from configurations.management.auditing import AuditedCommand
 from configurations.services import tokens
@@ -21,4 +22,5 @@ class Command(AuditedCommand):
             token = tokens.revoke_token(name, actor=self.actor)
         except ValidationError as error:
             raise CommandError(error.message_dict["name"][0]) from None
-        self.stdout.write(f"Revoked API token {token.name!r} (revoked at {token.revoked_at.isoformat()}).")
+        self.stdout.write(_("Revoked API token %(name)r (revoked at %(when)s).") % {
+            "name": token.name, "when": token.revoked_at.isoformat()})  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
 
 from configurations import services
 from configurations.management.auditing import AuditedCommand
@@ -28,11 +29,10 @@ class Command(AuditedCommand):
             return
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
-        state = "active" if row.is_active else "inactive"
-        self.stdout.write(
-            f"Rolled back {services.label(row.category, row.config_key, row.environment)} to history entry "
-            f"#{history_id} ({state})."
-        )
+        state = _("active") if row.is_active else _("inactive")
+        self.stdout.write(_("Rolled back %(key)s to history entry #%(id)s (%(state)s).") % {
+            "key": services.label(row.category, row.config_key, row.environment), "id": history_id, "state": state,
+        })  # fmt: skip
 
     def _request(self, history_id: int, reason: str, title: str | None):
         try:
@@ -41,5 +41,5 @@ class Command(AuditedCommand):
             title = title or f"Roll back {item.category}.{item.key} to history entry #{history_id}"
             opened = services.open_request(environment, [item], title=title, reason=reason, actor=self.actor)
         except ValidationError as error:
-            raise CommandError("no change request was opened: " + "; ".join(error.messages)) from None
+            raise CommandError(_("no change request was opened: ") + "; ".join(error.messages)) from None
         self.report_opened([opened])

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from configurations import services
 from configurations.core import crypto
-from configurations.core.vocabulary import counted
 from configurations.management.auditing import AuditedCommand
 
 
@@ -20,20 +21,23 @@ class Command(AuditedCommand):
 
     def handle(self, *args, dry_run: bool, batch_size: int, **options):
         if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1")
+            raise CommandError(_("--batch-size must be at least 1"))
         try:
             report = services.rotate_encryption_keys(batch_size=batch_size, dry_run=dry_run, actor=self.actor)
         except crypto.EncryptionError as error:
             raise CommandError(str(error)) from None
-        verb = "would re-encrypt" if dry_run else "re-encrypted"
-        self.stdout.write(
-            f"Active key {report.active_key}: {verb} {report.rotated}, "
-            f"{'would encrypt' if dry_run else 'encrypted'} {report.encrypted_plaintext} stored in the clear, "
-            f"{report.already_current} already current, {len(report.failed)} failed."
-        )
+        figures = {"key": report.active_key, "rotated": report.rotated, "plaintext": report.encrypted_plaintext,
+                   "current": report.already_current, "failed": len(report.failed)}  # fmt: skip
+        if dry_run:
+            line = _("Active key %(key)s: would re-encrypt %(rotated)d, would encrypt %(plaintext)d stored in the "
+                     "clear, %(current)d already current, %(failed)d failed.")  # fmt: skip
+        else:
+            line = _("Active key %(key)s: re-encrypted %(rotated)d, encrypted %(plaintext)d stored in the clear, "
+                     "%(current)d already current, %(failed)d failed.")  # fmt: skip
+        self.stdout.write(line % figures)
         if report.failed:
             for failure in report.failed:
                 self.stderr.write(f"  {failure}")
-            raise CommandError(
-                f"{counted(len(report.failed), 'secret')} could not be decrypted with the configured keys."
-            )
+            raise CommandError(ngettext("%(n)d secret could not be decrypted with the configured keys.",
+                                        "%(n)d secrets could not be decrypted with the configured keys.",
+                                        len(report.failed)) % {"n": len(report.failed)})  # fmt: skip

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from configurations.core.vocabulary import counted
 from configurations.services import database_roles
 
 MASK = "'********'"
@@ -36,9 +37,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, owner_role, app_role, reader_role, reader_environments, dry_run, **options):
         if connection.vendor != "postgresql":
-            raise CommandError("database roles are PostgreSQL's; on SQLite there is one local user (docs/schema.md)")
+            raise CommandError(_("database roles are PostgreSQL's; on SQLite there is one local user (docs/schema.md)"))
         if not database_roles.is_superuser():
-            raise CommandError("run this as a database superuser (it creates roles and changes table owners)")
+            raise CommandError(_("run this as a database superuser (it creates roles and changes table owners)"))
         passwords = {kind: options[f"{kind}_password"] for kind in ("owner", "app", "reader")}
         try:
             roles = database_roles.Roles(owner=owner_role, app=app_role, reader=reader_role)
@@ -50,15 +51,14 @@ class Command(BaseCommand):
                 self.stdout.write(_masked(statement, passwords) + ";")
             return
         database_roles.apply(sql)
-        self.stdout.write(
-            f"Roles ready: owner {roles.owner}, application {roles.app}, reader {roles.reader}; "
-            f"{counted(len(sql), 'statement')} applied."
-        )
+        applied = ngettext("%(n)d statement", "%(n)d statements", len(sql)) % {"n": len(sql)}
+        self.stdout.write(_("Roles ready: owner %(owner)s, application %(app)s, reader %(reader)s; %(applied)s "
+                            "applied.") % {"owner": roles.owner, "app": roles.app, "reader": roles.reader,
+                                           "applied": applied})  # fmt: skip
         if not database_roles.is_migrated():
-            self.stdout.write(
-                f"The schema is not migrated yet: run `migrate` connected as {roles.owner}, then run "
-                "setup_database_roles again to grant the tables and enable row-level security."
-            )
+            self.stdout.write(_("The schema is not migrated yet: run `migrate` connected as %(owner)s, then run "
+                                "setup_database_roles again to grant the tables and enable row-level security.")
+                              % {"owner": roles.owner})  # fmt: skip
 
 
 def _masked(statement: str, passwords: dict[str, str | None]) -> str:

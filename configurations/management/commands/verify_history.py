@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from configurations import services
-from configurations.core.vocabulary import counted
 from configurations.management.progress import ProgressBar
 
 
@@ -36,12 +37,18 @@ class Command(BaseCommand):
         for table, rows in report.rows_per_table.items():
             found = sum(finding.table == table for finding in report.findings)
             head = report.heads.get(table)
-            verdict = "ok" if not found else counted(found, "finding")
-            self.stdout.write(
-                f"  {table}: {counted(rows, 'row')}, {verdict}, head {f'{head[0]}:{head[1]}' if head else '(empty)'}"
-            )
-        self.stdout.write(f"Checked {counted(report.rows, 'history row')}. Head: {report.head_text}")
+            verdict = _("ok") if not found else ngettext("%(n)d finding", "%(n)d findings", found) % {"n": found}
+            shown = f"{head[0]}:{head[1]}" if head else _("(empty)")
+            rows_text = ngettext("%(n)d row", "%(n)d rows", rows) % {"n": rows}
+            self.stdout.write(_("  %(table)s: %(rows)s, %(verdict)s, head %(head)s") % {
+                "table": table, "rows": rows_text, "verdict": verdict, "head": shown})  # fmt: skip
+        checked = ngettext("Checked %(n)d history row. Head: %(head)s", "Checked %(n)d history rows. Head: %(head)s",
+                           report.rows)  # fmt: skip
+        self.stdout.write(checked % {"n": report.rows, "head": report.head_text})
         if report.expected_head_found is False:
-            raise CommandError(f"the trail no longer contains the head {expect_head}: it was rewritten from before it")
+            raise CommandError(_("the trail no longer contains the head %(head)s: it was rewritten from before it")
+                               % {"head": expect_head})  # fmt: skip
         if report.findings:
-            raise CommandError(f"the history cannot be trusted: {counted(len(report.findings), 'finding')} above")
+            raise CommandError(ngettext("the history cannot be trusted: %(n)d finding above",
+                                        "the history cannot be trusted: %(n)d findings above", len(report.findings))
+                               % {"n": len(report.findings)})  # fmt: skip
