@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from configurations import services
@@ -43,8 +43,20 @@ def save_port(driver, port: str, reason: str):
     driver.find_element(By.NAME, "reason").send_keys(reason)
     for box in driver.find_elements(By.NAME, "confirm_production"):
         box.click()  # "Yes, change production"
-    driver.find_element(By.NAME, "_save").click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(field))  # the next page has loaded
+    next_page(driver, lambda: driver.find_element(By.NAME, "_save").click())
+
+
+def next_page(driver, action) -> None:
+    """Do ``action`` and wait until the next page has loaded: a mark left on the old page is gone and the new one is
+    complete. (Waiting for an old element to go stale can race Chromium's DevTools: "Node with given id does not
+    belong to the document".)"""
+    driver.execute_script("window.__oldPage = true")
+    action()
+
+    def loaded(d) -> bool:
+        return d.execute_script("return window.__oldPage === undefined && document.readyState === 'complete'")
+
+    WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(loaded)
 
 
 def test_change_the_port_and_see_it_in_the_history(browser, live_server, editor_data):

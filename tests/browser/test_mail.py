@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from configurations import runtime
 from configurations.models import SentTestEmail
-from tests.browser.test_editor import log_in
+from tests.browser.test_editor import log_in, next_page
 from tests.runtime.test_mail import configure
 from tests.smtp_server import PASSWORD, SmtpServer
 
@@ -25,8 +23,7 @@ def test_send_a_test_email_from_the_smtp_editor(browser, live_server, browser_ed
         browser.get(f"{live_server.url}/admin/configurations/categories/smtp/staging/")
         recipient = browser.find_element(By.NAME, "recipient")
         recipient.send_keys("ops@example.com")
-        browser.find_element(By.NAME, "_send_test").click()
-        WebDriverWait(browser, 15).until(expected_conditions.staleness_of(recipient))
+        next_page(browser, lambda: browser.find_element(By.NAME, "_send_test").click())
         message = browser.find_element(By.CSS_SELECTOR, ".messagelist").text
         assert f"Test email: Sent to ops@example.com through 127.0.0.1:{server.port}." in message
         assert PASSWORD not in browser.page_source

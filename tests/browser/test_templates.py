@@ -9,7 +9,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from configurations import services
 from configurations.models import SystemConfiguration
-from tests.browser.test_editor import log_in
+from tests.browser.test_editor import log_in, next_page
 from tests.factories import app_password
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -32,8 +32,7 @@ def test_apply_gmail_to_staging_end_to_end(browser, live_server, browser_editor)
     password.send_keys(APP_PASSWORD)
     Select(browser.find_element(By.NAME, "environment")).select_by_value("staging")
     browser.find_element(By.NAME, "reason").send_keys("switch to gmail")
-    browser.find_element(By.CSS_SELECTOR, "input[value='Preview changes']").click()
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(password))
+    next_page(browser, lambda: browser.find_element(By.CSS_SELECTOR, "input[value='Preview changes']").click())
 
     statuses = {
         r.get_attribute("data-key"): r.find_element(By.CSS_SELECTOR, "td.status").text
