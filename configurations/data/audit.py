@@ -80,11 +80,63 @@ def apply(ctx: AuditContext | None = None, *, using: str = DEFAULT_DB_ALIAS) -> 
     connection = connections[using]
     if not connection.in_atomic_block:
         raise RuntimeError("The audit context can only be applied inside a transaction.")
-    values = _values(ctx or current(), connection.vendor)
-    selects = ", ".join("set_config(%s, %s, true)" for _ in values)
-    params = [item for pair in values.items() for item in pair]
+    ctx = ctx or current()
+    selects, params = set_config_sql(ctx, connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {selects}", params)
+    _record_applied(connection, ctx)
+
+
+def set_config_sql(ctx: AuditContext, vendor: str) -> tuple[str, list[str]]:
+    """The ``set_config(...)`` calls that set ``ctx`` for the transaction, to run alone or inside another SELECT."""
+    values = _values(ctx, vendor)
+    return ", ".join("set_config(%s, %s, true)" for _ in values), [item for pair in values.items() for item in pair]
+
+
+def take_deferred(using: str = DEFAULT_DB_ALIAS) -> AuditContext | None:
+    """The context a deferred ``audit_context`` has not set yet: the caller sets it in its own statement (the
+    category lock's, data/locks.py) and from then on it counts as set. None when there is none."""
+    connection = connections[using]
+    pending = _pending(connection)
+    if pending is None:
+        return None
+    connection._configurations_deferred_audit = None
+    _record_applied(connection, pending)
+    return pending
+
+
+def flush(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Set a deferred context now, if one waits: before any write that must be recorded with it."""
+    connection = connections[using]
+    pending = _pending(connection)
+    if pending is not None:
+        connection._configurations_deferred_audit = None
+        apply(pending, using=using)
+
+
+def _pending(connection) -> AuditContext | None:
+    """The deferred context of the block still open that deferred it (a record left by a block that ended is
+    ignored, never applied to another block's writes)."""
+    record = getattr(connection, "_configurations_deferred_audit", None)
+    if record is None:
+        return None
+    ctx, block = record
+    if not any(open_block is block for open_block in connection.atomic_blocks):
+        connection._configurations_deferred_audit = None
+        return None
+    return ctx
+
+
+def _record_applied(connection, ctx: AuditContext) -> None:
+    # A rolled-back savepoint undoes what was set inside it: the record holds the block the context was set in.
+    connection._configurations_applied_audit = (ctx, connection.atomic_blocks[-1] if connection.atomic_blocks else None)
+
+
+def _is_applied(connection, ctx: AuditContext) -> bool:
+    record = getattr(connection, "_configurations_applied_audit", None)
+    if record is None or record[0] != ctx:
+        return False
+    return any(block is record[1] for block in connection.atomic_blocks)
 
 
 def amend(**changes) -> None:
@@ -92,6 +144,7 @@ def amend(**changes) -> None:
     for a note that must reach every write of the block, such as a bypassed review's mark on the reason."""
     ctx = current().merged(**changes)
     _current.set(ctx)
+    flush()
     apply(ctx)
 
 
@@ -103,24 +156,44 @@ def audit_context(
     ip_address: str | None = None,
     user_agent: str | None = None,
     using: str = DEFAULT_DB_ALIAS,
+    deferred: bool = False,
 ) -> Iterator[AuditContext]:
     """Run the block in a transaction whose writes are recorded with this context.
 
     Values not given are inherited from the enclosing context (for example the
-    request's user, IP and user agent).
+    request's user, IP and user agent). ``deferred``: the context is set by the block's first category lock (one
+    statement fewer: data/locks.py) or, at the latest, before its first write (data/bulk.py calls ``flush``); only
+    the write path that takes the lock before it writes asks for it.
     """
     _check_reason(reason)
     outer = current()
     ctx = outer.merged(actor=actor, reason=reason, ip_address=ip_address, user_agent=user_agent)
     token = _current.set(ctx)
+    connection = connections[using]
     try:
         with transaction.atomic(using=using):
-            apply(ctx, using=using)
-            yield ctx
-            # Hand the transaction back with the enclosing context.
-            apply(outer, using=using)
+            waiting = getattr(connection, "_configurations_deferred_audit", None)
+            try:
+                if deferred:
+                    connection._configurations_deferred_audit = (ctx, connection.atomic_blocks[-1])
+                else:
+                    connection._configurations_deferred_audit = None
+                    apply(ctx, using=using)
+                yield ctx
+                _hand_back(connection, outer, waiting, using)
+            finally:
+                connection._configurations_deferred_audit = waiting
     finally:
         _current.reset(token)
+
+
+def _hand_back(connection, outer: AuditContext, waiting, using: str) -> None:
+    """Leave the transaction with the enclosing context: nothing to do when it ends with this block (its settings end
+    with it) or when this block set nothing, else set the enclosing context again, or let it wait as it did."""
+    was_set = _pending(connection) is None
+    if len(connection.atomic_blocks) <= 1 or not was_set or waiting is not None:
+        return
+    apply(outer, using=using)
 
 
 def _check_reason(reason: str | None) -> None:
@@ -159,7 +232,9 @@ def context_on_writes(execute, sql, params, many, context):
     """
     connection = context["connection"]
     if connection.in_atomic_block and _WRITE.match(sql) and current() != AuditContext():
-        apply(using=connection.alias)
+        flush(using=connection.alias)
+        if not _is_applied(connection, current()):
+            apply(using=connection.alias)
     return execute(sql, params, many, context)
 
 

@@ -1,4 +1,4 @@
-"""Set-based writes of many configuration rows: one statement for any number of rows.
+"""Set-based reads and writes of many configuration rows: one statement for any number of rows.
 
 On PostgreSQL the rows travel as one array per column through ``unnest()``, which is several times faster
 than Django's bulk_create/bulk_update for thousands of rows (those build a VALUES list or a CASE per row),
@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from django.db import DatabaseError, connection
 
 from ..core.vocabulary import EnvironmentPermissionDenied
-from . import audit
-from .models import SystemConfiguration
+from . import audit, locks
+from .models import ConfigurationMetadata, SystemConfiguration
 
 INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for a row-level security (or privilege) refusal
 
@@ -36,10 +36,128 @@ UPDATE system_configurations AS c
 """
 
 
+READ_BATCH = 500  # keys per statement on SQLite (a row-value IN list; PostgreSQL takes arrays of any length)
+
+
+def metadata_of(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], ConfigurationMetadata]:
+    """The metadata of (category, key) pairs, by pair: one statement (raw SQL: the hot write path reads it once per
+    write, and the ORM's compilation cost more than the query)."""
+    found = _select(ConfigurationMetadata, ("category", "config_key"), sorted(pairs), lock=False)
+    return {(m.category, m.config_key): m for m in found}
+
+
+def rows_of(triples: set[tuple[str, str, str]], *, lock: bool) -> dict[tuple[str, str, str], SystemConfiguration]:
+    """The rows of (category, key, environment) triples, by triple; ``lock`` holds them (FOR UPDATE) on PostgreSQL."""
+    found = _select(SystemConfiguration, ("category", "config_key", "environment"), sorted(triples), lock=lock)
+    return {(r.category, r.config_key, r.environment): r for r in found}
+
+
+def read_for_write(pairs, meta_pairs, triples) -> tuple[dict, dict]:
+    """Under the categories' write locks: the metadata and the locked rows a write will read (``metadata_of`` and
+    ``rows_of``). On PostgreSQL the lock's statement and the two reads travel together, one round trip."""
+    if connection.vendor != "postgresql" or not _sends_several_statements():
+        locks.lock_categories(pairs)
+        return metadata_of(meta_pairs), rows_of(triples, lock=True)
+    statements = [
+        _select_sql(ConfigurationMetadata, ("category", "config_key"), sorted(meta_pairs), lock=False),
+        _select_sql(SystemConfiguration, ("category", "config_key", "environment"), sorted(triples), lock=True),
+    ]
+    lock = locks.lock_statement(pairs)
+    results = _run_together([lock, *statements] if lock else statements)
+    if lock:
+        locks.took(results.pop(0))
+    metadata = _instances(ConfigurationMetadata, results[0])
+    rows = _instances(SystemConfiguration, results[1])
+    by_pair = {(m.category, m.config_key): m for m in metadata}
+    return by_pair, {(r.category, r.config_key, r.environment): r for r in rows}
+
+
+def _instances(model, rows: list[tuple]) -> list:
+    fields = list(model._meta.concrete_fields)
+    names = [f.attname for f in fields]
+    return [model.from_db(connection.alias, names, _converted(fields, row)) for row in rows]
+
+
+def _sends_several_statements() -> bool:
+    """Whether the driver binds parameters on the client (Django's default with psycopg 3), which lets one
+    ``execute`` carry several statements."""
+    return not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
+
+
+def _run_together(statements: list[tuple[str, list]]) -> list[list[tuple]]:
+    """Several statements in one round trip; each one's rows, in order."""
+    results = []
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
+        for _ in statements:
+            results.append(cursor.fetchall())
+            cursor.nextset()
+    return results
+
+
+def _select(model, identity: tuple[str, ...], wanted: list[tuple], *, lock: bool) -> list:
+    if not wanted:
+        return []
+    if connection.vendor == "postgresql":
+        sql, params = _select_sql(model, identity, wanted, lock=lock)
+        batches = [(sql, params)]
+    else:
+        batches = [_select_sql(model, identity, wanted[start : start + READ_BATCH], lock=False)
+                   for start in range(0, len(wanted), READ_BATCH)]  # fmt: skip
+    found = []
+    with connection.cursor() as cursor:
+        for sql, params in batches:
+            cursor.execute(sql, params)
+            found += _instances(model, cursor.fetchall())
+    return found
+
+
+def _select_sql(model, identity: tuple[str, ...], wanted: list[tuple], *, lock: bool) -> tuple[str, list]:
+    """SELECT the model's rows whose identity columns are one of ``wanted``: arrays on PostgreSQL (any number), a
+    row-value IN list elsewhere (the caller batches)."""
+    fields = list(model._meta.concrete_fields)
+    columns = ", ".join(f"t.{connection.ops.quote_name(f.column)}" for f in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    if connection.vendor == "postgresql":
+        unnest = ", ".join("%s::varchar[]" for _ in identity)
+        sql = (f"SELECT {columns} FROM {table} AS t JOIN unnest({unnest}) AS w({', '.join(identity)}) "
+               f"USING ({', '.join(identity)}){' FOR UPDATE OF t' if lock else ''}")  # fmt: skip
+        return sql, [list(column) for column in zip(*wanted, strict=True)] if wanted else [[] for _ in identity]
+    tuples = ", ".join("(" + ", ".join("%s" for _ in identity) + ")" for _ in wanted)
+    return f"SELECT {columns} FROM {table} AS t WHERE ({', '.join(identity)}) IN ({tuples})", [
+        value for item in wanted for value in item
+    ]
+
+
+def _converted(fields, row) -> list:
+    """A row's values as the ORM would have given them (the database backend's own converters, e.g. SQLite's UUIDs,
+    booleans and datetimes, and the fields' own, e.g. JSON)."""
+    values = []
+    for (field, converters), value in zip(_converters(fields), row, strict=True):
+        for converter in converters:
+            value = converter(value, field, connection)
+        values.append(value)
+    return values
+
+
+_CONVERTERS: dict[tuple[str, str], list] = {}
+
+
+def _converters(fields) -> list:
+    key = (connection.vendor, fields[0].model._meta.label)
+    if key not in _CONVERTERS:
+        table = fields[0].model._meta.db_table
+        _CONVERTERS[key] = [
+            (f, connection.ops.get_db_converters(f.get_col(table)) + f.get_db_converters(connection)) for f in fields
+        ]
+    return _CONVERTERS[key]
+
+
 def insert(rows: list[SystemConfiguration]) -> None:
     """Insert new rows and give each its primary key."""
     if not rows:
         return
+    audit.flush()  # a deferred audit context is set before anything is written
     if connection.vendor != "postgresql":
         SystemConfiguration.objects.bulk_create(rows, batch_size=WRITE_BATCH)
         return
@@ -56,6 +174,7 @@ def update(rows: list[SystemConfiguration]) -> None:
     """Write the value columns of existing rows."""
     if not rows:
         return
+    audit.flush()
     if connection.vendor != "postgresql":
         SystemConfiguration.objects.bulk_update(rows, list(COLUMNS), batch_size=WRITE_BATCH)
         return

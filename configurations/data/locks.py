@@ -11,32 +11,111 @@ it; the editor's stale-save check sees every key the other save added.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 
 from django.db import connection
 
+from . import audit
+
 
 def lock_categories(pairs: Iterable[tuple[str, str]]) -> None:
-    """Hold the write lock of every (category, environment) until the current transaction ends."""
+    """Hold the write lock of every (category, environment) until the current transaction ends.
+
+    On PostgreSQL the same statement sets a deferred audit context (data/audit.py) and reads the review policies of
+    the environments locked (``review_policies``): one round trip for what every write needs before it reads.
+    """
+    if connection.vendor != "postgresql":
+        _lock_sqlite(pairs)
+        return
+    statement = lock_statement(pairs)
+    if statement is None:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(*statement)
+        took(cursor.fetchall())
+
+
+def lock_statement(pairs: Iterable[tuple[str, str]]) -> tuple[str, list] | None:
+    """PostgreSQL: the statement that takes the locks this transaction does not hold yet (None: it holds them all,
+    and a deferred audit context is set now instead); run it, then give ``took`` its rows."""
+    pairs = set(pairs)
     held = _held()
     keys = sorted({_key(category, environment) for category, environment in pairs} - held)
     if not keys:
-        return
+        audit.flush()
+        return None
     held.update(keys)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys])
-        else:
+    environments = sorted({environment for _, environment in pairs})
+    _policies()  # this transaction's record, so that ``took`` files the policies under it
+    connection._configurations_policy_request = environments
+    deferred = audit.take_deferred()
+    context_sql, context_params = audit.set_config_sql(deferred, connection.vendor) if deferred else ("", [])
+    sql = (
+        f"SELECT {context_sql + ', ' if context_sql else ''}pg_advisory_xact_lock(k), ({_POLICIES}) "
+        "FROM unnest(%s::bigint[]) AS k ORDER BY k"
+    )
+    return sql, [*context_params, environments, keys]
+
+
+def took(rows: list[tuple]) -> None:
+    """Record what the lock's statement read: the review policies of the environments it locked."""
+    found = rows[-1][-1]
+    policies = json.loads(found) if isinstance(found, str) else found
+    environments = connection._configurations_policy_request
+    _policies().update({environment: int(policies.get(environment, 0)) for environment in environments})
+
+
+def forget_policies() -> None:
+    """This transaction changed a review policy: the policies its locks read no longer hold."""
+    _policies().clear()
+
+
+def _lock_sqlite(pairs: Iterable[tuple[str, str]]) -> None:
+    held = _held()
+    keys = {_key(category, environment) for category, environment in pairs} - held
+    audit.flush()
+    if keys:
+        held.update(keys)
+        with connection.cursor() as cursor:
             # A write takes SQLite's (database-wide) write lock now, before anything is read.
             cursor.execute("UPDATE configuration_change_counter SET value = value WHERE id = 1")
 
 
+# The environments' required approvals, read in the lock's statement (after the lock: see ORDER BY k above).
+_POLICIES = (
+    "SELECT COALESCE(json_object_agg(environment, required_approvals), '{}'::json) "
+    "FROM configuration_review_policies WHERE environment = ANY(%s::varchar[])"
+)
+
+
+def review_policies(environments: Iterable[str]) -> dict[str, int] | None:
+    """The required approvals of ``environments`` as this transaction's category lock read them, or None when it did
+    not read them all (SQLite, or no lock taken for one of them): then ask the table."""
+    known = _policies()
+    wanted = set(environments)
+    if not wanted <= set(known):
+        return None
+    return {environment: known[environment] for environment in wanted}
+
+
 def _held() -> set[int]:
     """The keys this transaction already holds (they are released only when it ends), so none is taken twice."""
+    return _of_this_transaction("_configurations_locks", set)
+
+
+def _policies() -> dict[str, int]:
+    """The policies read with this transaction's locks (one committed after that statement rules from the next write
+    on, as one committed a moment after a write would)."""
+    return _of_this_transaction("_configurations_policies", dict)
+
+
+def _of_this_transaction(name: str, empty):
     outermost = connection.atomic_blocks[0] if connection.atomic_blocks else None
-    record = getattr(connection, "_configurations_locks", None)
+    record = getattr(connection, name, None)
     if record is None or record[0] is not outermost:
-        record = connection._configurations_locks = (outermost, set())
+        record = (outermost, empty())
+        setattr(connection, name, record)
     return record[1]
 
 

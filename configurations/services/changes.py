@@ -9,7 +9,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.views.decorators.debug import sensitive_variables
 
 from ..core import crypto, stored, validation
@@ -116,7 +115,7 @@ def apply_changes(
     user must be allowed to edit every environment written (EnvironmentPermissionDenied otherwise).
     """
     context = {"actor": actor, "reason": reason, "ip_address": ip_address, "user_agent": user_agent}
-    with audit_context(**context):
+    with audit_context(**context, deferred=True):  # set by the category lock's statement (data/locks.py)
         plans = plan_changes(changes, lock=True, actor=actor)
         write_plans(plans)
     return plans
@@ -132,10 +131,12 @@ def plan_changes(changes: Sequence[Change], *, lock: bool = False, progress=None
     permissions.require_edit_each(actor, {c.environment for c in changes})
     _refuse_duplicates(changes)
     _refuse_bad_names(changes)  # before any query: a name PostgreSQL cannot even hold (a NUL) is a clear error
-    metadata = _metadata_for(changes)
-    if lock:
-        locks.lock_categories((c.category, c.environment) for c in changes)
-    rows = existing_rows(changes, lock=lock)
+    if lock:  # the categories' locks first, then their rows (and the metadata, in the same round trip)
+        metadata, rows = bulk.read_for_write({(c.category, c.environment) for c in changes},
+                                             {(c.category, c.key) for c in changes},
+                                             {(c.category, c.key, c.environment) for c in changes})  # fmt: skip
+    else:
+        metadata, rows = _metadata_for(changes), existing_rows(changes, lock=False)
     plans, errors = [], {}
     for position, change in enumerate(changes, start=1):
         if progress and position % 500 == 0:
@@ -202,28 +203,12 @@ def _safe_label(change: Change) -> str:
 
 
 def _metadata_for(changes: Iterable[Change]) -> dict[tuple[str, str], ConfigurationMetadata]:
-    pairs = {(c.category, c.key) for c in changes}
-    if not pairs:
-        return {}
-    query = Q()
-    for category in {category for category, _ in pairs}:
-        query |= Q(category=category, config_key__in=[key for cat, key in pairs if cat == category])
-    return {(m.category, m.config_key): m for m in ConfigurationMetadata.objects.filter(query)}
+    return bulk.metadata_of({(c.category, c.key) for c in changes})
 
 
 def existing_rows(changes: Iterable[Change], *, lock: bool) -> dict[tuple[str, str, str], SystemConfiguration]:
     """The rows the changes would touch, by (category, key, environment); one query."""
-    triples = {(c.category, c.key, c.environment) for c in changes}
-    if not triples:
-        return {}
-    query = Q()
-    for category, environment in {(cat, env) for cat, _, env in triples}:
-        keys = [key for cat, key, env in triples if (cat, env) == (category, environment)]
-        query |= Q(category=category, environment=environment, config_key__in=keys)
-    rows = SystemConfiguration.objects.filter(query)
-    if lock:
-        rows = rows.select_for_update()
-    return {(r.category, r.config_key, r.environment): r for r in rows}
+    return bulk.rows_of({(c.category, c.key, c.environment) for c in changes}, lock=lock)
 
 
 def _type_for(change: Change, meta: ConfigurationMetadata | None, row: SystemConfiguration | None) -> str:

@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from ..core.vocabulary import ENVIRONMENTS
-from ..data import audit
+from ..data import audit, locks
 from ..data.models import ReviewPolicy
 from ..data.review_models import MAX_APPROVALS
 from . import permissions
@@ -58,6 +58,7 @@ def set_policy(
         current.allow_self_approval = self_approval
     with audit.audit_context(actor=actor, reason=reason or f"Review policy of {environment}"):
         current.save()
+        locks.forget_policies()
     return current
 
 
@@ -104,7 +105,12 @@ def guard(environments: Iterable[str]) -> None:
     """Let a write into these environments go live, or raise ReviewRequired (inside the write's transaction)."""
     if _applying.get() is not None:
         return
-    protected = {p.environment: p.required_approvals for p in _protected(set(environments))}
+    environments = set(environments)
+    read_with_lock = locks.review_policies(environments)  # read in the category lock's statement: no query here
+    if read_with_lock is not None:
+        protected = {environment: n for environment, n in read_with_lock.items() if n > 0}
+    else:
+        protected = {p.environment: p.required_approvals for p in _protected(environments)}
     if not protected:
         return
     context = audit.current()

@@ -6,9 +6,11 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 
 from configurations import services
-from configurations.core import crypto
+from configurations.core import crypto, formats
+from configurations.data import audit
 from configurations.models import ConfigurationHistory, SystemConfiguration
 from tests.factories import ConfigurationFactory, MetadataFactory
 
@@ -169,9 +171,24 @@ def test_model_validation_uses_the_same_engine():
 
 def test_set_value_query_count_is_constant(django_assert_num_queries):
     services.set_value(key="host", value="a.example.com", **PROD)
-    # metadata, row (locked), set context, the review policy, write (+ context restore), inside one savepoint.
-    with django_assert_num_queries(8):
+    # Inside an enclosing transaction (this test's) that already holds the category's lock: a savepoint, the audit
+    # context, the metadata and the locked row (one statement on PostgreSQL, two on SQLite), the review policy
+    # (read with the lock on PostgreSQL), the write, the context handed back, the savepoint released.
+    with django_assert_num_queries(6 if connection.vendor == "postgresql" else 8):
         services.set_value(key="host", value="b.example.com", **PROD)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_write_of_its_own_is_four_round_trips_on_postgresql(django_assert_num_queries):
+    """BEGIN; the lock, the audit context, the review policy, the metadata and the locked row in one statement; the
+    write (its triggers chain the history and notify); COMMIT."""
+    services.set_value(key="host", value="a.example.com", **PROD)
+    with django_assert_num_queries(4) as captured:
+        services.set_value(key="host", value="b.example.com", reason="why", **PROD)
+    assert [q["sql"].split()[0] for q in captured.captured_queries] == ["BEGIN", "SELECT", "UPDATE", "COMMIT"]
+    entry = ConfigurationHistory.objects.order_by("-id").first()
+    assert (entry.new_value, entry.change_reason) == ("b.example.com", "why")
 
 
 def test_history_stores_no_secret_for_service_writes():
@@ -181,3 +198,15 @@ def test_history_stores_no_secret_for_service_writes():
     assert "first-password" not in values and "second-password" not in values
     assert "encrypted:" not in values
     assert "[secret key=test sha256=" in values
+
+
+def test_a_write_that_failed_leaves_no_audit_context_for_the_next_one(history):
+    """A write's context is set by its lock's statement; one that fails before that leaves nothing that a later
+    write of another path (here an import, whose context is set at once) could be recorded with."""
+    with pytest.raises(ValidationError):
+        services.set_value(key="port", value="not a port", value_type="number", reason="the failed one", **PROD)
+    with transaction.atomic():
+        assert audit.take_deferred() is None  # nothing waits to be set on the next write's transaction
+    records = [formats.Record("smtp", "host", "production", "i.example.com", where="in.json: $.host")]
+    services.import_records(records, reason="the import")
+    assert [e.change_reason for e in history.rows()] == ["the import"]
