@@ -20,6 +20,8 @@ BENCHMARKS = [
     "secret_refusal_cost",
     "crypto_and_validation",
     "set_value_throughput",
+    "write_path",
+    "bulk_import",
     "history_page",
     "editor_sizes",
     "history_large_values",

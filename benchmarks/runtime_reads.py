@@ -22,6 +22,7 @@ def run() -> dict[str, float]:
 
     services.set_value(category="smtp", key="port", environment="development", value="587")
     services.set_value(category="smtp", key="auth_pass", environment="development", value="bench-secret-1")
+    services.apply_changes([services.Change("app20", f"key_{i:02d}", "development", str(i)) for i in range(20)])
     assert config.SMTP_PORT == 587
     runtime.reset()
     assert runtime.get("smtp", "port", environment="development") == 587  # cold start
@@ -30,6 +31,9 @@ def run() -> dict[str, float]:
     ours_default_env = _median_us(lambda: runtime.get("smtp", "port"), READS)
     secret = _median_us(lambda: runtime.get("smtp", "auth_pass"), READS)
     category = _median_us(lambda: runtime.get_category("smtp"), READS)
+    twenty = _median_us(lambda: runtime.get_category("app20"), READS)
+    values = dict(runtime.snapshot().by_category["app20"])
+    dict_copy = _median_us(lambda: dict(values), READS)
     constance = _median_us(lambda: config.SMTP_PORT, 500)
     orm = _median_us(
         lambda: SystemConfiguration.objects.get(category="smtp", config_key="port", environment="development"), 500
@@ -40,6 +44,9 @@ def run() -> dict[str, float]:
         "runtime.get, default environment (us)": ours_default_env,
         "runtime.get of a secret (us)": secret,
         "runtime.get_category (us)": category,
+        "runtime.get_category of 20 keys (us)": twenty,
+        "a dict copy of the same 20 values (us)": dict_copy,
+        "get_category / dict copy": twenty / dict_copy,
         "constance database backend (us)": constance,
         "plain ORM read (us)": orm,
         "constance / runtime.get": constance / ours_default_env,

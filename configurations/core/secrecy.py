@@ -9,6 +9,7 @@ explicitly where the plaintext is really needed (validation, encryption, compari
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -79,7 +80,12 @@ def name_is_secret(key: str) -> bool:
 
 def name_matcher() -> Callable[[str], bool]:
     """``name_is_secret`` with the patterns read once, for loops over many keys (a snapshot's full load)."""
-    patterns = conf.secret_key_patterns()
+    return _matcher(tuple(conf.secret_key_patterns()))
+
+
+@functools.lru_cache(maxsize=8)
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """One compiled matcher per set of patterns (the setting changes in tests; a process keeps one)."""
     if not patterns:
         return lambda key: False
     search = re.compile("|".join(map(re.escape, patterns))).search

@@ -153,6 +153,22 @@ def _converters(fields) -> list:
     return _CONVERTERS[key]
 
 
+def new_row(category: str, key: str, environment: str) -> SystemConfiguration:
+    """An unsaved row for ``insert``, built without ``Model(**kwargs)``'s lookups over every field (a bulk import makes
+    thousands); fields with a default (or a database default: the timestamps, the author) get it as Django would."""
+    values = dict.fromkeys(_ROW_NAMES)
+    values.update({name: field.get_default() for name, field in _ROW_DEFAULTED})
+    values.update({"category": category, "config_key": key, "environment": environment})
+    row = SystemConfiguration.from_db(None, _ROW_NAMES, list(values.values()))
+    row._state.adding, row._state.db = True, None
+    return row
+
+
+_ROW_NAMES = [f.attname for f in SystemConfiguration._meta.concrete_fields]
+_ROW_DEFAULTED = [(f.attname, f) for f in SystemConfiguration._meta.concrete_fields
+                  if (f.has_default() or f.has_db_default()) and not f.primary_key]  # fmt: skip
+
+
 def insert(rows: list[SystemConfiguration]) -> None:
     """Insert new rows and give each its primary key."""
     if not rows:

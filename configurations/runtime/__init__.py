@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 _MISSING = object()
 _COPY_OR_RAISE = frozenset({dict, list, Undecryptable})
+_EMPTY: dict[str, Any] = {}
 
 __all__ = [
     "ConfigurationNotFound",
@@ -96,8 +97,11 @@ def source(category: str, key: str, *, environment: str | None = None) -> str:
 
 def get_category(category: str, *, environment: str | None = None) -> dict[str, Any]:
     """key -> typed value of every key of ``category`` that has one (an active row, else its metadata default)."""
-    items = _snapshot(environment).by_category.get(category, {})
-    return {key: _copy_or_raise(v) if type(v) in _COPY_OR_RAISE else v for key, v in items.items()}
+    snapshot = _snapshot(environment)
+    values = dict(snapshot.by_category.get(category, _EMPTY))  # one C-level copy: most categories need no more
+    for key in snapshot.guarded.get(category, ()):
+        values[key] = _copy_or_raise(values[key])
+    return values
 
 
 @contextmanager

@@ -62,6 +62,9 @@ class Snapshot:
     loaded_at: float = dataclasses.field(default_factory=time.time)
     defaulted: frozenset[tuple[str, str]] = frozenset()  # keys served their metadata default (no active row)
     defaults_version: int = 0  # the metadata's version the defaults were read at
+    # Per category, the keys whose values a read must copy (JSON objects and lists) or refuse (undecryptable): the
+    # rest of a category is handed out by one dict copy (runtime.get_category).
+    guarded: dict[str, frozenset[str]] = dataclasses.field(default_factory=dict)
     default_categories: frozenset[str] = frozenset()  # categories whose metadata declares a default
 
     def defaults_of(self, category: str) -> int | None:
@@ -107,8 +110,21 @@ def build_snapshot(environment: str, rows, category_versions: dict[str, int] | N
     return Snapshot(
         environment, by_category, dict(category_versions or {}), frozenset(secret),
         defaulted=frozenset(defaulted), defaults_version=store.metadata_seen or 0,
-        default_categories=frozenset(store.defaults),
+        default_categories=frozenset(store.defaults), guarded=guarded_keys(by_category),
     )  # fmt: skip
+
+
+GUARDED_TYPES = frozenset({dict, list, Undecryptable})
+
+
+def guarded_keys(by_category: dict[str, dict[str, Any]], categories: Iterable[str] | None = None) -> dict:
+    """category -> the keys a read must not hand out as they are (see Snapshot.guarded); only non-empty entries."""
+    found = {}
+    for category in by_category if categories is None else categories:
+        keys = frozenset(key for key, value in by_category.get(category, {}).items() if type(value) in GUARDED_TYPES)
+        if keys:
+            found[category] = keys
+    return found
 
 
 def _pairs(category: str, keys) -> Iterable[tuple[str, str]]:
@@ -308,10 +324,13 @@ def _apply(environment: str, config_ids: set[int], current: dict[int, tuple], ve
         if row is not None and row[1] == environment and row[7]:
             patch.put(row)
     category_versions = {**old.category_versions, **versions}
+    categories = patch.categories()
+    guarded = {c: keys for c, keys in old.guarded.items() if c not in patch.copied and c in categories}
+    guarded.update(guarded_keys(categories, patch.copied))
     store.put(Snapshot(
-        environment, patch.categories(), category_versions, frozenset(patch.secret),
+        environment, categories, category_versions, frozenset(patch.secret),
         defaulted=frozenset(patch.defaulted), defaults_version=old.defaults_version,
-        default_categories=old.default_categories,
+        default_categories=old.default_categories, guarded=guarded,
     ))  # fmt: skip
     if patch.saved_rows is not None:
         persistence.save(environment, list(patch.saved_rows.values()), category_versions, store.metadata)

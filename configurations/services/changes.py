@@ -14,9 +14,9 @@ from django.views.decorators.debug import sensitive_variables
 from ..core import crypto, stored, validation
 from ..core.secrecy import Secret, conceal, is_secret_key, reveal, why_secret
 from ..core.vocabulary import (
+    ENVIRONMENTS,
     Change,
     ConfigurationNotFound,
-    Environment,
     Outcome,
     label,
     value_type_for_input,
@@ -26,6 +26,8 @@ from ..data.audit import audit_context
 from ..data.models import ConfigurationMetadata, SystemConfiguration
 from ..observability import metrics
 from . import permissions, reviews
+
+ENVIRONMENT_NAMES = frozenset(ENVIRONMENTS)
 
 
 @dataclasses.dataclass
@@ -185,8 +187,8 @@ def _refuse_bad_names(changes: Sequence[Change]) -> None:
     errors = {}
     for change in changes:
         problems = [(p, "name") for p in validation.name_problems(category=change.category, key=change.key)]
-        if change.environment not in Environment.values:
-            problems.append((f"unknown environment; use one of {', '.join(Environment.values)}", "environment"))
+        if change.environment not in ENVIRONMENT_NAMES:
+            problems.append((f"unknown environment; use one of {', '.join(ENVIRONMENTS)}", "environment"))
         if problems:
             where = _safe_label(change)
             errors[where] = [ValidationError(f"{where}: {problem}", code=code) for problem, code in problems]
@@ -307,9 +309,7 @@ def write_plans(plans: list[PlannedChange], progress=None) -> None:
         if plan.secret and plan.outcome != Outcome.REACTIVATE:
             stored = crypto.encrypt(stored, environment=change.environment, category=change.category, key=change.key)
         if plan.row is None:
-            plan.row = SystemConfiguration(
-                category=change.category, config_key=change.key, environment=change.environment
-            )
+            plan.row = bulk.new_row(change.category, change.key, change.environment)
             new_rows.append(plan.row)
         else:
             changed_rows.append(plan.row)

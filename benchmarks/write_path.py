@@ -1,0 +1,111 @@
+"""The audited single write against its floors and its peer, in one run, rounds interleaved (issue 24).
+
+- ``set_value``: one validated, typed, audited write (category lock, review gate, history row in the hash chain,
+  NOTIFY), in its own transaction;
+- floor: a bare ``UPDATE`` of the same row + commit (the table's triggers fire: the history row and chain are part of
+  the table), and a bare UPDATE + commit of a table without triggers;
+- peer: django-constance's setter (``setattr(config, KEY, value)``, its database backend);
+- concurrency: 8 threads writing 8 categories with ``set_value`` against 1 thread, to show they do not serialise on
+  anything but the history chain's head.
+
+Each figure is writes per second; rounds are interleaved so that the shared machine's load falls on all alike, and
+the ratios compare figures of the same round.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+SETTINGS = "benchmarks.settings_constance"
+ROUNDS = 5
+WRITES = 300
+THREADS = 8
+
+
+def _rate(fn, n: int) -> float:
+    start = time.perf_counter()
+    for i in range(n):
+        fn(i)
+    return n / (time.perf_counter() - start)
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def run() -> dict[str, float]:
+    from constance import config
+    from django.db import close_old_connections, connection, transaction
+
+    from configurations import services
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_plain (id integer PRIMARY KEY, value text)")
+        cursor.execute("INSERT INTO bench_plain VALUES (1, 'x')")
+    services.set_value(category="bench", key="k", environment="test", value="v", reason="bench")
+    setattr(config, "SMTP_PORT", 1)  # noqa: B010 - constance's setter is setattr
+
+    def ours(i):
+        services.set_value(category="bench", key="k", environment="test", value=f"v{i}", reason="bench")
+
+    def bare(i):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE system_configurations SET config_value = %s WHERE category = 'bench' AND config_key = 'k' "
+                "AND environment = 'test'",
+                [f"b{i}"],
+            )
+
+    def plain(i):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("UPDATE bench_plain SET value = %s WHERE id = 1", [f"p{i}"])
+
+    def constance_setter(i):
+        setattr(config, "SMTP_PORT", i)  # noqa: B010
+
+    def parallel(threads: int) -> float:
+        barrier = threading.Barrier(threads)
+
+        def writer(n):
+            barrier.wait()
+            for i in range(WRITES // 2):
+                services.set_value(category=f"bench{n}", key="k", environment="test", value=f"t{i}", reason="bench")
+            close_old_connections()
+            connection.close()
+
+        workers = [threading.Thread(target=writer, args=(n,)) for n in range(threads)]
+        start = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        return threads * (WRITES // 2) / (time.perf_counter() - start)
+
+    figures: dict[str, list[float]] = {name: [] for name in ("set_value", "bare", "plain", "constance", "one", "eight")}
+    for _ in range(ROUNDS):
+        figures["set_value"].append(_rate(ours, WRITES))
+        figures["bare"].append(_rate(bare, WRITES))
+        figures["plain"].append(_rate(plain, WRITES))
+        figures["constance"].append(_rate(constance_setter, WRITES))
+        figures["one"].append(parallel(1))
+        figures["eight"].append(parallel(THREADS))
+    result: dict[str, float] = {}
+    for name, values in figures.items():
+        for stat, value in _spread(values).items():
+            result[f"{name} {stat} (writes/s)"] = value
+    rounds = range(ROUNDS)
+    result["set_value / bare UPDATE+commit (median of rounds)"] = statistics.median(
+        figures["set_value"][r] / figures["bare"][r] for r in rounds
+    )
+    result["set_value / UPDATE of a table without triggers"] = statistics.median(
+        figures["set_value"][r] / figures["plain"][r] for r in rounds
+    )
+    result["set_value / constance setter"] = statistics.median(
+        figures["set_value"][r] / figures["constance"][r] for r in rounds
+    )
+    result[f"{THREADS} writers on {THREADS} categories / 1 writer"] = statistics.median(
+        figures["eight"][r] / figures["one"][r] for r in rounds
+    )
+    return result
