@@ -351,3 +351,18 @@ def test_a_large_category_opens_as_an_outline_finds_a_key_and_saves_only_what_wa
     assert [(r.config_key, r.new_value) for r in history.rows()] == [(first, "changed")]
     services.set_value(category="huge", key="key_2999", environment="test", value="meanwhile")
     assert admin_client.post(f"{url}?group=Group+1", data).status_code == 409  # stale: the category moved
+
+
+def test_a_1500_key_category_saves_from_its_pages_without_the_field_limit(admin_client, history):
+    _category_of(1500, "wide")
+    url = edit_url("wide", "test")
+    page = admin_client.get(url, {"group": "Group 2"})
+    form, shown = page.context["form"], page.context["selection"].keys
+    data = {"version": form["version"].value(), "reason": "many keys", "keys": shown}
+    data.update({name: form[name].value() for name in form.fields if name.startswith("value__")})
+    for key in shown[:150]:
+        data[f"value__{key}"] = f"changed {key}"
+    assert len(data) + len(shown) < 1000  # what a page posts stays under Django's field limit
+    history.mark()
+    assert admin_client.post(f"{url}?group=Group+2", data).status_code == 302
+    assert sorted(r.config_key for r in history.rows()) == sorted(shown[:150])

@@ -193,3 +193,15 @@ def test_a_changed_default_reaches_the_snapshot_at_the_next_refresh(flag):
     runtime.snapshots.refresh(runtime._django_query, ["production"])
     assert runtime.get("features", "limit") == 50
     assert runtime.status()["full_loads"] == full_loads + 1  # a metadata change is a full load
+
+
+def test_get_category_copies_only_what_a_caller_could_change_and_refuses_an_undecryptable(values, settings):
+    first = runtime.get_category("app")
+    first["ratio"] = "mine"
+    first["tree"]["a"].append(99)
+    again = runtime.get_category("app")
+    assert again["ratio"] == Decimal("0.125") and again["tree"] == {"a": [1]}
+    assert runtime.snapshot().guarded["app"] == frozenset({"tree"})  # only the JSON value needs a copy
+    services.set_value(category="app", key="tree", environment="production", value="plain now", value_type="string")
+    runtime.snapshots.refresh(runtime._django_query, ["production"])
+    assert "app" not in runtime.snapshot().guarded  # the delta recomputed the changed category
