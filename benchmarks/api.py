@@ -1,6 +1,7 @@
 """The API under gunicorn beside a bare Django view, in one run: requests/s and p50/p99 of the category GET
-(a token lookup, values from the runtime snapshot) and of its 304 (If-None-Match), 4 workers, 8 client threads,
-a fixed time each. ``python benchmarks/run.py api --engine postgres``."""
+(a token lookup, values from the runtime snapshot), of its 304 (If-None-Match) and of the PUT of one key (an audited
+write: validation, the category lock, the review gate, the history row in the chain; each client writes a category
+of its own), 4 workers, 8 client threads, a fixed time each. ``python benchmarks/run.py api --engine postgres``."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from .load import CLIENTS, SECONDS, WORKERS, _server_env
 SETTINGS = "tests.serving_settings"
 
 
-def _hammer(url: str, headers: dict) -> tuple[list[float], int]:
+def _hammer(url: str, headers: dict, client: int = 0) -> tuple[list[float], int]:
     from tests.servers import get
 
     samples, errors = [], 0
@@ -30,6 +31,24 @@ def _hammer(url: str, headers: dict) -> tuple[list[float], int]:
     return samples, errors
 
 
+def _write(url: str, headers: dict, client: int) -> tuple[list[float], int]:
+    from tests.servers import put_json
+
+    samples, errors, n = [], 0, 0
+    deadline = time.monotonic() + SECONDS
+    target = url.replace("CLIENT", str(client))
+    while time.monotonic() < deadline:
+        n += 1
+        started = time.perf_counter()
+        try:
+            status = put_json(target, {"value": f"v{client}-{n}", "reason": "bench"}, headers).status
+        except OSError:
+            status = 0
+        samples.append(time.perf_counter() - started)
+        errors += status != 200
+    return samples, errors
+
+
 def run() -> dict[str, float]:
     from configurations import services
     from configurations.services import tokens
@@ -39,7 +58,7 @@ def run() -> dict[str, float]:
     owner = editor_of("development", username="bench")
     for i in range(20):
         services.set_value(category="smtp", key=f"key{i:02}", environment="development", value=str(i))
-    token = tokens.create_token(name="bench", owner=owner, environments=["development"]).plaintext
+    token = tokens.create_token(name="bench", owner=owner, environments=["development"], write=True).plaintext
     auth = {"Authorization": f"Bearer {token}"}
     os.environ["CONFIG_API_RATE"] = ""
     figures: dict[str, float] = {"gunicorn workers": WORKERS, "client threads": CLIENTS, "seconds each": SECONDS}
@@ -48,18 +67,21 @@ def run() -> dict[str, float]:
         first = get(category, headers=auth)
         assert first.status == 200, first.text
         etag = first.headers["ETag"]
+        put = server.url + "/api/v1/environments/development/categories/bench_CLIENT/keys/key/"
         runs = {
-            "bare view": (server.url + "/test/bare", {}),
-            "category GET": (category, auth),
-            "category 304": (category, {**auth, "If-None-Match": etag}),
+            "bare view": (server.url + "/test/bare", {}, _hammer),
+            "category GET": (category, auth, _hammer),
+            "category 304": (category, {**auth, "If-None-Match": etag}, _hammer),
+            "key PUT": (put, auth, _write),
         }
-        for name, (url, headers) in runs.items():
+        for name, (url, headers, client) in runs.items():
             with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
-                results = list(pool.map(lambda _, u=url, h=headers: _hammer(u, h), range(CLIENTS)))
+                results = list(pool.map(lambda n, u=url, h=headers, c=client: c(u, h, n), range(CLIENTS)))
             samples = sorted(s for r in results for s in r[0])
             figures[f"{name} req/s"] = len(samples) / SECONDS
             figures[f"{name} p50 (ms)"] = statistics.median(samples) * 1000
             figures[f"{name} p99 (ms)"] = samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))] * 1000
             figures[f"{name} errors"] = sum(r[1] for r in results)
     figures["category GET / bare view"] = figures["category GET req/s"] / figures["bare view req/s"]
+    figures["key PUT / bare view"] = figures["key PUT req/s"] / figures["bare view req/s"]
     return figures

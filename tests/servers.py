@@ -193,3 +193,15 @@ def get(url: str, headers: dict | None = None, timeout: float = 10) -> Response:
             return Response(answer.status, answer.headers, answer.read(), url)
     except urllib.error.HTTPError as error:
         return Response(error.code, error.headers, error.read(), url)
+
+
+def put_json(url: str, body: dict, headers: dict | None = None, timeout: float = 10) -> Response:
+    """PUT a JSON body."""
+    data = json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="PUT",
+                                     headers={**(headers or {}), "Content-Type": "application/json"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return Response(answer.status, answer.headers, answer.read(), url)
+    except urllib.error.HTTPError as error:
+        return Response(error.code, error.headers, error.read(), url)

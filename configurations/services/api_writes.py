@@ -42,9 +42,10 @@ def write_key(
     why = f"{reason.strip() if reason and reason.strip() else 'API write'} (API token {token.name})"
     change = Change(category, key, environment, value, type_hint=formats.type_of(value))
     permissions.require_edit_each(token.owner, [environment])
-    with audit_context(actor=token.owner, reason=why):
-        locks.lock_categories([(category, environment)])
-        check_version(environment, category, expected_versions)
+    with audit_context(actor=token.owner, reason=why, deferred=True):  # set by the lock's statement
+        if expected_versions is not None:  # If-Match: refused before anything is validated, as before
+            locks.lock_categories([(category, environment)])
+            check_version(environment, category, expected_versions)
         [plan] = changes.plan_changes([change], lock=True, actor=token.owner)
         if plan.secret and not token.secrets:
             raise SecretWriteRefused(
