@@ -118,6 +118,7 @@ class CategoryState:
     environment: str
     fields: list[EditorField]
     version: int
+    scoped: bool = False  # only some keys were loaded (a page of a large category)
 
     def groups(self, fields: list[EditorField] | None = None) -> list[tuple[str, list[EditorField]]]:
         """Groups ordered by their smallest sort_order, fields by sort_order then key (of ``fields``, default all)."""
@@ -138,19 +139,33 @@ class CategoryState:
         return [f.key for f in self.fields]
 
 
-def load_category(category: str, environment: str, *, lock: bool = False) -> CategoryState:
-    """The category's fields in an environment. ``lock`` holds its rows until the transaction ends."""
-    metadata = {m.config_key: m for m in ConfigurationMetadata.objects.filter(category=category)}
+def load_category(category: str, environment: str, *, lock: bool = False, keys=None) -> CategoryState:
+    """The category's fields in an environment (only ``keys``, when given: a page of a large category costs what it
+    shows). ``lock`` holds its rows until the transaction ends."""
+    metadata_query = ConfigurationMetadata.objects.filter(category=category)
     rows_query = SystemConfiguration.objects.filter(category=category, environment=environment)
+    if keys is not None:
+        metadata_query = metadata_query.filter(config_key__in=list(keys))
+        rows_query = rows_query.filter(config_key__in=list(keys))
     if lock:
         # Before the rows are read: a save that committed meanwhile (keys added included) is then seen.
         services.lock_category(category, environment)
         rows_query = rows_query.select_for_update()
-    rows = list(rows_query)
-    active = {r.config_key: r for r in rows if r.is_active}
-    keys = sorted(set(metadata) | set(active))
-    fields = [EditorField(key, metadata.get(key), active.get(key)) for key in keys]
-    return CategoryState(category, environment, fields, services.category_version(environment, category))
+    metadata = {m.config_key: m for m in metadata_query}
+    active = {r.config_key: r for r in rows_query if r.is_active}
+    fields = [EditorField(key, metadata.get(key), active.get(key)) for key in sorted(set(metadata) | set(active))]
+    state = CategoryState(category, environment, fields, services.category_version(environment, category))
+    state.scoped = keys is not None
+    return state
+
+
+def has_key(state: CategoryState, key: str) -> bool:
+    """Whether the category has ``key`` in the environment (metadata or an active row), shown or not."""
+    if not state.scoped:
+        return any(f.key == key for f in state.fields)
+    rows = SystemConfiguration.objects.filter(category=state.category, environment=state.environment, is_active=True)
+    return (ConfigurationMetadata.objects.filter(category=state.category, config_key=key).exists()
+            or rows.filter(config_key=key).exists())  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -176,18 +191,68 @@ class Selection:
         return max(1, -(-self.matching // PAGE_KEYS))
 
 
-def select(state: CategoryState, *, group: str | None = None, query: str = "", page: int = 1) -> Selection:
-    """The fields to show: every field of a small category; of a large one, those of ``group`` or matching ``query``
-    (in the key, label or group), a page of PAGE_KEYS at a time, or none until one is chosen."""
-    if len(state.fields) <= PAGE_KEYS:
-        return Selection(state.fields, large=False, matching=len(state.fields))
-    outline = [(name, len(fields)) for name, fields in state.groups()]
+def open_page(category: str, environment: str, *, group: str | None = None, query: str = "", page: int = 1):
+    """The page's fields and what it says of the rest: (CategoryState of the shown keys, Selection). A small category
+    loads whole; a large one reads its keys' names and groups (no model objects) and loads only the keys shown."""
+    if _size(category, environment) <= PAGE_KEYS:
+        state = load_category(category, environment)
+        return state, Selection(state.fields, large=False, matching=len(state.fields))
+    index = _KeyIndex(category, environment)
     query = query.strip()
     if group is None and not query:
-        return Selection([], large=True, outline=outline)
-    needle = query.casefold()
-    chosen = [f for name, fields in state.groups() if group is None or name == group for f in fields
-              if not needle or needle in f.key.casefold() or needle in f.label.casefold()]  # fmt: skip
-    page = min(max(1, page), max(1, -(-len(chosen) // PAGE_KEYS)))
-    shown = chosen[(page - 1) * PAGE_KEYS : page * PAGE_KEYS]
-    return Selection(shown, large=True, group=group, query=query, page=page, matching=len(chosen), outline=outline)
+        return load_category(category, environment, keys=[]), Selection([], large=True, outline=index.outline)
+    matching = index.matching(group=group, query=query)
+    page = min(max(1, page), max(1, -(-len(matching) // PAGE_KEYS)))
+    shown = matching[(page - 1) * PAGE_KEYS : page * PAGE_KEYS]
+    state = load_category(category, environment, keys=shown)
+    position = {key: index for index, key in enumerate(shown)}
+    fields = sorted(state.fields, key=lambda f: position[f.key])
+    selection = Selection(fields, large=True, group=group, query=query, page=page, matching=len(matching),
+                          outline=index.outline)  # fmt: skip
+    return state, selection
+
+
+def selection_of(state: CategoryState, *, group: str | None = None, query: str = "", page: int = 1) -> Selection:
+    """The selection of a page that shows ``state``'s fields (a refused save shows again what the user had)."""
+    if _size(state.category, state.environment) <= PAGE_KEYS:
+        return Selection(state.fields, large=False, matching=len(state.fields))
+    outline = _KeyIndex(state.category, state.environment).outline
+    return Selection(state.fields, large=True, group=group, query=query.strip(), page=page,
+                     matching=len(state.fields), outline=outline)  # fmt: skip
+
+
+def _size(category: str, environment: str) -> int:
+    """How many keys the category has in the environment (metadata or an active row): one query."""
+    described = ConfigurationMetadata.objects.filter(category=category).order_by().values("config_key")
+    stored = SystemConfiguration.objects.filter(category=category, environment=environment, is_active=True)
+    return described.union(stored.order_by().values("config_key")).count()
+
+
+class _KeyIndex:
+    """A large category's keys as names, groups and places (two queries of plain tuples, no model objects): what the
+    outline and a filter need, grouped and ordered as the editor's groups are."""
+
+    def __init__(self, category: str, environment: str) -> None:
+        other = str(OTHER_GROUP)
+        described = ConfigurationMetadata.objects.filter(category=category).order_by()
+        entries = {key: (group or other, order, label) for key, group, order, label in
+                   described.values_list("config_key", "group_name", "sort_order", "display_name")}  # fmt: skip
+        stored = SystemConfiguration.objects.filter(category=category, environment=environment, is_active=True)
+        for key in stored.order_by().values_list("config_key", flat=True):
+            entries.setdefault(key, (other, 1_000_000, key))
+        first: dict[str, int] = {}
+        for group, order, _ in entries.values():
+            first[group] = min(order, first.get(group, order))
+        ranked = sorted(first, key=lambda group: (first[group], group == other, group))
+        rank = {group: position for position, group in enumerate(ranked)}
+        self.entries = sorted(entries.items(), key=lambda item: (rank[item[1][0]], item[1][1], item[0]))
+        counts = {group: 0 for group in ranked}
+        for _, (group, _, _) in self.entries:
+            counts[group] += 1
+        self.outline = [(group, counts[group]) for group in ranked]
+
+    def matching(self, *, group: str | None, query: str) -> list[str]:
+        """The keys of ``group`` (or all) whose key or label contains ``query``, in the editor's order."""
+        needle = query.casefold()
+        return [key for key, (in_group, _, label) in self.entries if (group is None or in_group == group)
+                and (not needle or needle in key.casefold() or needle in (label or "").casefold())]  # fmt: skip

@@ -21,7 +21,7 @@ from .. import services
 from ..data.models import SystemConfiguration
 from ..services import permissions
 from . import review_gate, safeguards
-from .editor import CategoryState, Selection, load_category, select
+from .editor import CategoryState, Selection, load_category, open_page, selection_of
 from .forms import CategoryForm
 from .views import TEST_RECIPIENT_KEY, environment_named, render_page
 
@@ -39,12 +39,14 @@ def edit(request, category: str, environment: str, *, site):
     if request.method == "POST":
         permissions.require_edit(request.user, environment)
         return _save(request, category, environment, site=site)
-    snapshot = load_category(category, environment)
-    if not snapshot.fields and not SystemConfiguration.objects.filter(category=category).exists():
+    wanted = {"group": request.GET.get("group"), "query": request.GET.get("q", ""),
+              "page": _page_number(request.GET.get("page"))}  # fmt: skip
+    snapshot, selection = open_page(category, environment, **wanted)
+    if not selection.outline and not snapshot.fields and not SystemConfiguration.objects.filter(
+        category=category
+    ).exists():
         # A category known in another environment only (imported into test, say) is editable everywhere.
         raise Http404(_("No configuration or metadata for category %(category)r.") % {"category": category})
-    selection = select(snapshot, group=request.GET.get("group"), query=request.GET.get("q", ""),
-                       page=_page_number(request.GET.get("page")))  # fmt: skip
     form = CategoryForm(snapshot, read_only=not can_edit, keys=selection.keys)
     return _edit_page(site, request, snapshot, form, can_edit, selection=selection)
 
@@ -56,8 +58,8 @@ def _page_number(text: str | None) -> int:
 @sensitive_variables()
 def _save(request, category: str, environment: str, *, site):
     with transaction.atomic():
-        current = load_category(category, environment, lock=True)
         shown = request.POST.getlist("keys") or None  # the keys the page showed (None: a page listing none: all)
+        current = load_category(category, environment, lock=True, keys=shown)  # costs what the page showed
         form = CategoryForm(current, request.POST, keys=shown)
         page = _page_of(site, request, current, shown)
         if not form.is_valid():
@@ -121,12 +123,10 @@ def _report(request, plans, category: str, environment: str) -> None:
 
 def _page_of(site, request, current: CategoryState, shown):
     """The page again after a refused save, showing the keys the user had (with the same outline)."""
-    keys = set(current.keys() if shown is None else shown)
-    selection = select(current, group=request.GET.get("group"), query=request.GET.get("q", ""),
-                       page=_page_number(request.GET.get("page")))  # fmt: skip
-    selection.fields = [f for f in current.fields if f.key in keys]
 
     def page(form: CategoryForm, *, status: int = 200, typed=None):
+        selection = selection_of(current, group=request.GET.get("group"), query=request.GET.get("q", ""),
+                                 page=_page_number(request.GET.get("page")))  # fmt: skip
         return _edit_page(site, request, current, form, True, selection=selection, status=status, typed=typed)
 
     return page

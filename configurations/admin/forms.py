@@ -12,7 +12,7 @@ from ..core.secrecy import Secret, name_is_secret
 from ..core.vocabulary import ENVIRONMENTS, INPUT_OF_VALUE_TYPE, InputType, ValueType
 from ..data.models import ConfigurationMetadata, SystemConfiguration
 from ..services import permissions
-from .editor import CategoryState, EditorField
+from .editor import CategoryState, EditorField, has_key
 
 
 class SecretField(forms.CharField):
@@ -203,7 +203,7 @@ class CategoryForm(forms.Form):
 
     def clean_new_key(self):
         key = self.cleaned_data.get("new_key", "").strip()
-        if key and any(f.key == key for f in self.snapshot.fields):
+        if key and has_key(self.snapshot, key):
             raise forms.ValidationError(_("%(key)s already exists in this category; change it above.") % {"key": key})
         return key
 

@@ -10,7 +10,7 @@ from django.db import connection
 from django.urls import reverse
 
 from configurations import services
-from configurations.admin.editor import load_category
+from configurations.admin.editor import PAGE_KEYS, load_category
 from configurations.core import crypto
 from configurations.models import ConfigurationHistory, ConfigurationMetadata, SystemConfiguration
 from tests.factories import ConfigurationFactory, MetadataFactory
@@ -239,7 +239,8 @@ def test_query_count_does_not_grow_with_keys(admin_client, size, django_assert_n
     _category_of(size, "big")
     url = edit_url("big", "test")
     admin_client.get(url)  # warm the session
-    with django_assert_num_queries(6):  # session, user, metadata, rows, the category's version, the review policy
+    # session, user, the category's size, metadata, rows, the category's version, the review policy
+    with django_assert_num_queries(7):
         admin_client.get(url)
     data = post_data(admin_client, url, key_000="changed")
     # session, user, the category lock, metadata, locked rows, the version (read under the lock), savepoints, the
@@ -366,3 +367,26 @@ def test_a_1500_key_category_saves_from_its_pages_without_the_field_limit(admin_
     history.mark()
     assert admin_client.post(f"{url}?group=Group+2", data).status_code == 302
     assert sorted(r.config_key for r in history.rows()) == sorted(shown[:150])
+
+
+@pytest.mark.parametrize("size", [400, 800])
+def test_a_large_categorys_page_costs_what_it_shows(admin_client, size, django_assert_num_queries):
+    """Opening a group and saving from it load the shown keys only (the others only as names): the same queries at 400
+    and at 800 keys, and the form holds the page's keys alone."""
+    _category_of(size, "paged")
+    url = edit_url("paged", "test")
+    admin_client.get(url)  # warm the session
+    # session, user, the size, the keys' names and groups (metadata, rows), the shown metadata and rows, the version,
+    # the review policy
+    with django_assert_num_queries(9):
+        page = admin_client.get(url, {"group": "Group 1"})
+    shown = page.context["selection"].keys
+    assert 0 < len(shown) <= PAGE_KEYS and page.context["selection"].matching == len(range(1, size, 3))
+    assert {n.removeprefix("value__") for n in page.context["form"].fields if n.startswith("value__")} == set(shown)
+    form = page.context["form"]
+    data = {"version": form["version"].value(), "reason": "r", "keys": shown}
+    data.update({name: form[name].value() for name in form.fields if name.startswith("value__")})
+    data[f"value__{shown[0]}"] = "changed"
+    with django_assert_num_queries(15 if connection.vendor == "postgresql" else 17):  # the small category's save
+        assert admin_client.post(f"{url}?group=Group+1", data).status_code == 302
+    assert services.get_value(category="paged", key=shown[0], environment="test") == "changed"
