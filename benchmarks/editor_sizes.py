@@ -11,8 +11,14 @@ from __future__ import annotations
 import statistics
 import time
 
+from benchmarks import harness
+
 SIZES = (10, 100, 1_000, 3_000)
 ROUNDS = 7
+
+
+def _median_ms(fn) -> float:
+    return harness.warm_median_ms(fn, rounds=ROUNDS)
 
 
 def _seed(category: str, size: int) -> None:
@@ -25,16 +31,6 @@ def _seed(category: str, size: int) -> None:
     SystemConfiguration.objects.bulk_create(
         [SystemConfiguration(category=category, config_key=f"key_{i:04d}", environment="test", config_value=f"v{i}")
          for i in range(size)], batch_size=1000)  # fmt: skip
-
-
-def _median_ms(fn) -> float:
-    fn()
-    samples = []
-    for _ in range(ROUNDS):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1000
 
 
 def _shown_keys(category: str, size: int) -> list[str]:

@@ -63,3 +63,9 @@ def timed(fn: Callable[[], object], *, rounds: int) -> list[float]:
 
 def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
+
+
+def warm_median_ms(fn: Callable[[], object], *, rounds: int) -> float:
+    """Median milliseconds of ``fn`` over ``rounds`` calls, after one call that warms caches and connections."""
+    fn()
+    return median_ms(timed(fn, rounds=rounds))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import statistics
-import time
+from benchmarks import harness
 
 ROWS = 1_000_000
 CONFIGS = 2_000  # 500 history rows each, over 20 categories x 4 environments
 ROUNDS = 30
+
+
+def _median_ms(fn) -> float:
+    return harness.warm_median_ms(fn, rounds=ROUNDS)
 
 
 def _seed() -> None:
@@ -50,16 +53,6 @@ def _seed() -> None:
             cursor.execute("ANALYZE configuration_history")
         else:
             cursor.execute("ANALYZE")
-
-
-def _median_ms(fn) -> float:
-    fn()  # warm
-    samples = []
-    for _ in range(ROUNDS):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1000
 
 
 def run() -> dict[str, float]:

@@ -78,7 +78,10 @@ class ChangeRequestAdmin(admin.ModelAdmin):
         return [path("<int:object_id>/decide/", decide, name=name), *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        """The review page: the items' diff, the approvals, and the buttons this user may use."""
+        """The review page: the items' diff, the approvals, and the buttons this user may use (read-only: its
+        buttons post to ``decide_view``)."""
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
         found = self._found(request, object_id)
         context = {
             **self.admin_site.each_context(request),

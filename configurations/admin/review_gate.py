@@ -46,7 +46,9 @@ def needs_request(request, environment: str) -> bool:
     """Whether this POST into ``environment`` must open a change request instead of writing (the bypass is granted
     only with the permission: services.needs_request's rule, on the policy read once for the request)."""
     review = notice(request, environment)
-    return review is not None and not (wants_bypass(request) and review["may_bypass"])
+    if review is None:
+        return False
+    return reviews.requires_request(review["approvals"], bypass_granted=wants_bypass(request) and review["may_bypass"])
 
 
 @contextlib.contextmanager

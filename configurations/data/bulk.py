@@ -63,9 +63,9 @@ def read_for_write(pairs, meta_pairs, triples) -> tuple[dict, dict]:
         _select_sql(SystemConfiguration, ("category", "config_key", "environment"), sorted(triples), lock=True),
     ]
     lock = locks.lock_statement(pairs)
-    results = _run_together([lock, *statements] if lock else statements)
+    results = _run_together([(lock.sql, lock.params), *statements] if lock else statements)
     if lock:
-        locks.took(results.pop(0))
+        lock.took(results.pop(0))
     metadata = _instances(ConfigurationMetadata, results[0])
     rows = _instances(SystemConfiguration, results[1])
     by_pair = {(m.category, m.config_key): m for m in metadata}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from django.db import connection
 
@@ -32,13 +33,27 @@ def lock_categories(pairs: Iterable[tuple[str, str]]) -> None:
     if statement is None:
         return
     with connection.cursor() as cursor:
-        cursor.execute(*statement)
-        took(cursor.fetchall())
+        cursor.execute(statement.sql, statement.params)
+        statement.took(cursor.fetchall())
 
 
-def lock_statement(pairs: Iterable[tuple[str, str]]) -> tuple[str, list] | None:
+class LockStatement(NamedTuple):
+    """The statement that takes a transaction's category locks, and the environments whose policies it reads."""
+
+    sql: str
+    params: list
+    environments: list[str]
+
+    def took(self, rows: list[tuple]) -> None:
+        """Record what the statement read: the review policies of the environments it locked."""
+        found = rows[-1][-1]
+        policies = json.loads(found) if isinstance(found, str) else found
+        _policies().update({environment: int(policies.get(environment, 0)) for environment in self.environments})
+
+
+def lock_statement(pairs: Iterable[tuple[str, str]]) -> LockStatement | None:
     """PostgreSQL: the statement that takes the locks this transaction does not hold yet (None: it holds them all,
-    and a deferred audit context is set now instead); run it, then give ``took`` its rows."""
+    and a deferred audit context is set now instead); run it, then give its ``took`` the rows."""
     pairs = set(pairs)
     held = _held()
     keys = sorted({_key(category, environment) for category, environment in pairs} - held)
@@ -47,23 +62,13 @@ def lock_statement(pairs: Iterable[tuple[str, str]]) -> tuple[str, list] | None:
         return None
     held.update(keys)
     environments = sorted({environment for _, environment in pairs})
-    _policies()  # this transaction's record, so that ``took`` files the policies under it
-    connection._configurations_policy_request = environments
     deferred = audit.take_deferred()
     context_sql, context_params = audit.set_config_sql(deferred, connection.vendor) if deferred else ("", [])
     sql = (
         f"SELECT {context_sql + ', ' if context_sql else ''}pg_advisory_xact_lock(k), ({_POLICIES}) "
         "FROM unnest(%s::bigint[]) AS k ORDER BY k"
     )
-    return sql, [*context_params, environments, keys]
-
-
-def took(rows: list[tuple]) -> None:
-    """Record what the lock's statement read: the review policies of the environments it locked."""
-    found = rows[-1][-1]
-    policies = json.loads(found) if isinstance(found, str) else found
-    environments = connection._configurations_policy_request
-    _policies().update({environment: int(policies.get(environment, 0)) for environment in environments})
+    return LockStatement(sql, [*context_params, environments, keys], environments)
 
 
 def forget_policies() -> None:
@@ -82,7 +87,8 @@ def _lock_sqlite(pairs: Iterable[tuple[str, str]]) -> None:
             cursor.execute("UPDATE configuration_change_counter SET value = value WHERE id = 1")
 
 
-# The environments' required approvals, read in the lock's statement (after the lock: see ORDER BY k above).
+# The environments' required approvals, read in the lock's statement (the locks do not guard the policies: see
+# ``_policies``).
 _POLICIES = (
     "SELECT COALESCE(json_object_agg(environment, required_approvals), '{}'::json) "
     "FROM configuration_review_policies WHERE environment = ANY(%s::varchar[])"

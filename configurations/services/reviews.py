@@ -96,9 +96,14 @@ def needs_request(environment: str, *, actor=None, bypass: bool = False) -> bool
     ``bypass``: the user asks to write directly; granted only with the bypass permission (the reason is checked
     by ``guard`` when the write happens).
     """
-    if not policy(environment).required_approvals:
-        return False
-    return not (bypass and may_bypass(actor, environment))
+    approvals = policy(environment).required_approvals
+    return requires_request(approvals, bypass_granted=bool(approvals) and bypass and may_bypass(actor, environment))
+
+
+def requires_request(approvals: int, *, bypass_granted: bool) -> bool:
+    """The rule itself, for callers that read the policy and the permission already (the admin, once per request):
+    a write into an environment that needs approvals opens a change request, unless a bypass was asked and granted."""
+    return approvals > 0 and not bypass_granted
 
 
 def guard(environments: Iterable[str]) -> None:
