@@ -204,3 +204,11 @@ def test_an_invalid_value_opens_no_request_and_says_where(client, protected):
     assert response.context["form"].errors["value__port"]
     assert not SystemConfiguration.objects.filter(config_key="port").exists()
     assert not ConfigurationHistory.objects.filter(config_key="port").exists()
+
+
+def test_a_second_request_on_the_same_key_warns_when_it_is_opened(client, protected):
+    open_from_editor(client, protected["alice"], host="first.example.com")
+    response = open_from_editor(client, protected["bob"], host="second.example.com")
+    page = client.get(response["Location"]).content.decode()
+    first = ChangeRequest.objects.order_by("id").first()
+    assert f"is also changed by open request #{first.pk}: whichever is applied second will conflict" in page
