@@ -8,7 +8,7 @@ from selenium.webdriver.common.by import By
 
 from configurations import services
 from tests import chromium as browser_support
-from tests.browser.test_editor import log_in
+from tests.browser.test_editor import log_in, next_page
 from tests.factories import editor_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -38,7 +38,7 @@ def test_open_review_approve_as_a_second_user_and_apply(browser, live_server, br
     host.send_keys("new.example.com")
     browser.find_element(By.NAME, "reason").send_keys("move to the new relay")
     browser.find_element(By.NAME, "request_title").send_keys("New SMTP relay")
-    browser.find_element(By.NAME, "_save").click()
+    next_page(browser, lambda: browser.find_element(By.NAME, "_save").click())
     assert "Nothing is live yet: change request #" in _messages(browser)
     row = browser.find_element(By.CSS_SELECTOR, "table.request-items tr[data-key='smtp.host']")
     assert "old.example.com" in row.text and "new.example.com" in row.text
@@ -50,15 +50,15 @@ def test_open_review_approve_as_a_second_user_and_apply(browser, live_server, br
     _log_out(browser, live_server)
     log_in(browser, live_server, "reviewer")
     browser.get(f"{live_server.url}/admin/configurations/changerequest/")
-    browser.find_element(By.LINK_TEXT, "New SMTP relay").click()
+    next_page(browser, lambda: browser.find_element(By.LINK_TEXT, "New SMTP relay").click())
     assert browser.current_url == review_page
-    browser.find_element(By.CSS_SELECTOR, "button[value=approve]").click()
+    next_page(browser, lambda: browser.find_element(By.CSS_SELECTOR, "button[value=approve]").click())
     assert "approved" in _messages(browser)
     browser_support.save_screenshot(browser, "change-request-2-approved")
     assert services.get_value(category="smtp", key="host", environment=ENV) == "old.example.com"
-    browser.find_element(By.CSS_SELECTOR, "button[value=apply]").click()
+    next_page(browser, lambda: browser.find_element(By.CSS_SELECTOR, "button[value=apply]").click())
     assert "applied" in _messages(browser)
     assert services.get_value(category="smtp", key="host", environment=ENV) == "new.example.com"
-    browser.find_element(By.CSS_SELECTOR, "a.history-link").click()
+    next_page(browser, lambda: browser.find_element(By.CSS_SELECTOR, "a.history-link").click())
     assert "change request #" in browser.page_source
     browser_support.save_screenshot(browser, "change-request-3-applied")

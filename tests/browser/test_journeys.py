@@ -10,7 +10,7 @@ from selenium.webdriver.support.ui import Select
 from configurations import services
 from configurations.models import ConfigurationTemplate
 from tests import chromium as browser_support
-from tests.browser.test_editor import log_in
+from tests.browser.test_editor import log_in, next_page
 from tests.factories import editor_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -34,7 +34,7 @@ def test_a_development_editor_finds_and_uses_the_editor_from_the_index(browser, 
         field.send_keys(value)
     Select(browser.find_element(By.NAME, "value__secure")).select_by_value("false")
     browser.find_element(By.NAME, "reason").send_keys("first dev settings")
-    browser.find_element(By.NAME, "_save").click()
+    next_page(browser, lambda: browser.find_element(By.NAME, "_save").click())
     assert "Saved 3 changes to smtp in development" in messages_text(browser)
     browser_support.save_screenshot(browser, "journey-1-development-editor")
     assert services.get_value(category="smtp", key="secure", environment="development") is False
@@ -49,14 +49,14 @@ def test_a_category_without_metadata_is_edited_in_two_environments(browser, live
     browser.find_element(By.NAME, "new_key").send_keys("beta")
     browser.find_element(By.NAME, "new_value").send_keys("off")
     browser.find_element(By.NAME, "reason").send_keys("try it in staging")
-    browser.find_element(By.NAME, "_save").click()
+    next_page(browser, lambda: browser.find_element(By.NAME, "_save").click())
     assert "Saved 1 change to feature in staging: beta" in messages_text(browser)
     browser.find_element(By.CSS_SELECTOR, "a.env-tab.env-test").click()
     field = browser.find_element(By.NAME, "value__beta")
     field.clear()
     field.send_keys("off")
     browser.find_element(By.NAME, "reason").send_keys("off everywhere")
-    browser.find_element(By.NAME, "_save").click()
+    next_page(browser, lambda: browser.find_element(By.NAME, "_save").click())
     assert "Saved 1 change to feature in test" in messages_text(browser)
     browser_support.save_screenshot(browser, "journey-2-category-without-metadata")
     assert services.get_value(category="feature", key="beta", environment="staging") == "off"
@@ -80,7 +80,7 @@ def test_the_template_action_for_a_user_without_production_rights(browser, live_
     browser.find_element(By.NAME, "var__EMAIL_PASS").send_keys("abcd efgh ijkl mnop")
     browser.find_element(By.CSS_SELECTOR, "#content-main .submit-row [type=submit]").click()
     browser_support.save_screenshot(browser, "journey-3-template-preview")
-    browser.find_element(By.CSS_SELECTOR, "button[name=post][value=yes]").click()
+    next_page(browser, lambda: browser.find_element(By.CSS_SELECTOR, "button[name=post][value=yes]").click())
     assert "Applied gmail to smtp in staging" in messages_text(browser)
     assert services.get_value(category="smtp", key="port", environment="staging") == 587
 
@@ -99,6 +99,6 @@ def test_compare_and_copy_with_its_confirmation(browser, live_server, browser_ed
     assert services.get_value(category="smtp", key="port", environment="production") == 587  # the browser asks
     browser_support.save_screenshot(browser, "journey-4-copy-confirmation")
     browser.find_element(By.NAME, "confirm_production").click()
-    browser.find_element(By.CSS_SELECTOR, "button[name=target][value=production]").click()
+    next_page(browser, lambda: browser.find_element(By.CSS_SELECTOR, "button[name=target][value=production]").click())
     assert "Copied 1 key from staging to production: port" in messages_text(browser)
     assert services.get_value(category="smtp", key="port", environment="production") == 2525
