@@ -32,6 +32,7 @@ BENCHMARKS = [
     "runtime_refresh_100k",
     "load",
     "api",
+    "webhooks",
 ]
 ENGINES = ["postgres", "sqlite"]
 

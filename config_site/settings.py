@@ -95,6 +95,13 @@ CONFIG_API_MAX_WAIT = _from_env(env.float, "CONFIG_API_MAX_WAIT")
 # that a probe or an ordinary read always finds a free thread; gunicorn.conf.py says how many it runs).
 CONFIG_API_MAX_WAITS_PER_TOKEN = _from_env(env.int, "CONFIG_API_MAX_WAITS_PER_TOKEN")
 CONFIG_API_MAX_WAITS = _from_env(env.str, "CONFIG_API_MAX_WAITS")
+
+# Webhooks (docs/webhooks.md): http:// only for these hosts; private addresses refused unless allowed.
+CONFIG_WEBHOOK_ALLOWED_HOSTS = _from_env(env.list, "CONFIG_WEBHOOK_ALLOWED_HOSTS")
+CONFIG_WEBHOOK_ALLOW_PRIVATE = _from_env(env.bool, "CONFIG_WEBHOOK_ALLOW_PRIVATE")
+CONFIG_WEBHOOK_RETENTION_DAYS = _from_env(env.int, "CONFIG_WEBHOOK_RETENTION_DAYS")
+CONFIG_WEBHOOK_TIMEOUT = _from_env(env.float, "CONFIG_WEBHOOK_TIMEOUT")
+CONFIG_WEBHOOK_MAX_ATTEMPTS = _from_env(env.int, "CONFIG_WEBHOOK_MAX_ATTEMPTS")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["configurations.api.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["configurations.api.authentication.HasToken"],
@@ -115,6 +122,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1/",
     "COMPONENT_SPLIT_REQUEST": True,
+    "OAS_VERSION": "3.1.0",  # webhooks need 3.1
+    "WEBHOOKS": [
+        "configurations.api.webhook_schema.configuration_changed",
+        "configurations.api.webhook_schema.other_change",
+    ],
 }
 
 # ------------------------------------------------------------------ HTTPS and cookies (check --deploy is clean)

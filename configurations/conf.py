@@ -30,6 +30,11 @@ DEFAULTS: dict[str, object] = {
     "CONFIG_API_MAX_WAITS_PER_TOKEN": 2,
     "CONFIG_API_MAX_WAITS": "",
     "CONFIG_STATIC_MANIFEST": False,
+    "CONFIG_WEBHOOK_ALLOWED_HOSTS": (),
+    "CONFIG_WEBHOOK_ALLOW_PRIVATE": False,
+    "CONFIG_WEBHOOK_RETENTION_DAYS": 30,
+    "CONFIG_WEBHOOK_TIMEOUT": 5.0,
+    "CONFIG_WEBHOOK_MAX_ATTEMPTS": 12,
 }
 
 
@@ -89,7 +94,6 @@ def runtime_snapshot_dir() -> str:
     return value("CONFIG_RUNTIME_SNAPSHOT_DIR") or ""
 
 
-
 def secret_key_patterns() -> tuple[str, ...]:
     """``CONFIG_SECRET_KEY_PATTERNS``: lower-case substrings that make a key name a secret."""
     patterns = value("CONFIG_SECRET_KEY_PATTERNS")
@@ -129,3 +133,30 @@ def api_max_waits() -> int:
 def api_max_wait() -> float:
     """``CONFIG_API_MAX_WAIT``: the longest long poll of ``changes/`` in seconds (at most 60, the API's limit)."""
     return min(60.0, float(value("CONFIG_API_MAX_WAIT")))
+
+
+def webhook_allowed_hosts() -> frozenset[str]:
+    """``CONFIG_WEBHOOK_ALLOWED_HOSTS``: hosts that may receive webhooks over plain http:// (default: none)."""
+    return frozenset(host.lower() for host in value("CONFIG_WEBHOOK_ALLOWED_HOSTS"))
+
+
+def webhook_allow_private() -> bool:
+    """``CONFIG_WEBHOOK_ALLOW_PRIVATE``: allow webhook URLs that resolve to loopback, private or link-local
+    addresses (off by default: a server-side request forgery guard)."""
+    return bool(value("CONFIG_WEBHOOK_ALLOW_PRIVATE"))
+
+
+def webhook_retention_days() -> int:
+    """``CONFIG_WEBHOOK_RETENTION_DAYS``: days delivered and dead deliveries, and dispatched events, are kept."""
+    return max(1, int(value("CONFIG_WEBHOOK_RETENTION_DAYS")))
+
+
+def webhook_timeout() -> float:
+    """``CONFIG_WEBHOOK_TIMEOUT``: seconds a delivery may take to connect, and then to answer."""
+    return float(value("CONFIG_WEBHOOK_TIMEOUT"))
+
+
+def webhook_max_attempts() -> int:
+    """``CONFIG_WEBHOOK_MAX_ATTEMPTS``: attempts before a delivery is dead (backoff doubles from 5 s up to 1 h:
+    the default 12 spans about 3.5 hours)."""
+    return max(1, int(value("CONFIG_WEBHOOK_MAX_ATTEMPTS")))

@@ -24,6 +24,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from . import conf, runtime
 from .data import availability
+from .observability.webhook_metrics import WebhookCollector
 
 _migrations_applied = False
 
@@ -139,8 +140,10 @@ def _chain_head() -> tuple[int | None, str | None] | None:
 
 
 _head_collector = ChainHeadCollector()
+_webhook_collector = WebhookCollector()
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     REGISTRY.register(_head_collector)
+    REGISTRY.register(_webhook_collector)
 
 
 def _registry():
@@ -149,4 +152,5 @@ def _registry():
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
     registry.register(_head_collector)
+    registry.register(_webhook_collector)
     return registry

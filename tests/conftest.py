@@ -15,6 +15,7 @@ from configurations.data.triggers import records
 from configurations.models import AuditChainHead, ConfigurationHistory
 from tests import chromium as browser_support
 from tests.factories import UserFactory, editor_of
+from tests.webhook_receiver import Receiver
 
 
 @receiver(post_migrate, dispatch_uid="tests-record-chains-after-flush")
@@ -176,3 +177,29 @@ def roles(transactional_db):
         for name in names.values():
             cursor.execute(f'DROP OWNED BY "{name}"')
             cursor.execute(f'DROP ROLE "{name}"')
+
+
+@pytest.fixture
+def local_hooks(settings):
+    """Local webhook receivers are allowed (the SSRF guard refuses 127.0.0.1 and http:// by default)."""
+    settings.CONFIG_WEBHOOK_ALLOW_PRIVATE = True
+    settings.CONFIG_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+    return settings
+
+
+@pytest.fixture
+def receiver(local_hooks):
+    """A real HTTP receiver on 127.0.0.1 (tests/webhook_receiver.py)."""
+    found = Receiver()
+    yield found
+    found.stop()
+
+
+@pytest.fixture
+def endpoint(receiver, db):
+    """A webhook endpoint for every change of development and production; ``endpoint.secret`` signs."""
+    from configurations.services import webhooks
+
+    found, secret = webhooks.add_endpoint("hooks", receiver.url, environments=["development", "production"])
+    found.secret = secret
+    return found

@@ -42,9 +42,11 @@ def edit(request, category: str, environment: str, *, site):
     wanted = {"group": request.GET.get("group"), "query": request.GET.get("q", ""),
               "page": _page_number(request.GET.get("page"))}  # fmt: skip
     snapshot, selection = open_page(category, environment, **wanted)
-    if not selection.outline and not snapshot.fields and not SystemConfiguration.objects.filter(
-        category=category
-    ).exists():
+    if (
+        not selection.outline
+        and not snapshot.fields
+        and not SystemConfiguration.objects.filter(category=category).exists()
+    ):
         # A category known in another environment only (imported into test, say) is editable everywhere.
         raise Http404(_("No configuration or metadata for category %(category)r.") % {"category": category})
     form = CategoryForm(snapshot, read_only=not can_edit, keys=selection.keys)

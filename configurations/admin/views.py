@@ -197,8 +197,11 @@ def _copy(request, category: str, left: str, right: str, *, site):
     copied = [p.change.key for p in plans if p.writes]
     messages.success(
         request,
-        ngettext("Copied %(count)d key from %(source)s to %(target)s: %(keys)s.",
-                 "Copied %(count)d keys from %(source)s to %(target)s: %(keys)s.", len(copied))
+        ngettext(
+            "Copied %(count)d key from %(source)s to %(target)s: %(keys)s.",
+            "Copied %(count)d keys from %(source)s to %(target)s: %(keys)s.",
+            len(copied),
+        )
         % {"count": len(copied), "source": source, "target": target, "keys": ", ".join(copied) or _("none")},
     )
     return redirect(url)
@@ -278,7 +281,8 @@ def send_test_email(request, category: str, environment: str, *, site):
         request.session[TEST_RECIPIENT_KEY] = recipient  # offered again next time
         attempt = services.send_test_email(environment=environment, recipient=recipient, actor=request.user)
         messages.add_message(
-            request, messages.SUCCESS if attempt.succeeded else messages.ERROR,
+            request,
+            messages.SUCCESS if attempt.succeeded else messages.ERROR,
             _("Test email: %(result)s") % {"result": attempt.result},
         )
     return redirect("admin:configurations_category_edit", category=category, environment=environment)

@@ -99,12 +99,14 @@ class ChangeRequestView(ApiView):
 
 def _found(environment: str, request_id: str) -> ChangeRequest:
     if not re.fullmatch(r"[0-9]{1,18}", str(request_id)):
-        raise exceptions.NotFound(_("No change request %(id)r in %(environment)s.") % {"id": request_id,
-                                                                                     "environment": environment})
+        raise exceptions.NotFound(
+            _("No change request %(id)r in %(environment)s.") % {"id": request_id, "environment": environment}
+        )
     found = ChangeRequest.objects.filter(environment=environment, pk=int(request_id)).select_related("author").first()
     if found is None:
-        raise exceptions.NotFound(_("No change request #%(id)s in %(environment)s.") % {"id": request_id,
-                                                                                      "environment": environment})
+        raise exceptions.NotFound(
+            _("No change request #%(id)s in %(environment)s.") % {"id": request_id, "environment": environment}
+        )
     return found
 
 

@@ -12,7 +12,7 @@ class CategoryValuesSerializer(serializers.Serializer):
     category = serializers.CharField()
     version = serializers.IntegerField(help_text="The category's newest history id: it grows with every change")
     values = serializers.DictField(
-        child=serializers.JSONField(allow_null=True),
+        child=serializers.JSONField(),
         help_text="key -> typed value (JSON number, boolean, string, or the JSON value); secrets are null unless "
         "the token has `secrets`",
     )
@@ -59,7 +59,7 @@ class KeyValueSerializer(serializers.Serializer):
     environment = serializers.CharField()
     category = serializers.CharField()
     key = serializers.CharField()
-    value = serializers.JSONField(allow_null=True, help_text="null for a secret: a write never echoes one")
+    value = serializers.JSONField(help_text="null for a secret: a write never echoes one")
     version = serializers.IntegerField(help_text="The category's version after the write")
     changed = serializers.BooleanField(help_text="False when the value was already that (nothing written)")
 
@@ -70,7 +70,7 @@ class KeyReadSerializer(serializers.Serializer):
     environment = serializers.CharField()
     category = serializers.CharField()
     key = serializers.CharField()
-    value = serializers.JSONField(allow_null=True, help_text="null for a secret unless the token has `secrets`")
+    value = serializers.JSONField(help_text="null for a secret unless the token has `secrets`")
     secret = serializers.BooleanField()
     source = serializers.ChoiceField(
         choices=["stored", "default"], help_text="stored, or default: the metadata's default, while no value is set"

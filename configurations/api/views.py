@@ -367,4 +367,3 @@ def _field_errors(errors: dict) -> list[dict[str, str]]:
         for field, messages in errors.items()
         for message in messages
     ]
-

@@ -29,6 +29,14 @@ from .history_models import ConfigurationHistory, ConfigurationHistoryArchive, H
 from .model_base import CheckedOnSave, KeyedByCategory, PostgresGinIndex, User, in_choices, user_column, valid_name
 from .review_models import ChangeRequest, ChangeRequestApproval, ChangeRequestItem, RequestState, ReviewPolicy
 from .token_models import ApiToken
+from .webhook_models import (
+    ConfigurationEvent,
+    DeliveryState,
+    EventType,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookSecret,
+)
 
 __all__ = [
     "ENVIRONMENTS",
@@ -37,11 +45,14 @@ __all__ = [
     "ChangeRequest",
     "ChangeRequestApproval",
     "ChangeRequestItem",
+    "ConfigurationEvent",
     "ConfigurationHistory",
     "ConfigurationHistoryArchive",
     "ConfigurationMetadata",
     "ConfigurationTemplate",
+    "DeliveryState",
     "Environment",
+    "EventType",
     "HistoryAction",
     "HistoryChainHead",
     "HistoryRollback",
@@ -54,6 +65,9 @@ __all__ = [
     "SystemConfiguration",
     "User",
     "ValueType",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookSecret",
 ]
 
 

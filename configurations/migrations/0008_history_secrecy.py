@@ -249,7 +249,7 @@ $$;
 ]
 
 SQLITE_0002 = [
-    'DROP TRIGGER IF EXISTS system_configurations_history_insert',
+    "DROP TRIGGER IF EXISTS system_configurations_history_insert",
     r"""
 CREATE TRIGGER system_configurations_history_insert
 AFTER INSERT ON system_configurations
@@ -267,7 +267,7 @@ BEGIN
          NEW.category, NEW.config_key, NEW.environment, 'create', NULL, NEW.value_type, NULL, NEW.is_encrypted;
 END
 """,
-    'DROP TRIGGER IF EXISTS system_configurations_history_update',
+    "DROP TRIGGER IF EXISTS system_configurations_history_update",
     r"""
 CREATE TRIGGER system_configurations_history_update
 AFTER UPDATE ON system_configurations
@@ -292,7 +292,7 @@ BEGIN
          OLD.value_type, NEW.value_type, OLD.is_encrypted, NEW.is_encrypted;
 END
 """,
-    'DROP TRIGGER IF EXISTS system_configurations_history_delete',
+    "DROP TRIGGER IF EXISTS system_configurations_history_delete",
     r"""
 CREATE TRIGGER system_configurations_history_delete
 AFTER DELETE ON system_configurations
@@ -304,7 +304,7 @@ BEGIN
          OLD.category, OLD.config_key, OLD.environment, 'delete', OLD.value_type, NULL, OLD.is_encrypted, NULL;
 END
 """,
-    'DROP TRIGGER IF EXISTS configuration_history_fill_identity',
+    "DROP TRIGGER IF EXISTS configuration_history_fill_identity",
     r"""
 CREATE TRIGGER configuration_history_fill_identity
 AFTER INSERT ON configuration_history

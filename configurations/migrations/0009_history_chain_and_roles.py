@@ -259,7 +259,7 @@ PG_UNINSTALL_AFTER = [
 
 # SQLite: each history trigger of 0008, then the new row's link in the chain (frozen).
 SQLITE_INSTALL = [
-    'DROP TRIGGER IF EXISTS system_configurations_history_insert',
+    "DROP TRIGGER IF EXISTS system_configurations_history_insert",
     r"""
 CREATE TRIGGER system_configurations_history_insert
 AFTER INSERT ON system_configurations
@@ -283,7 +283,7 @@ BEGIN
   VALUES (1, last_insert_rowid(), (SELECT row_hash FROM configuration_history WHERE id = last_insert_rowid()));
 END
 """,
-    'DROP TRIGGER IF EXISTS system_configurations_history_update',
+    "DROP TRIGGER IF EXISTS system_configurations_history_update",
     r"""
 CREATE TRIGGER system_configurations_history_update
 AFTER UPDATE ON system_configurations
@@ -314,7 +314,7 @@ BEGIN
   VALUES (1, last_insert_rowid(), (SELECT row_hash FROM configuration_history WHERE id = last_insert_rowid()));
 END
 """,
-    'DROP TRIGGER IF EXISTS system_configurations_history_delete',
+    "DROP TRIGGER IF EXISTS system_configurations_history_delete",
     r"""
 CREATE TRIGGER system_configurations_history_delete
 AFTER DELETE ON system_configurations
@@ -393,7 +393,7 @@ $$;
 ]
 
 SQLITE_0008 = [
-    'DROP TRIGGER IF EXISTS system_configurations_history_insert',
+    "DROP TRIGGER IF EXISTS system_configurations_history_insert",
     r"""
 CREATE TRIGGER system_configurations_history_insert
 AFTER INSERT ON system_configurations
@@ -411,7 +411,7 @@ BEGIN
          (NEW.is_encrypted OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = NEW.category AND m.config_key = NEW.config_key AND m.input_type = 'password'));
 END
 """,
-    'DROP TRIGGER IF EXISTS system_configurations_history_update',
+    "DROP TRIGGER IF EXISTS system_configurations_history_update",
     r"""
 CREATE TRIGGER system_configurations_history_update
 AFTER UPDATE ON system_configurations
@@ -436,7 +436,7 @@ BEGIN
          OLD.value_type, NEW.value_type, OLD.is_encrypted, NEW.is_encrypted, (OLD.is_encrypted OR NEW.is_encrypted OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = NEW.category AND m.config_key = NEW.config_key AND m.input_type = 'password'));
 END
 """,
-    'DROP TRIGGER IF EXISTS system_configurations_history_delete',
+    "DROP TRIGGER IF EXISTS system_configurations_history_delete",
     r"""
 CREATE TRIGGER system_configurations_history_delete
 AFTER DELETE ON system_configurations

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sqlite3
 import threading
 import time
 
-import psycopg
 from django.db import connection as django_connection
 
 from .. import conf
-from ..data import queries
+from ..data import listening, queries
 from ..observability import metrics
 from .snapshots import refresh, store
 from .tokens import tokens
@@ -96,18 +94,7 @@ class Watcher(threading.Thread):
 
     def _connect(self) -> None:
         if self.vendor == "postgresql":
-            s = self.settings
-            self._connection = psycopg.connect(
-                dbname=s["NAME"],
-                user=s.get("USER") or None,
-                password=s.get("PASSWORD") or None,
-                host=s.get("HOST") or None,
-                port=s.get("PORT") or None,
-                autocommit=True,
-                connect_timeout=5,
-                application_name=f"configurations-watcher-{os.getpid()}",
-            )
-            self._connection.execute(queries.LISTEN_SQL)
+            self._connection = listening.listen(self.settings, "watcher")
         else:
             self._connection = sqlite3.connect(str(self.settings["NAME"]), timeout=5, check_same_thread=False)
             self._connection.isolation_level = None

@@ -33,6 +33,7 @@ APP_READ_ONLY = (
     "configuration_metadata_changes",
     "configuration_templates_changes",
     "configuration_review_policies_changes",
+    "configuration_webhook_endpoints_changes",
     "audit_chain_heads",
     "configuration_secret_patterns",
     "django_migrations",

@@ -10,6 +10,7 @@ from ..data import bulk
 from ..data.audit import audit_context
 from ..data.models import SystemConfiguration
 from . import permissions
+from .webhooks import endpoints as webhook_endpoints
 
 
 @dataclasses.dataclass
@@ -20,20 +21,22 @@ class RotationReport:
     rotated: int = 0
     encrypted_plaintext: int = 0
     already_current: int = 0
+    webhook_secrets: int = 0
     failed: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def changed(self) -> int:
         """How many values were re-encrypted or encrypted from the clear (or would be, in a dry run)."""
-        return self.rotated + self.encrypted_plaintext
+        return self.rotated + self.encrypted_plaintext + self.webhook_secrets
 
 
 def rotate_encryption_keys(*, batch_size: int = 500, dry_run: bool = False, actor=None) -> RotationReport:
     """Re-encrypt every secret under the active key, in batches of one transaction each.
 
     Secrets under an older key are re-encrypted; secrets of password keys stored in the clear are
-    encrypted. Idempotent: values already under the active key are left alone. A batch that fails
-    rolls back alone; every row stays decryptable, and a re-run completes the work.
+    encrypted; so are the webhooks' signing secrets. Idempotent: values already under the active key are
+    left alone. A batch that fails rolls back alone; every row stays decryptable, and a re-run completes the
+    work.
     """
     permissions.require_edit_each(actor, ENVIRONMENTS, doing="re-encrypt the secrets of")
     ring = crypto.keyring()
@@ -44,6 +47,8 @@ def rotate_encryption_keys(*, batch_size: int = 500, dry_run: bool = False, acto
     while True:
         batch = list(_secret_rows().filter(id__gt=last_id).order_by("id")[:batch_size])
         if not batch:
+            report.webhook_secrets, failed = webhook_endpoints.reencrypt_secrets(ring, dry_run=dry_run)
+            report.failed += failed
             return report
         last_id = batch[-1].id
         todo = [row for row in batch if _needs_rotation(row, ring, report)]

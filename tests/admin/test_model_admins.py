@@ -186,4 +186,4 @@ def test_the_metadata_form_shows_the_rules_shape_and_no_null(admin_client):
     html = admin_client.get(reverse("admin:configurations_configurationmetadata_add")).content.decode()
     rules = html.split('name="validation_rules"', 1)[1].split("</textarea>", 1)[0]
     assert "null" not in rules.split(">", 1)[1]  # an empty box, not the word null
-    assert '{&quot;required&quot;: true, &quot;min&quot;: 1' in html  # the JSON shape, in the help text
+    assert "{&quot;required&quot;: true, &quot;min&quot;: 1" in html  # the JSON shape, in the help text

@@ -132,4 +132,3 @@ def test_the_axe_check_can_fail(browser, live_server, axe_source, browser_editor
         "p.style.color = '#eee'; p.style.background = '#fff'; document.getElementById('content').appendChild(p);"
     )
     assert any(problem.startswith("color-contrast") for problem in violations(browser, axe_source))
-

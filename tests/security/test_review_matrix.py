@@ -152,8 +152,16 @@ def _first_host_entry():
 
 COMMANDS = {
     "import_configs": lambda tmp: ["import_configs", _import_file(tmp)],
-    "apply_template": lambda tmp: ["apply_template", "gmail", "--environment", ENV, "--var", "EMAIL_USER=a@gmail.com",
-                                   "--var", "EMAIL_PASS=abcd efgh ijkl mnop"],
+    "apply_template": lambda tmp: [
+        "apply_template",
+        "gmail",
+        "--environment",
+        ENV,
+        "--var",
+        "EMAIL_USER=a@gmail.com",
+        "--var",
+        "EMAIL_PASS=abcd efgh ijkl mnop",
+    ],
     "rollback_config": lambda tmp: ["rollback_config", _first_host_entry(), "--reason", "x"],
 }
 
@@ -189,7 +197,9 @@ SERVICE_WRITES = {
     "delete_configurations": lambda: services.delete_configurations([_row().pk], reason="x"),
     "copy_values": lambda: services.copy_values(category="smtp", keys=["host"], source="staging", target=ENV),
     "apply_template": lambda: services.apply_template(
-        provider="gmail", category="smtp", environment=ENV,
+        provider="gmail",
+        category="smtp",
+        environment=ENV,
         variables={"EMAIL_USER": "a@gmail.com", "EMAIL_PASS": "abcd efgh ijkl mnop"},
     ),
     "rollback": lambda: services.rollback(history_id=int(_first_host_entry())),

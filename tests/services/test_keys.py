@@ -130,3 +130,18 @@ def test_generate_encryption_key_as_a_real_process():
     result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     assert result.returncode == 0, result.stderr
     assert crypto.parse_keys(result.stdout.strip()).active_id.startswith("k")
+
+
+def test_webhook_signing_secrets_are_re_encrypted_too(settings, local_hooks):
+    from configurations.models import WebhookSecret
+    from configurations.services import webhooks
+
+    endpoint, secret = webhooks.add_endpoint("hooks", "http://127.0.0.1:9/in")
+    old = settings.CONFIG_ENCRYPTION_KEYS
+    settings.CONFIG_ENCRYPTION_KEYS = f"{crypto.new_key_entry('fresh')},{old}"
+    out = StringIO()
+    call_command("rotate_encryption_keys", stdout=out)
+    assert "Webhook signing secrets re-encrypted: 1." in out.getvalue()
+    assert crypto.envelope_key_id(WebhookSecret.objects.get().secret) == "fresh"
+    settings.CONFIG_ENCRYPTION_KEYS = settings.CONFIG_ENCRYPTION_KEYS.split(",")[0]
+    assert webhooks.live_secrets(endpoint.pk) == [secret]  # readable with the new key alone

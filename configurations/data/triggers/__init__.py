@@ -8,23 +8,25 @@ whose table rebuilds drop triggers, data/installation.py installs these definiti
 
 from __future__ import annotations
 
-from . import history_postgresql, history_sqlite, records, rules, signals
+from . import history_postgresql, history_sqlite, outbox, records, rules, signals
 from .definitions import Function, PostgresTrigger, SqliteTrigger
 
 # The newest migration that installs or changes any of the definitions below: from it on they are current.
-INSTALLED_BY = "0021_metadata_change_signals"
+INSTALLED_BY = "0024_webhooks"
 
 POSTGRESQL_FUNCTIONS: tuple[Function, ...] = (
     *history_postgresql.POSTGRESQL_FUNCTIONS,
     *records.POSTGRESQL_FUNCTIONS,
     *rules.POSTGRESQL_FUNCTIONS,
     *signals.POSTGRESQL_FUNCTIONS,
+    *outbox.POSTGRESQL_FUNCTIONS,
 )
 POSTGRESQL_TRIGGERS: tuple[PostgresTrigger, ...] = (
     *history_postgresql.POSTGRESQL_TRIGGERS,
     *records.POSTGRESQL_TRIGGERS,
     *rules.POSTGRESQL_TRIGGERS,
     *signals.POSTGRESQL_TRIGGERS,
+    *outbox.POSTGRESQL_TRIGGERS,
 )
 # In installation order: a BEFORE trigger's refusal must come before the AFTER triggers that record the row.
 SQLITE_TRIGGERS: tuple[SqliteTrigger, ...] = (
@@ -32,6 +34,7 @@ SQLITE_TRIGGERS: tuple[SqliteTrigger, ...] = (
     *history_sqlite.SQLITE_TRIGGERS,
     *records.SQLITE_TRIGGERS,
     *signals.SQLITE_TRIGGERS,
+    *outbox.SQLITE_TRIGGERS,
 )
 
 __all__ = [

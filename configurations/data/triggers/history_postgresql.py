@@ -3,7 +3,8 @@
 ``log_configuration_change`` (SECURITY DEFINER, statement-level) writes one history row per changed row, with
 who, why and from where (the transaction-local audit context, data/audit.py), a secret's value never in the
 clear (``config_history_value``), each row chained to the last (``config_history_content``,
-``config_chain_hash``; the Python twin is data/chain.py). ``config_touch_row`` keeps ``updated_at`` strictly
+``config_chain_hash``; the Python twin is data/chain.py), and one outbox event per history row
+(``configuration_events``, webhooks). ``config_touch_row`` keeps ``updated_at`` strictly
 increasing and leaves an unchanged row untouched; ``config_history_fill_identity`` completes a history row
 written by hand; ``config_archive_history`` moves old rows to the archive without editing them.
 """
@@ -11,6 +12,12 @@ written by hand; ``config_archive_history`` moves old rows to the archive withou
 from __future__ import annotations
 
 from .definitions import Function, PostgresTrigger
+
+# A history action's event type (data/webhook_models.py, ACTION_EVENTS), in SQL both engines run.
+EVENT_TYPE_SQL = (
+    "'configuration.' || CASE {action} WHEN 'create' THEN 'created' WHEN 'update' THEN 'updated' "
+    "WHEN 'deactivate' THEN 'deactivated' WHEN 'reactivate' THEN 'reactivated' ELSE 'deleted' END"
+)
 
 # Each changed row with the id it will have and its canonical content, in the order the chain takes them.
 # The id is drawn in the inner query (volatile, so evaluated once per row, in order); the content is computed
@@ -175,10 +182,13 @@ BEGIN
   IF v_last IS NOT NULL THEN
     INSERT INTO configuration_history SELECT * FROM unnest(v_rows);
     UPDATE configuration_history_head SET last_id = v_last, last_hash = v_prev WHERE id = 1;
+    -- The transactional outbox: one event per history row, committed or rolled back with it (webhooks).
+    INSERT INTO configuration_events (event_type, history_id, category, config_key, environment, created_at)
+      SELECT {event_type}, h.id, h.category, h.config_key, h.environment, h.created_at FROM unnest(v_rows) h;
   END IF;
   RETURN NULL;
 END
-""".replace("{entries}", _ENTRIES),
+""".replace("{entries}", _ENTRIES).replace("{event_type}", EVENT_TYPE_SQL.format(action="h.action")),
     ),
     Function(
         name="config_history_fill_identity",

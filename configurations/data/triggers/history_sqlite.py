@@ -1,7 +1,8 @@
 """The configuration history on SQLite: the same rows, the same chain, as row-level triggers.
 
 SQLite has no statement-level triggers and no PL/pgSQL, so each INSERT, UPDATE and DELETE of a configuration
-runs one trigger that stamps the row, writes its history row and links it into the hash chain. The SQL
+runs one trigger that stamps the row, writes its history row, links it into the hash chain and writes its outbox
+event. The SQL
 functions they call (``current_setting``, ``config_history_value``, ``config_history_content``,
 ``config_chain_hash``, ``config_next_timestamp``) are registered on every connection by data/sqlfunctions.py.
 """
@@ -9,6 +10,7 @@ functions they call (``current_setting``, ``config_history_value``, ``config_his
 from __future__ import annotations
 
 from .definitions import SqliteTrigger
+from .history_postgresql import EVENT_TYPE_SQL
 
 HISTORY_COLUMNS = (
     "config_id, old_value, new_value, changed_by, change_reason, ip_address, user_agent, created_at, "
@@ -105,6 +107,10 @@ _CHAIN = f"""  UPDATE configuration_history
    WHERE id = last_insert_rowid();
   INSERT OR REPLACE INTO configuration_history_head (id, last_id, last_hash)
   VALUES (1, last_insert_rowid(), (SELECT row_hash FROM configuration_history WHERE id = last_insert_rowid()));
+  -- The transactional outbox: the history row's event (webhooks).
+  INSERT INTO configuration_events (event_type, history_id, category, config_key, environment, created_at)
+  SELECT {EVENT_TYPE_SQL.format(action="h.action")}, h.id, h.category, h.config_key, h.environment, h.created_at
+    FROM configuration_history h WHERE h.id = (SELECT last_id FROM configuration_history_head WHERE id = 1);
 END"""
 
 

@@ -22,6 +22,7 @@ RECORDED = {
     "configuration_metadata": "configuration_metadata_changes",
     "configuration_templates": "configuration_templates_changes",
     "configuration_review_policies": "configuration_review_policies_changes",
+    "configuration_webhook_endpoints": "configuration_webhook_endpoints_changes",
 }
 # Each audited table's columns, as its history table repeats them.
 COLUMNS = {
@@ -33,8 +34,12 @@ COLUMNS = {
         "id", "provider_name", "category", "template_data", "description", "is_active", "created_at", "updated_at",
     ),
     "configuration_review_policies": ("environment", "required_approvals", "allow_self_approval", "updated_at"),
+    "configuration_webhook_endpoints": (
+        "id", "name", "url", "environments", "categories", "key_patterns", "event_types", "is_active", "description",
+        "created_at", "updated_at",
+    ),
 }  # fmt: skip
-_JSON = frozenset({"validation_rules", "template_data"})
+_JSON = frozenset({"validation_rules", "template_data", "environments", "categories", "key_patterns", "event_types"})
 _BOOLEAN = frozenset({"is_required", "is_active", "allow_self_approval"})
 _TIME = frozenset({"created_at", "updated_at"})
 HISTORY_COLUMNS = (
@@ -164,11 +169,16 @@ def _differs(column: str) -> str:
     return f"OLD.{column} IS NOT NEW.{column}"
 
 
+def changed_condition(table: str) -> str:
+    """SQLite: an UPDATE of ``table`` changed one of its columns (the WHEN of its AFTER UPDATE triggers)."""
+    return " OR ".join(_differs(column) for column in COLUMNS[table])
+
+
 def _sqlite_trigger(table: str, event: str) -> SqliteTrigger:
     row, kind = ("OLD", "-") if event == "DELETE" else ("NEW", "+" if event == "INSERT" else "~")
     columns = COLUMNS[table]
     old_state = _state(table, "OLD") if event == "UPDATE" else "NULL"
-    changed = " OR ".join(_differs(column) for column in columns)
+    changed = changed_condition(table)
     name = f"{table}_record_{event.lower()}"
     return SqliteTrigger(
         name,

@@ -32,7 +32,8 @@ class Command(BaseCommand):
             older_than_days=older_than, batch_size=batch_size, progress=lambda moved: bar("archiving", moved, total)
         )
         self.stdout.write(
-            _("Archived %(rows)s in %(batches)s.") % {
+            _("Archived %(rows)s in %(batches)s.")
+            % {
                 "rows": ngettext("%(n)d history row", "%(n)d history rows", report.moved) % {"n": report.moved},
                 "batches": ngettext("%(n)d batch", "%(n)d batches", report.batches) % {"n": report.batches},
             }

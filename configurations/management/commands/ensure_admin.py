@@ -25,8 +25,10 @@ class Command(BaseCommand):
         users.create_superuser(username=username, email=email, password=password)
         self.stdout.write(
             self.style.SUCCESS(
-                _("Created superuser '%(username)s' with password: %(password)s\nThis password is shown only once. "
-                  "Change it with: python manage.py changepassword %(username)s")
+                _(
+                    "Created superuser '%(username)s' with password: %(password)s\nThis password is shown only once. "
+                    "Change it with: python manage.py changepassword %(username)s"
+                )
                 % {"username": username, "password": password}
             )
         )

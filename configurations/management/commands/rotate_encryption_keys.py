@@ -35,6 +35,8 @@ class Command(AuditedCommand):
             line = _("Active key %(key)s: re-encrypted %(rotated)d, encrypted %(plaintext)d stored in the clear, "
                      "%(current)d already current, %(failed)d failed.")  # fmt: skip
         self.stdout.write(line % figures)
+        if report.webhook_secrets:
+            self.stdout.write(_("Webhook signing secrets re-encrypted: %(n)d.") % {"n": report.webhook_secrets})
         if report.failed:
             for failure in report.failed:
                 self.stderr.write(f"  {failure}")

@@ -1,0 +1,134 @@
+"""The webhooks' transactional outbox beyond configuration values: metadata, templates, applied change requests.
+
+Each change writes one ``configuration_events`` row in its own transaction (a rolled-back one writes none), on every
+path, raw SQL included. Configuration values' events are written by the history triggers, one per history row
+(history_postgresql.py, history_sqlite.py). An UPDATE that changes nothing emits nothing.
+"""
+
+from __future__ import annotations
+
+from .definitions import Function, PostgresTrigger, SqliteTrigger
+from .records import changed_condition
+
+_EVENTS = "INSERT INTO configuration_events (event_type, category, config_key, environment, subject)"
+
+POSTGRESQL_FUNCTIONS = (
+    Function(
+        name="config_outbox_metadata",
+        arguments="",
+        returns="trigger",
+        language="plpgsql",
+        security_definer=True,
+        body=rf"""
+BEGIN
+  IF TG_OP = 'UPDATE' AND to_jsonb(OLD) = to_jsonb(NEW) THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP = 'DELETE' THEN
+    {_EVENTS} VALUES ('metadata.changed', OLD.category, OLD.config_key, NULL, NULL);
+  ELSE
+    {_EVENTS} VALUES ('metadata.changed', NEW.category, NEW.config_key, NULL, NULL);
+  END IF;
+  RETURN NULL;
+END
+""",
+    ),
+    Function(
+        name="config_outbox_template",
+        arguments="",
+        returns="trigger",
+        language="plpgsql",
+        security_definer=True,
+        body=rf"""
+BEGIN
+  IF TG_OP = 'UPDATE' AND to_jsonb(OLD) = to_jsonb(NEW) THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP = 'DELETE' THEN
+    {_EVENTS} VALUES ('template.changed', OLD.category, NULL, NULL, OLD.provider_name);
+  ELSE
+    {_EVENTS} VALUES ('template.changed', NEW.category, NULL, NULL, NEW.provider_name);
+  END IF;
+  RETURN NULL;
+END
+""",
+    ),
+    Function(
+        name="config_outbox_request_applied",
+        arguments="",
+        returns="trigger",
+        language="plpgsql",
+        security_definer=True,
+        body=rf"""
+BEGIN
+  {_EVENTS} VALUES ('change_request.applied', NULL, NULL, NEW.environment, NEW.id::text);
+  RETURN NULL;
+END
+""",
+    ),
+)
+
+POSTGRESQL_TRIGGERS = (
+    PostgresTrigger.of(
+        "configuration_metadata_outbox",
+        "AFTER INSERT OR DELETE OR UPDATE",
+        "configuration_metadata",
+        "config_outbox_metadata",
+        each="ROW",
+    ),
+    PostgresTrigger.of(
+        "configuration_templates_outbox",
+        "AFTER INSERT OR DELETE OR UPDATE",
+        "configuration_templates",
+        "config_outbox_template",
+        each="ROW",
+    ),
+    PostgresTrigger.of(
+        "configuration_change_requests_outbox",
+        "AFTER UPDATE",
+        "configuration_change_requests",
+        "config_outbox_request_applied",
+        each="ROW",
+        condition="(((new.state)::text = 'applied'::text) AND ((old.state)::text IS DISTINCT FROM 'applied'::text))",
+    ),
+)
+
+
+def _sqlite(name: str, table: str, event: str, values: str, when: str = "") -> SqliteTrigger:
+    return SqliteTrigger(
+        name,
+        table,
+        f"CREATE TRIGGER {name}\nAFTER {event} ON {table}\n" + (f"WHEN {when}\n" if when else "")
+        + f"BEGIN\n  {_EVENTS}\n  VALUES ({values});\nEND",
+    )  # fmt: skip
+
+
+SQLITE_TRIGGERS = (
+    *(
+        _sqlite(
+            f"configuration_metadata_outbox_{event.lower()}",
+            "configuration_metadata",
+            event,
+            f"'metadata.changed', {row}.category, {row}.config_key, NULL, NULL",
+            changed_condition("configuration_metadata") if event == "UPDATE" else "",
+        )
+        for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))
+    ),
+    *(
+        _sqlite(
+            f"configuration_templates_outbox_{event.lower()}",
+            "configuration_templates",
+            event,
+            f"'template.changed', {row}.category, NULL, NULL, {row}.provider_name",
+            changed_condition("configuration_templates") if event == "UPDATE" else "",
+        )
+        for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))
+    ),
+    _sqlite(
+        "configuration_change_requests_outbox",
+        "configuration_change_requests",
+        "UPDATE",
+        "'change_request.applied', NULL, NULL, NEW.environment, CAST(NEW.id AS TEXT)",
+        "NEW.state = 'applied' AND OLD.state IS NOT 'applied'",
+    ),
+)
