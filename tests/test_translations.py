@@ -113,46 +113,10 @@ def data_words() -> set[str]:
 # Data the pages show that is not the product's words: names the test made, environments and keys, Django's own
 # data (the user's name), and words that are names, not prose (the product's name in a URL, a provider's name).
 DATA = {
-    "smtp",
-    "host",
-    "port",
-    "auth",
-    "pass",
-    "auth_pass",
-    "gmail",
-    "example",
-    "com",
-    "mail",
-    "sendgrid",
-    "mailtrap",
-    "development",
-    "staging",
-    "production",
-    "test",
-    "root",
-    "alice",
-    "bob",
-    "pseudo",
-    "configurations",
-    "admin",
-    "string",
-    "number",
-    "boolean",
-    "json",
-    "amazon",
-    "ses",
-    "mailgun",
-    "postmark",
-    "office",
-    "brevo",
-    "api",
-    "feature",
-    "beta",
-    "relay",
-    "move",
-    "utc",
-    "smtp_timeout",
-    "timeout",
+    "smtp", "host", "port", "auth", "pass", "auth_pass", "gmail", "example", "com", "mail", "sendgrid", "mailtrap",
+    "development", "staging", "production", "test", "root", "alice", "bob", "pseudo", "configurations", "admin",
+    "string", "number", "boolean", "json", "amazon", "ses", "mailgun", "postmark", "office", "brevo", "api",
+    "feature", "beta", "relay", "move", "utc", "smtp_timeout", "timeout",
 }
 
 
@@ -253,8 +217,7 @@ def test_every_catalog_translates_every_string_of_the_admin_pages():
             places = re.findall(r"^#: (.*)$", entry, re.M)
             where = " ".join(places).split()
             untranslated = re.search(r'^msgstr(\[\d\])? ""$', entry, re.M) and not re.search(
-                r'^msgstr(\[\d\])? ""\n"', entry, re.M
-            )
+                r'^msgstr(\[\d\])? ""\n"', entry, re.M)
             if untranslated and not all(place.startswith(elsewhere) for place in where):
                 empty.append(entry.splitlines()[-1])
         assert not empty, f"{po}: {empty[:3]}"
