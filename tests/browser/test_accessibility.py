@@ -13,6 +13,7 @@ from selenium.webdriver.common.by import By
 
 from configurations import services
 from configurations.models import ConfigurationHistory, ConfigurationTemplate, SystemConfiguration
+from configurations.services import webhooks
 from tests import chromium as browser_support
 from tests.browser.test_editor import log_in
 from tests.factories import editor_of
@@ -51,7 +52,7 @@ def violations(driver, axe_source: str) -> list[str]:
 
 
 @pytest.fixture
-def pages(live_server, browser_editor) -> list[str]:
+def pages(live_server, browser_editor, receiver) -> list[str]:
     """The pages a newcomer walks through (issue 23), with data on them."""
     for env, port in (("development", "2525"), ("staging", "2525"), ("production", "587")):
         services.set_value(category="smtp", key="port", environment=env, value=port)
@@ -63,6 +64,9 @@ def pages(live_server, browser_editor) -> list[str]:
     author = editor_of("production", username="a11y-author")
     opened = services.open_request("production", [services.Change("smtp", "port", "production", "2526")],
                                    title="Move the port", actor=author)  # fmt: skip
+    hook, _ = webhooks.add_endpoint("a11y", receiver.url, environments=["production"])
+    webhooks.send_test_event(hook)
+    webhooks.deliver_due()
     return [
         "/admin/",
         "/admin/configurations/categories/",
@@ -74,6 +78,8 @@ def pages(live_server, browser_editor) -> list[str]:
         "/admin/configurations/changerequest/",
         f"/admin/configurations/changerequest/{opened.request.pk}/change/",
         f"/admin/configurations/history/{entry.pk}/rollback/",
+        f"/admin/configurations/webhookendpoint/{hook.pk}/change/",
+        "/admin/configurations/webhookdelivery/",
     ]
 
 
