@@ -33,6 +33,7 @@ BENCHMARKS = [
     "load",
     "api",
     "webhooks",
+    "startup",
 ]
 ENGINES = ["postgres", "sqlite"]
 

@@ -4,10 +4,13 @@
   long polls take all but one of them: ``CONFIG_API_MAX_WAITS``, which reads ``CONFIG_SERVER_THREADS``). Each thread
   keeps one database connection (CONN_MAX_AGE) and each worker one more for its watcher's LISTEN, so a worker
   holds threads + 1 connections: size PostgreSQL's max_connections (or PgBouncer) for workers x (threads + 1).
-- ``preload_app`` stays off: each worker imports Django after the fork, so the master never opens a database
-  connection, and each worker starts its own watcher thread (a thread does not survive fork(); with preload on,
-  ``configurations.runtime`` resets its state in the child, so a forked worker still starts its own).
-- ``post_worker_init`` loads CONFIG_ENVIRONMENT's snapshot and starts the watcher before the first request, so
+- The master loads CONFIG_ENVIRONMENT's snapshot once, before the workers are forked (``when_ready``; off with
+  ``CONFIG_RUNTIME_PRELOAD=false``), closes its database connection and freezes those objects out of the garbage
+  collector: every worker starts with the snapshot in pages it shares with the master, and brings it up to date
+  with a delta instead of loading it again (docs/performance.md, start-up at 100,000 keys). The master holds no
+  connection once the workers run, and starts no thread (``preload_app`` stays off: the app's modules load in
+  each worker, which starts its own watcher).
+- ``post_worker_init`` adopts the snapshot (or loads it) and starts the watcher before the first request, so
   ``/readyz`` is green only when the worker really serves current values.
 - Prometheus multiprocess mode: counters and histograms of all workers are summed by ``/metrics``.
 - gunicorn's control socket is off (its default path is shared by every server of the user on the host, so two
@@ -48,6 +51,30 @@ def on_starting(server):
             shutil.rmtree(path)
         else:
             os.remove(path)
+
+
+def when_ready(server):
+    if os.environ.get("CONFIG_RUNTIME_PRELOAD", "true").strip().lower() in ("0", "false", "no", "off"):
+        return
+    import gc
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config_site.settings")
+    django.setup()
+    from django.db import DatabaseError, connections
+    from prometheus_client import multiprocess
+
+    from configurations import runtime
+
+    try:
+        runtime.reload()
+    except DatabaseError as error:
+        server.log.warning("Configuration snapshot not preloaded (%s): workers load their own.", type(error).__name__)
+    finally:
+        connections.close_all()  # no connection crosses fork()
+        multiprocess.mark_process_dead(os.getpid())  # the master serves no metrics of its own
+    gc.freeze()  # the snapshot's objects stay out of the collector: their pages stay shared with the workers
 
 
 def post_worker_init(worker):

@@ -224,8 +224,11 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options.setdefault("connect_timeout", 5)
-    # Which process holds which connection, in pg_stat_activity (each gunicorn worker reads these settings itself).
-    _options.setdefault("application_name", f"configurations-{os.getpid()}")
+    # Which process holds which connection, in pg_stat_activity; a process forked after the settings were read
+    # (gunicorn's workers, once the master preloaded the snapshot) names its own.
+    if "application_name" not in _options:
+        _options["application_name"] = f"configurations-{os.getpid()}"
+        os.register_at_fork(after_in_child=lambda: _options.update(application_name=f"configurations-{os.getpid()}"))
 # SQLite gets the same audit trail as PostgreSQL through a thin backend that
 # registers the SQL functions its triggers call (configurations/backends).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

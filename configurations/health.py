@@ -59,6 +59,7 @@ def readyz(request):
         "checks": checks,
         "serving": "nothing" if not checks["snapshot"] else "stale" if stale is not None else "current",
         "environments": state["environments"],
+        "snapshot_loads": {"full": state["full_loads"], "deltas": state["deltas"]},  # by this process
     }
     response = JsonResponse(body, status=200 if ready else 503)
     if not ready:

@@ -26,7 +26,7 @@ from .. import conf
 from ..core.vocabulary import ConfigurationNotFound, label
 from ..data import availability
 from . import persistence
-from .snapshots import Snapshot, Store, Undecryptable, install, install_saved, load_full, refresh
+from .snapshots import Snapshot, Undecryptable, adopt, install, install_saved, load_full, refresh
 from .snapshots import store as _store
 from .tokens import tokens as _tokens
 from .watcher import Watcher
@@ -300,10 +300,16 @@ def _current(env: str) -> Snapshot:
 
 
 def _cold_start(env: str) -> None:
-    """One query; during an outage, the snapshot saved on disk if there is one."""
+    """The snapshot the parent loaded before fork() and a delta, else a full load; during an outage, the inherited
+    snapshot or the one saved on disk if there is one."""
     try:
+        if adopt(_django_query, env):
+            return
         reload(env)
     except DatabaseError:
+        if env in _store.snapshots:
+            logger.warning("Database unreachable at start: serving the %s snapshot loaded before fork.", env)
+            return
         saved = persistence.load(env)
         if saved is None:
             raise
@@ -328,4 +334,4 @@ def _forget_cached_settings(setting: str, **kwargs) -> None:
 setting_changed.connect(_forget_cached_settings)
 if hasattr(os, "register_at_fork"):
     # A watcher thread does not survive fork(): children start afresh.
-    os.register_at_fork(after_in_child=lambda: (Store.__init__(_store), _tokens.__init__()))
+    os.register_at_fork(after_in_child=lambda: (_store.after_fork(), _tokens.__init__()))

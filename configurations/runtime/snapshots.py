@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -29,8 +28,8 @@ from typing import Any
 from ..core import crypto, secrecy, stored, values
 from ..core.vocabulary import label, value_type_for_input
 from ..data import queries
-from ..observability import metrics
 from . import persistence
+from .store import store
 
 logger = logging.getLogger("configurations.runtime")
 
@@ -157,58 +156,6 @@ def _typed(environment, category, key, text, value_type, is_encrypted) -> Any:
         return text
 
 
-class Store:
-    """Every snapshot of this process, what the refreshes need to apply deltas, and the watcher.
-
-    Readers only ever touch ``snapshots`` (one dict lookup). The rest is written by whoever refreshes, under
-    ``refresh_lock``: ``seen`` is the newest history id applied; ``ids`` maps each environment's configuration ids
-    to their (category, key), so a row that moved or went away leaves the snapshot; ``rows`` keeps the stored rows
-    only when snapshots are saved on disk.
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.refresh_lock = threading.RLock()
-        self.changed = threading.Condition()  # notified on every new snapshot (long polls wait on it)
-        self.watcher = None
-        self.clear()
-
-    def clear(self) -> None:
-        """Forget every snapshot and what refreshes know (the watcher is the caller's to stop)."""
-        self.snapshots: dict[str, Snapshot] = {}
-        self.default_environment: str | None = None
-        self.seen: int | None = None
-        self.ids: dict[str, dict[int, tuple[str, str]]] = {}
-        self.rows: dict[str, dict[int, tuple]] = {}
-        self.password_keys: frozenset[tuple[str, str]] = frozenset()
-        self.defaults: dict[str, dict[str, tuple[str, str]]] = {}  # category -> key -> (default text, value type)
-        self.metadata: list[tuple] = []  # the metadata rows read, as saved on disk with a snapshot
-        self.metadata_seen: int | None = None  # the metadata version they were read at
-        self.confirmed_at: dict[str, float] = {}
-        self.full_loads = 0
-        self.deltas = 0
-
-    def put(self, snapshot: Snapshot) -> None:
-        """Swap in an environment's new snapshot and wake the readers waiting for a change."""
-        self.snapshots[snapshot.environment] = snapshot  # one reference swap: readers see old or new
-        now = self.confirmed_at[snapshot.environment] = time.time()
-        metrics.SNAPSHOT_VERSION.labels(environment=snapshot.environment).set(snapshot.version)
-        metrics.SNAPSHOT_CONFIRMED.labels(environment=snapshot.environment).set(now)
-        with self.changed:
-            self.changed.notify_all()
-
-    def confirm(self, environments: Iterable[str]) -> None:
-        """The database was just read and nothing newer exists: the snapshots are current as of now."""
-        now = time.time()
-        for environment in environments:
-            if environment in self.snapshots:
-                self.confirmed_at[environment] = now
-                metrics.SNAPSHOT_CONFIRMED.labels(environment=environment).set(now)
-
-
-store = Store()
-
-
 def load_full(query: Query, environment: str) -> None:
     """Load one environment's snapshot in three queries: the versions, the metadata, then the rows."""
     with store.refresh_lock:
@@ -245,6 +192,20 @@ def install(environment: str, rows, category_versions: dict[str, int] | None = N
         if persistence.enabled():
             store.rows[environment] = {row[0]: row for row in rows}
         persistence.save(environment, rows, category_versions or {}, store.metadata)
+
+
+def adopt(query: Query, environment: str) -> bool:
+    """Serve the snapshot the parent process loaded before fork(), brought up to date by a delta (a full load only
+    when a delta cannot tell); False when there is none. While the database is unreachable the inherited snapshot
+    is served as it is, and the error raised."""
+    snapshot = store.inherited.pop(environment, None)
+    if snapshot is None:
+        return False
+    with store.refresh_lock:
+        store.snapshots[environment] = snapshot
+        store.confirmed_at[environment] = snapshot.loaded_at
+        refresh(query, [environment])
+    return True
 
 
 def install_saved(environment: str, saved: persistence.Saved) -> None:

@@ -152,3 +152,16 @@ def test_versions_are_history_ids_in_commit_order(loaded):
         newest = cursor.fetchone()[0]
     assert runtime.snapshot(ENV).category_version("smtp") == newest
     assert runtime.status()["environments"][ENV]["version"] == runtime.snapshot(ENV).version
+
+
+def test_a_forked_worker_adopts_the_parents_snapshot_with_a_delta_not_a_full_load(loaded, django_assert_num_queries):
+    """What gunicorn's workers do when the master loaded the snapshot before forking (config_site/gunicorn.conf.py):
+    the child keeps it, brings it up to date with a delta on first use, and never loads it whole."""
+    services.set_value(category="bulk", key="k01", environment=ENV, value="101", value_type="number")
+    snapshots.store.after_fork()  # what os.register_at_fork runs in the child
+    assert not runtime.has_snapshot(ENV) and snapshots.store.watcher is None
+    with django_assert_num_queries(4):  # the delta, whatever the table's size
+        assert runtime.get("bulk", "k01", environment=ENV) == 101  # the change made after the parent loaded
+    assert (snapshots.store.full_loads, snapshots.store.deltas) == (0, 1)
+    assert_same_as_full_load(runtime.snapshot(ENV))
+

@@ -134,6 +134,18 @@ def test_each_worker_holds_at_most_two_connections_and_the_master_none(served_en
     assert all(count <= 2 for count in per_process.values()), found
 
 
+def test_workers_adopt_the_snapshot_the_master_loaded_before_forking(served_env):
+    """The master loads once (gunicorn.conf.py, when_ready); each worker brings that copy up to date with a delta
+    and loads nothing whole. CONFIG_RUNTIME_PRELOAD=false: each worker loads its own."""
+    services.set_value(category="smtp", key="host", environment=ENV, value="a.example.com")
+    with Gunicorn(served_env, workers=2) as server:
+        ready = all_workers_ready(server, 2)
+    assert {pid: body["snapshot_loads"]["full"] for pid, body in ready.items()} == dict.fromkeys(ready, 0)
+    with Gunicorn({**served_env, "CONFIG_RUNTIME_PRELOAD": "false"}, workers=1) as server:
+        ((_, body),) = all_workers_ready(server, 1).items()
+    assert body["snapshot_loads"]["full"] == 1
+
+
 @pytest.mark.postgres
 def test_the_watcher_listens_through_its_own_url(served_env):
     settings = connection.settings_dict
