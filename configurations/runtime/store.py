@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Any
 
 from ..observability import metrics
 
-if TYPE_CHECKING:
-    from .snapshots import Snapshot
+# Snapshots are runtime/snapshots.py's; this module does not import it (snapshots imports the store).
+Snapshot = Any
 
 
 class Store:
