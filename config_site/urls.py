@@ -7,6 +7,7 @@ from configurations import health
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("configurations.api.urls")),
+    path("ofrep/v1/", include("configurations.api.ofrep_urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
