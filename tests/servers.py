@@ -31,8 +31,10 @@ def free_port() -> int:
 class Gunicorn:
     """``python -m gunicorn`` with the repository's config file; ``env`` is the whole environment."""
 
-    def __init__(self, env: dict[str, str], *, workers: int = 1, threads: int = 1, extra: tuple[str, ...] = ()):
-        self.port = free_port()
+    def __init__(
+        self, env: dict[str, str], *, workers: int = 1, threads: int = 1, extra: tuple[str, ...] = (), port: int = 0
+    ):
+        self.port = port or free_port()  # a restart: the port of the server before
         self.url = f"http://127.0.0.1:{self.port}"
         self.metrics_dir = tempfile.mkdtemp(prefix="test-metrics-")
         env = {**env, "DJANGO_SETTINGS_MODULE": "tests.serving_settings", "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir}

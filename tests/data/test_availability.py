@@ -8,45 +8,19 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection
 
-from configurations import services
-from configurations.services import tokens
-from tests.conftest import subprocess_env
-from tests.factories import USER_PASSWORD, editor_of
-from tests.servers import Client, Gunicorn, get
+from tests.outage import refuse_connections as _connections
+from tests.outage import serving_as_app_role
+from tests.servers import get
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 API = "/api/v1/environments/development"
 
 
-def _connections(role: str, *, refuse: bool) -> None:
-    database = connection.settings_dict["NAME"]
-    with connection.cursor() as cursor:
-        if refuse:
-            cursor.execute(f'REVOKE CONNECT ON DATABASE "{database}" FROM "{role}"')
-            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", [role])
-        else:
-            cursor.execute(f'GRANT CONNECT ON DATABASE "{database}" TO "{role}"')
-
-
 @pytest.fixture
 def served(roles):
-    boss = editor_of(username="outage-boss", is_superuser=True)
-    services.set_value(category="smtp", key="host", environment="development", value="a.example.com")
-    services.set_value(category="smtp", key="auth_pass", environment="development", value="outage-secret-1")
-    token = tokens.create_token(name="outage", owner=boss, environments=["development"], write=True).plaintext
-    settings = connection.settings_dict
-    url = f"postgres://{roles['app']}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
-    env = subprocess_env(DATABASE_URL=url, CONFIG_RUNTIME_WATCH="1", CONFIG_ENVIRONMENT="development")
-    with Gunicorn(env, workers=1, threads=4) as server:
-        server.wait_until(lambda: get(server.url + "/readyz").status == 200, timeout=30, what="ready")
-        try:
-            staff = Client(server.url)
-            staff.login("outage-boss", USER_PASSWORD)
-            yield server, {"Authorization": f"Bearer {token}"}, roles["app"], staff
-        finally:
-            _connections(roles["app"], refuse=False)
+    with serving_as_app_role(roles) as found:
+        yield found
 
 
 def test_an_outage_serves_reads_stale_answers_503_elsewhere_logs_once_and_ends(served):
