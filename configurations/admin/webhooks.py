@@ -40,7 +40,7 @@ class WebhookEndpointForm(forms.ModelForm):
         help_text=_("None ticked: every environment"),
     )  # fmt: skip
     event_types = forms.MultipleChoiceField(
-        choices=EventType.choices, widget=forms.CheckboxSelectMultiple, required=False,
+        choices=[(value, value) for value in EventType.values], widget=forms.CheckboxSelectMultiple, required=False,
         help_text=_("None ticked: every event"),
     )  # fmt: skip
     categories = _CommaList(required=False, help_text=_("Comma-separated; empty: every category"))
