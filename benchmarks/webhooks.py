@@ -1,8 +1,9 @@
 """Webhooks (issue 25): what the outbox costs a bulk write, and how long a change takes to reach a receiver.
 
 - outbox cost: a bulk ``UPDATE`` of 10,000 rows, committed, with today's history trigger (which writes one outbox
-  event per row) against the same UPDATE with the trigger as it was before the outbox (migration 0024's frozen
-  copy, installed for the measurement and put back after), rounds interleaved; goal: at most 1.3x;
+  event per row) against the same UPDATE with the trigger as it was before the outbox (PostgreSQL: migration 0024's
+  frozen copy; SQLite: the declared triggers without their outbox INSERT; installed for the measurement and put
+  back after), rounds interleaved; goal: at most 1.3x;
 - delivery lag: a writer commits 50 changes/s through ``services.set_value`` for a few seconds while a dispatcher
   (``services.webhooks.run``: LISTEN on PostgreSQL, polling every 50 ms on SQLite) delivers them to a local
   receiver; lag = the receiver's 2xx minus the writer's commit, p50 and p99; beside it, the floor: a bare signed
@@ -36,17 +37,16 @@ def _outbox_cost() -> dict[str, float]:
     from django.db import connection
 
     _seed_rows()
-    migration = importlib.import_module("configurations.migrations.0024_webhooks")
-    frozen = {"postgresql": (migration.PG_INSTALL[0], migration.PG_UNINSTALL[-1])}.get(connection.vendor)
-    if frozen is None:
-        return {}
+    now, before = _trigger_versions(connection.vendor)
     with_outbox, without = [], []
     for round_ in range(ROUNDS):
         with connection.cursor() as cursor:
-            cursor.execute(frozen[1])
+            for statement in before:
+                cursor.execute(statement)
         without.append(_bulk_update(f"a{round_}"))
         with connection.cursor() as cursor:
-            cursor.execute(frozen[0])
+            for statement in now:
+                cursor.execute(statement)
         with_outbox.append(_bulk_update(f"b{round_}"))
     ratio = statistics.median(w / o for w, o in zip(with_outbox, without, strict=True))
     return {
@@ -54,6 +54,23 @@ def _outbox_cost() -> dict[str, float]:
         "the same without the outbox (median ms)": statistics.median(without) * 1000,
         "outbox cost (with / without, median of rounds; goal <= 1.3)": ratio,
     }
+
+
+def _trigger_versions(vendor: str) -> tuple[list[str], list[str]]:
+    """The history trigger's SQL as it is (with the outbox) and as it was before it: on PostgreSQL migration 0024's
+    frozen function and the one it replaced; on SQLite the declared triggers without their outbox INSERT."""
+    if vendor == "postgresql":
+        migration = importlib.import_module("configurations.migrations.0024_webhooks")
+        return [migration.PG_INSTALL[0]], [migration.PG_UNINSTALL[-1]]
+    from configurations.data.triggers import history_sqlite
+
+    now, before = [], []
+    for trigger in history_sqlite.SQLITE_TRIGGERS:
+        if trigger.name.startswith("system_configurations_history_"):
+            outbox = trigger.definition.index("  -- The transactional outbox")
+            now += trigger.create_sql()
+            before += [trigger.create_sql()[0], trigger.definition[:outbox] + "END"]
+    return now, before
 
 
 def _record(i: int):
