@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -18,6 +19,7 @@ from ..core.vocabulary import ENVIRONMENTS
 from ..data.models import DeliveryState, EventType, WebhookDelivery, WebhookEndpoint
 from ..services import webhooks
 from ..services.webhooks import endpoints as endpoint_rules
+from .history_admins import ReadOnlyAdmin
 
 
 def _superuser(self, request, obj=None) -> bool:
@@ -73,6 +75,9 @@ class WebhookEndpointForm(forms.ModelForm):
                 self.add_error(field if field in self.fields else None, found)
 
 
+LOG_SIZE = 50  # deliveries shown on an endpoint's page
+
+
 class DeliveryLog(admin.TabularInline):
     """The endpoint's latest deliveries (never the signing secret)."""
 
@@ -83,10 +88,14 @@ class DeliveryLog(admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    verbose_name_plural = _("latest deliveries")
+    verbose_name_plural = _("latest deliveries (all of them: Webhook deliveries)")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).order_by("-id")
+        """The endpoint's latest LOG_SIZE deliveries (all of them are under Webhook deliveries)."""
+        found = super().get_queryset(request)
+        endpoint = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+        latest = found.filter(endpoint_id=endpoint).order_by("-id").values_list("id", flat=True)[:LOG_SIZE]
+        return found.filter(pk__in=list(latest)).order_by("-id")
 
     has_view_permission = _superuser
 
@@ -110,13 +119,17 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         parts = (endpoint.environments, endpoint.categories, endpoint.key_patterns, endpoint.event_types)
         return " / ".join(", ".join(part) or "*" for part in parts)
 
-    @admin.display(description=_("pending"))
-    def pending(self, endpoint: WebhookEndpoint) -> int:
-        return endpoint.deliveries.filter(state=DeliveryState.PENDING).count()
+    def get_queryset(self, request):
+        counted = {state: Count("deliveries", filter=Q(deliveries__state=state)) for state in DeliveryState.values}
+        return super().get_queryset(request).annotate(**{f"{state}_count": n for state, n in counted.items()})
 
-    @admin.display(description=_("dead"))
+    @admin.display(description=_("pending"), ordering="pending_count")
+    def pending(self, endpoint: WebhookEndpoint) -> int:
+        return endpoint.pending_count
+
+    @admin.display(description=_("dead"), ordering="dead_count")
     def dead(self, endpoint: WebhookEndpoint) -> int:
-        return endpoint.deliveries.filter(state=DeliveryState.DEAD).count()
+        return endpoint.dead_count
 
     def save_model(self, request, obj, form, change):
         self._secret = webhooks.save_endpoint(obj, actor=request.user, reason=form.cleaned_data.get("reason"))
@@ -168,7 +181,7 @@ def _show_secret(request, model_admin, endpoint: WebhookEndpoint, secret: str, t
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     """Every delivery: state, attempts, the receiver's answer; dead ones can be replayed."""
 
     list_display = ("id", "endpoint", "event_type", "state", "attempts", "response_code", "last_error", "created_at")
@@ -179,18 +192,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     )  # fmt: skip
     actions = ("replay",)
     has_module_permission = has_view_permission = _superuser
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def get_actions(self, request):
-        return super().get_actions(request) if _superuser(self, request) else {}
 
     @admin.action(description=_("Replay the selected deliveries from their first attempt"))
     def replay(self, request, queryset):

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from .. import runtime
 from ..runtime import flags
 from .problems import handle as problem_handler
+from .views import conditional
 
 
 def _error(status: int, code: str | None, details: str, key: str | None = None, headers=None) -> Response:
@@ -52,8 +53,7 @@ class OfrepView(APIView):
         return _ofrep_errors
 
     def _context(self, request) -> dict:
-        data = request.data if isinstance(request.data, dict) else None
-        context = (data or {}).get("context", {}) if data is not None else None
+        context = request.data.get("context", {}) if isinstance(request.data, dict) else None
         if not isinstance(context, dict):
             raise flags.FlagError(flags.INVALID_CONTEXT, 'the body must be {"context": {...}}')
         return context
@@ -105,9 +105,7 @@ class EvaluateFlagsView(OfrepView):
         versions = sorted({(f.key.split(".", 1)[0], f.version) for f in found})
         fingerprint = f"{environment}|{snapshot.defaults_version}|{versions}".encode()
         etag = f'"f{hashlib.sha256(fingerprint).hexdigest()[:32]}"'
-        if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
-            return Response(status=304, headers={"ETag": etag})
-        return Response({"flags": [_body(f) for f in found]}, headers={"ETag": etag})
+        return conditional(request, lambda: {"flags": [_body(f) for f in found]}, etag)
 
 
 class ConfigurationView(OfrepView):

@@ -104,7 +104,8 @@ def _not_modified(request, etag: str) -> bool:
     return "*" in tags or etag in tags or f"W/{etag}" in tags
 
 
-def _conditional(request, body_or_none, etag: str) -> Response:
+def conditional(request, body_or_none, etag: str) -> Response:
+    """200 with the body ``body_or_none()`` builds and the ETag, or 304 when If-None-Match names the ETag."""
     if _not_modified(request, etag):
         return Response(status=304, headers={"ETag": etag})
     return Response(body_or_none(), headers={"ETag": etag})
@@ -192,7 +193,7 @@ class ConfigurationsView(ApiView):
                 "categories": {c: _category_body(snapshot, c, reveal) for c in names},
             }
 
-        return _conditional(request, body, etag)
+        return conditional(request, body, etag)
 
 
 class CategoryView(ApiView):
@@ -213,7 +214,7 @@ class CategoryView(ApiView):
                                       % {"category": category, "environment": environment})  # fmt: skip
         reveal = _reveals(token, environment)
         etag = category_etag(snapshot.category_version(category), reveal, snapshot.defaults_of(category))
-        return _conditional(request, lambda: _category_body(snapshot, category, reveal), etag)
+        return conditional(request, lambda: _category_body(snapshot, category, reveal), etag)
 
 
 class ChangesView(ApiView):
@@ -289,7 +290,7 @@ class KeyView(ApiView):
             return {"environment": environment, "category": category, "key": key, "value": value, "secret": secret,
                     "source": source, "version": snapshot.category_version(category)}  # fmt: skip
 
-        return _conditional(request, body, etag)
+        return conditional(request, body, etag)
 
     @extend_schema(
         operation_id="write_key",

@@ -106,31 +106,22 @@ BEGIN
   RETURN NULL;
 END
 $fn$""",
-    r"""CREATE OR REPLACE FUNCTION config_outbox_metadata() RETURNS trigger
+    r"""CREATE OR REPLACE FUNCTION config_outbox_row() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $fn$
+DECLARE
+  -- TG_ARGV: the event type, then the columns that name the event's key and subject ('' for none).
+  v_row jsonb;
 BEGIN
   IF TG_OP = 'UPDATE' AND to_jsonb(OLD) = to_jsonb(NEW) THEN
     RETURN NULL;
   END IF;
   IF TG_OP = 'DELETE' THEN
-    INSERT INTO configuration_events (event_type, category, config_key, environment, subject) VALUES ('metadata.changed', OLD.category, OLD.config_key, NULL, NULL);
+    v_row := to_jsonb(OLD);
   ELSE
-    INSERT INTO configuration_events (event_type, category, config_key, environment, subject) VALUES ('metadata.changed', NEW.category, NEW.config_key, NULL, NULL);
+    v_row := to_jsonb(NEW);
   END IF;
-  RETURN NULL;
-END
-$fn$""",
-    r"""CREATE OR REPLACE FUNCTION config_outbox_template() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $fn$
-BEGIN
-  IF TG_OP = 'UPDATE' AND to_jsonb(OLD) = to_jsonb(NEW) THEN
-    RETURN NULL;
-  END IF;
-  IF TG_OP = 'DELETE' THEN
-    INSERT INTO configuration_events (event_type, category, config_key, environment, subject) VALUES ('template.changed', OLD.category, NULL, NULL, OLD.provider_name);
-  ELSE
-    INSERT INTO configuration_events (event_type, category, config_key, environment, subject) VALUES ('template.changed', NEW.category, NULL, NULL, NEW.provider_name);
-  END IF;
+  INSERT INTO configuration_events (event_type, category, config_key, environment, subject)
+    VALUES (TG_ARGV[0], v_row->>'category', v_row->>TG_ARGV[1], NULL, v_row->>TG_ARGV[2]);
   RETURN NULL;
 END
 $fn$""",
@@ -142,9 +133,9 @@ BEGIN
 END
 $fn$""",
     r"""DROP TRIGGER IF EXISTS configuration_metadata_outbox ON configuration_metadata""",
-    r"""CREATE TRIGGER configuration_metadata_outbox AFTER INSERT OR DELETE OR UPDATE ON configuration_metadata FOR EACH ROW EXECUTE FUNCTION config_outbox_metadata()""",
+    r"""CREATE TRIGGER configuration_metadata_outbox AFTER INSERT OR DELETE OR UPDATE ON configuration_metadata FOR EACH ROW EXECUTE FUNCTION config_outbox_row('metadata.changed', 'config_key', '')""",
     r"""DROP TRIGGER IF EXISTS configuration_templates_outbox ON configuration_templates""",
-    r"""CREATE TRIGGER configuration_templates_outbox AFTER INSERT OR DELETE OR UPDATE ON configuration_templates FOR EACH ROW EXECUTE FUNCTION config_outbox_template()""",
+    r"""CREATE TRIGGER configuration_templates_outbox AFTER INSERT OR DELETE OR UPDATE ON configuration_templates FOR EACH ROW EXECUTE FUNCTION config_outbox_row('template.changed', '', 'provider_name')""",
     r"""DROP TRIGGER IF EXISTS configuration_change_requests_outbox ON configuration_change_requests""",
     r"""CREATE TRIGGER configuration_change_requests_outbox AFTER UPDATE ON configuration_change_requests FOR EACH ROW WHEN ((((new.state)::text = 'applied'::text) AND ((old.state)::text IS DISTINCT FROM 'applied'::text))) EXECUTE FUNCTION config_outbox_request_applied()""",
     r"""DROP TRIGGER IF EXISTS configuration_webhook_endpoints_record ON configuration_webhook_endpoints""",
@@ -154,8 +145,7 @@ PG_UNINSTALL = [
     r"""DROP TRIGGER IF EXISTS configuration_metadata_outbox ON configuration_metadata""",
     r"""DROP TRIGGER IF EXISTS configuration_templates_outbox ON configuration_templates""",
     r"""DROP TRIGGER IF EXISTS configuration_change_requests_outbox ON configuration_change_requests""",
-    r"""DROP FUNCTION IF EXISTS config_outbox_metadata()""",
-    r"""DROP FUNCTION IF EXISTS config_outbox_template()""",
+    r"""DROP FUNCTION IF EXISTS config_outbox_row()""",
     r"""DROP FUNCTION IF EXISTS config_outbox_request_applied()""",
     r"""CREATE OR REPLACE FUNCTION log_configuration_change() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $fn$

@@ -82,3 +82,24 @@ def test_removing_an_endpoint_in_the_admin_is_recorded(admin_client, endpoint):
     assert admin_client.post(delete, {"post": "yes"}).status_code == 302
     assert not WebhookEndpoint.objects.exists()
     assert WebhookEndpoint.history.filter(history_type="-").count() == 1
+
+
+def test_the_endpoint_list_counts_without_a_query_per_row_and_a_page_shows_the_latest_deliveries(
+    admin_client, receiver, django_assert_max_num_queries, settings
+):
+    from configurations.admin.webhooks import LOG_SIZE
+
+    settings.CONFIG_WEBHOOK_MAX_ATTEMPTS = 1
+    receiver.status = 500
+    hooks = [webhooks.add_endpoint(f"hooks-{n}", receiver.url)[0] for n in range(5)]
+    for n in range(LOG_SIZE + 5):
+        services.set_value(category="feature", key="flag", environment="staging", value=str(n), reason="t")
+    webhooks.deliver_due()
+    changelist = reverse("admin:configurations_webhookendpoint_changelist")
+    with django_assert_max_num_queries(9):
+        page = admin_client.get(changelist)
+    counts = {e.name: (e.dead_count, e.pending_count) for e in page.context["cl"].result_list}
+    assert counts == {f"hooks-{n}": (LOG_SIZE + 5, 0) for n in range(5)}  # one attempt each, all dead
+    page = admin_client.get(reverse("admin:configurations_webhookendpoint_change", args=[hooks[0].pk]))
+    shown = page.context["inline_admin_formsets"][0].formset.queryset
+    assert len(shown) == LOG_SIZE and shown[0].pk == hooks[0].deliveries.order_by("-id").first().pk

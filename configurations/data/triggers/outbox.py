@@ -14,41 +14,26 @@ _EVENTS = "INSERT INTO configuration_events (event_type, category, config_key, e
 
 POSTGRESQL_FUNCTIONS = (
     Function(
-        name="config_outbox_metadata",
+        name="config_outbox_row",
         arguments="",
         returns="trigger",
         language="plpgsql",
         security_definer=True,
         body=rf"""
+DECLARE
+  -- TG_ARGV: the event type, then the columns that name the event's key and subject ('' for none).
+  v_row jsonb;
 BEGIN
   IF TG_OP = 'UPDATE' AND to_jsonb(OLD) = to_jsonb(NEW) THEN
     RETURN NULL;
   END IF;
   IF TG_OP = 'DELETE' THEN
-    {_EVENTS} VALUES ('metadata.changed', OLD.category, OLD.config_key, NULL, NULL);
+    v_row := to_jsonb(OLD);
   ELSE
-    {_EVENTS} VALUES ('metadata.changed', NEW.category, NEW.config_key, NULL, NULL);
+    v_row := to_jsonb(NEW);
   END IF;
-  RETURN NULL;
-END
-""",
-    ),
-    Function(
-        name="config_outbox_template",
-        arguments="",
-        returns="trigger",
-        language="plpgsql",
-        security_definer=True,
-        body=rf"""
-BEGIN
-  IF TG_OP = 'UPDATE' AND to_jsonb(OLD) = to_jsonb(NEW) THEN
-    RETURN NULL;
-  END IF;
-  IF TG_OP = 'DELETE' THEN
-    {_EVENTS} VALUES ('template.changed', OLD.category, NULL, NULL, OLD.provider_name);
-  ELSE
-    {_EVENTS} VALUES ('template.changed', NEW.category, NULL, NULL, NEW.provider_name);
-  END IF;
+  {_EVENTS}
+    VALUES (TG_ARGV[0], v_row->>'category', v_row->>TG_ARGV[1], NULL, v_row->>TG_ARGV[2]);
   RETURN NULL;
 END
 """,
@@ -69,19 +54,19 @@ END
 )
 
 POSTGRESQL_TRIGGERS = (
-    PostgresTrigger.of(
-        "configuration_metadata_outbox",
-        "AFTER INSERT OR DELETE OR UPDATE",
-        "configuration_metadata",
-        "config_outbox_metadata",
-        each="ROW",
-    ),
-    PostgresTrigger.of(
-        "configuration_templates_outbox",
-        "AFTER INSERT OR DELETE OR UPDATE",
-        "configuration_templates",
-        "config_outbox_template",
-        each="ROW",
+    *(
+        PostgresTrigger.of(
+            f"{table}_outbox",
+            "AFTER INSERT OR DELETE OR UPDATE",
+            table,
+            "config_outbox_row",
+            each="ROW",
+            arguments=f"'{event}', '{key}', '{subject}'",
+        )
+        for table, event, key, subject in (
+            ("configuration_metadata", "metadata.changed", "config_key", ""),
+            ("configuration_templates", "template.changed", "", "provider_name"),
+        )
     ),
     PostgresTrigger.of(
         "configuration_change_requests_outbox",
