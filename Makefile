@@ -44,7 +44,7 @@ run: $(VENV)/.runtime
 serve: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 	CONFIG_STATIC_MANIFEST=true $(BIN)/python manage.py collectstatic --noinput -v0
-	CONFIG_STATIC_MANIFEST=true exec $(BIN)/gunicorn -c config_site/gunicorn.conf.py config_site.wsgi
+	CONFIG_STATIC_MANIFEST=true exec $(BIN)/gunicorn -c config_site/gunicorn.conf.py
 
 # Any management command, with the same virtualenv and settings as `make run`: make manage ARGS="export_configs"
 manage: $(VENV)/.runtime

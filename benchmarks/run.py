@@ -34,6 +34,7 @@ BENCHMARKS = [
     "api",
     "webhooks",
     "startup",
+    "long_polls",
 ]
 ENGINES = ["postgres", "sqlite"]
 

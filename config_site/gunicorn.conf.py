@@ -1,9 +1,15 @@
 """gunicorn settings for `make serve` (docs/operations.md). Every value can be overridden on the command line.
 
-- Workers: ``WEB_CONCURRENCY`` (default 2 per core + 1). Threads: ``GUNICORN_THREADS`` (default 4; the API lets
-  long polls take all but one of them: ``CONFIG_API_MAX_WAITS``, which reads ``CONFIG_SERVER_THREADS``). Each thread
-  keeps one database connection (CONN_MAX_AGE) and each worker one more for its watcher's LISTEN, so a worker
-  holds threads + 1 connections: size PostgreSQL's max_connections (or PgBouncer) for workers x (threads + 1).
+- ASGI (``CONFIG_SERVER=asgi``, the default here): uvicorn workers serving config_site/asgi.py. A long poll waits
+  on the event loop without a thread or a database connection, so thousands can wait (``CONFIG_API_MAX_WAITS``,
+  10,000 per worker). Requests' synchronous code runs on threads; PostgreSQL connections come from a pool of at
+  most ``CONFIG_DB_POOL_SIZE`` (8) per worker, plus one for the watcher's LISTEN: size max_connections for
+  workers x (pool + 1).
+- WSGI (``CONFIG_SERVER=wsgi``): gthread workers, ``GUNICORN_THREADS`` (default 4) each; a waiting long poll holds
+  a thread, so the API lets long polls take all but one of them (``CONFIG_API_MAX_WAITS``, which reads
+  ``CONFIG_SERVER_THREADS``). Each thread keeps one database connection (CONN_MAX_AGE) and each worker one more for
+  its watcher: size max_connections for workers x (threads + 1).
+- Workers: ``WEB_CONCURRENCY`` (default 2 per core + 1).
 - The master loads CONFIG_ENVIRONMENT's snapshot once, before the workers are forked (``when_ready``; off with
   ``CONFIG_RUNTIME_PRELOAD=false``), closes its database connection and freezes those objects out of the garbage
   collector: every worker starts with the snapshot in pages it shares with the master, and brings it up to date
@@ -24,8 +30,15 @@ import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+# ASGI by default: uvicorn workers, where a waiting long poll holds no thread (config_site/asgi.py). With
+# CONFIG_SERVER=wsgi, gthread workers (a long poll holds one of GUNICORN_THREADS while it waits).
+if os.environ.setdefault("CONFIG_SERVER", "asgi") == "asgi":
+    worker_class = "config_site.workers.AsgiWorker"
+    wsgi_app = "config_site.asgi:application"
+else:
+    worker_class = "gthread"
+    wsgi_app = "config_site.wsgi:application"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
 keepalive = 5
@@ -73,6 +86,9 @@ def when_ready(server):
         server.log.warning("Configuration snapshot not preloaded (%s): workers load their own.", type(error).__name__)
     finally:
         connections.close_all()  # no connection crosses fork()
+        for connection in connections.all():
+            if getattr(connection, "pool", None) is not None:
+                connection.close_pool()  # nor a pool and its threads
         multiprocess.mark_process_dead(os.getpid())  # the master serves no metrics of its own
     gc.freeze()  # the snapshot's objects stay out of the collector: their pages stay shared with the workers
 

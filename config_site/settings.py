@@ -91,9 +91,10 @@ CONFIG_METRICS_TOKEN = _from_env(env.str, "CONFIG_METRICS_TOKEN")
 # The HTTP API (docs/api.md): bearer tokens only, JSON only, problem details for every error.
 CONFIG_API_RATE = _from_env(env.str, "CONFIG_API_RATE")
 CONFIG_API_MAX_WAIT = _from_env(env.float, "CONFIG_API_MAX_WAIT")
-# Long polls of changes/ waiting at once: per token, and per process (empty: the server's threads minus one, so
-# that a probe or an ordinary read always finds a free thread; gunicorn.conf.py says how many it runs).
-CONFIG_API_MAX_WAITS_PER_TOKEN = _from_env(env.int, "CONFIG_API_MAX_WAITS_PER_TOKEN")
+# Long polls of changes/ waiting at once: per token, and per process (empty: under WSGI 2 per token and the server's
+# threads minus one, so that a probe or an ordinary read always finds a free thread; under ASGI, where a wait holds
+# no thread, 1,000 per token and 10,000 per process).
+CONFIG_API_MAX_WAITS_PER_TOKEN = _from_env(env.str, "CONFIG_API_MAX_WAITS_PER_TOKEN")
 CONFIG_API_MAX_WAITS = _from_env(env.str, "CONFIG_API_MAX_WAITS")
 
 # Webhooks (docs/webhooks.md): http:// only for these hosts; private addresses refused unless allowed.
@@ -221,6 +222,17 @@ DATABASES = {
 # server connection is replaced instead of failing the next request).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# asgi: served by uvicorn workers (config_site/gunicorn.conf.py and asgi.py set it); anything else: WSGI.
+CONFIG_SERVER = _from_env(env.str, "CONFIG_SERVER")
+CONFIG_DB_POOL_SIZE = _from_env(env.int, "CONFIG_DB_POOL_SIZE")
+if CONFIG_SERVER == "asgi":
+    # Under ASGI each request runs its synchronous code on a thread of its own, so a connection kept per thread would
+    # never be reused: none is kept (Django's advice for ASGI), and PostgreSQL connections come from a pool.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "pool", {"min_size": 1, "max_size": CONFIG_DB_POOL_SIZE, "timeout": 3}
+        )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options.setdefault("connect_timeout", 5)

@@ -27,8 +27,10 @@ DEFAULTS: dict[str, object] = {
     "CONFIG_METRICS_TOKEN": "",
     "CONFIG_API_RATE": "1200/min",
     "CONFIG_API_MAX_WAIT": 60.0,
-    "CONFIG_API_MAX_WAITS_PER_TOKEN": 2,
+    "CONFIG_API_MAX_WAITS_PER_TOKEN": "",
     "CONFIG_API_MAX_WAITS": "",
+    "CONFIG_SERVER": "",
+    "CONFIG_DB_POOL_SIZE": 8,
     "CONFIG_STATIC_MANIFEST": False,
     "CONFIG_WEBHOOK_ALLOWED_HOSTS": (),
     "CONFIG_WEBHOOK_ALLOW_PRIVATE": False,
@@ -115,17 +117,30 @@ def api_rate() -> str | None:
     return value("CONFIG_API_RATE") or None
 
 
+def serves_asgi() -> bool:
+    """``CONFIG_SERVER=asgi``: this process serves through ASGI (``make serve``'s uvicorn workers; set by
+    config_site/gunicorn.conf.py), where long polls wait on the event loop, not on a thread."""
+    return str(value("CONFIG_SERVER")).strip().lower() == "asgi"
+
+
 def api_max_waits_per_token() -> int:
-    """``CONFIG_API_MAX_WAITS_PER_TOKEN``: long polls one token may hold waiting at once, per process."""
-    return max(0, int(value("CONFIG_API_MAX_WAITS_PER_TOKEN")))
+    """``CONFIG_API_MAX_WAITS_PER_TOKEN``: long polls one token may hold waiting at once, per process; by default 2
+    under WSGI (each holds a thread) and 1,000 under ASGI."""
+    configured = value("CONFIG_API_MAX_WAITS_PER_TOKEN")
+    if configured in ("", None):
+        return 1000 if serves_asgi() else 2
+    return max(0, int(configured))
 
 
 def api_max_waits() -> int:
-    """``CONFIG_API_MAX_WAITS``: long polls waiting at once in this process; by default the server's threads minus
-    one (``CONFIG_SERVER_THREADS``, which gunicorn.conf.py sets), or 8 under a server that does not say."""
+    """``CONFIG_API_MAX_WAITS``: long polls waiting at once in this process; by default 10,000 under ASGI, and under
+    WSGI the server's threads minus one (``CONFIG_SERVER_THREADS``, which gunicorn.conf.py sets), or 8 under a
+    server that does not say."""
     configured = value("CONFIG_API_MAX_WAITS")
     if configured not in ("", None):
         return max(0, int(configured))
+    if serves_asgi():
+        return 10_000
     threads = os.environ.get("CONFIG_SERVER_THREADS", "")
     return max(0, int(threads) - 1) if threads.isdigit() else 8
 

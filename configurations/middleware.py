@@ -13,7 +13,7 @@ from django.utils.functional import empty
 from django.utils.translation import gettext_lazy as _
 
 from . import runtime
-from .core.vocabulary import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
+from .core.vocabulary import PENDING_HEADER, PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 from .data import audit, availability
 from .observability import metrics, requestlog
 
@@ -39,6 +39,9 @@ class RequestObservabilityMiddleware:
             with metrics.write_path(area):
                 response = self.get_response(request)
             elapsed = time.perf_counter() - started
+            if response.has_header(PENDING_HEADER):  # a deferred long poll: api/deferred.py observes its end
+                response["X-Request-ID"] = request_id
+                return response
             if area == "api" and request.path.endswith("/changes/") and "since" in request.GET:
                 # A long poll's time is mostly its wait: kept apart, it does not drown the latencies.
                 metrics.LONG_POLL_SECONDS.labels(status=response.status_code).observe(elapsed)

@@ -88,6 +88,17 @@ def browser_editor(transactional_db):
 
 
 @pytest.fixture
+def development_runtime(settings):
+    """CONFIG_ENVIRONMENT=development and a runtime with nothing loaded, before and after the test."""
+    from configurations import runtime
+
+    settings.CONFIG_ENVIRONMENT = "development"
+    runtime.reset()
+    yield
+    runtime.reset()
+
+
+@pytest.fixture
 def admin_user(db):
     return UserFactory(username="root", is_staff=True, is_superuser=True)
 

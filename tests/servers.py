@@ -29,18 +29,29 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """``python -m gunicorn`` with the repository's config file; ``env`` is the whole environment."""
+    """``python -m gunicorn`` with the repository's config file; ``env`` is the whole environment. ASGI (uvicorn
+    workers) as `make serve` runs it, or with ``asgi=False`` gthread workers of ``threads`` threads."""
 
     def __init__(
-        self, env: dict[str, str], *, workers: int = 1, threads: int = 1, extra: tuple[str, ...] = (), port: int = 0
+        self,
+        env: dict[str, str],
+        *,
+        workers: int = 1,
+        threads: int = 1,
+        extra: tuple[str, ...] = (),
+        port: int = 0,
+        asgi: bool = True,
     ):
         self.port = port or free_port()  # a restart: the port of the server before
         self.url = f"http://127.0.0.1:{self.port}"
         self.metrics_dir = tempfile.mkdtemp(prefix="test-metrics-")
-        env = {**env, "DJANGO_SETTINGS_MODULE": "tests.serving_settings", "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir}
+        env = {
+            **env, "DJANGO_SETTINGS_MODULE": "tests.serving_settings", "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir,
+            "CONFIG_SERVER": "asgi" if asgi else "wsgi",
+        }  # fmt: skip
         command = [
             sys.executable, "-m", "gunicorn", "-c", "config_site/gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(workers), "--threads", str(threads), *extra, "config_site.wsgi",
+            "--workers", str(workers), "--threads", str(threads), *extra,
         ]  # fmt: skip
         self.log: list[str] = []
         self.process = subprocess.Popen(

@@ -12,15 +12,7 @@ from prometheus_client import REGISTRY
 from configurations import runtime, services
 from configurations.data.models import ConfigurationHistory, HistoryChainHead
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_runtime(settings):
-    settings.CONFIG_ENVIRONMENT = "development"
-    runtime.reset()
-    yield
-    runtime.reset()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("development_runtime")]
 
 
 def test_healthz_answers_without_the_database(client, django_assert_num_queries):

@@ -20,7 +20,7 @@ from ..core.vocabulary import ENVIRONMENTS, EnvironmentPermissionDenied
 from ..data.models import ApiToken
 from ..runtime.snapshots import Undecryptable
 from ..services import api_writes, permissions
-from . import request_serializers, waits
+from . import deferred, request_serializers, waits
 from . import serializers as s
 from .problems import MEDIA_TYPE, PreconditionFailed, ProblemSerializer, Unprocessable, validation_errors
 
@@ -251,15 +251,20 @@ class ChangesView(ApiView):
         def changed_since(snapshot) -> bool:
             return any(v > since for v in in_scope(snapshot).values())
 
+        def answer(snapshot) -> tuple[int, dict | None]:
+            versions = in_scope(snapshot)
+            changed = sorted(c for c, v in versions.items() if v > since)
+            return (200, {"version": max(versions.values(), default=0), "changed": changed}) if changed else (304, None)
+
         snapshot = runtime.current_snapshot(environment)
         if wait > 0 and not changed_since(snapshot):
+            placeholder = deferred.defer(request, token.pk, environment, changed_since, answer, wait)
+            if placeholder is not None:
+                return placeholder  # under ASGI the event loop waits (api/deferred.py)
             with waits.slots.held(token.pk):
                 snapshot = runtime.wait_for(environment, changed_since, wait)
-        versions = in_scope(snapshot)
-        changed = sorted(c for c, v in versions.items() if v > since)
-        if not changed:
-            return Response(status=304)
-        return Response({"version": max(versions.values(), default=0), "changed": changed})
+        status, body = answer(snapshot)
+        return Response(body, status=status)
 
 
 class KeyView(ApiView):

@@ -96,6 +96,8 @@ HISTORY_SECRET_MARKER = "[secret"
 # The start of every stored secret envelope (the SQL trigger recognises the same).
 ENVELOPE_PREFIX = "encrypted:"
 # RFC 9457 problem details: the API's errors, and the 503 of every path while the database is away.
+# Marks the placeholder answer of a long poll whose wait api/deferred.py finishes on the event loop (never sent).
+PENDING_HEADER = "X-Configurations-Pending"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://configurations.invalid/problems/"
 

@@ -61,6 +61,11 @@ SNAPSHOT_CONFIRMED = Gauge(
     ["environment"],
     multiprocess_mode="liveall",
 )
+LONG_POLLS_WAITING = Gauge(
+    "configurations_api_long_polls_waiting",
+    "Long polls of the API's changes/ waiting now, summed over the live workers",
+    multiprocess_mode="livesum",
+)
 WATCHER_CONNECTED = Gauge(
     "configurations_watcher_connected", "1 when the worker's watcher follows the database", multiprocess_mode="liveall"
 )

@@ -10,6 +10,7 @@ reconnects and resyncs. Within one HTTP request every read sees the same snapsho
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import os
@@ -25,7 +26,7 @@ from django.db import DatabaseError, connection
 from .. import conf
 from ..core.vocabulary import ConfigurationNotFound, label
 from ..data import availability
-from . import persistence
+from . import persistence, waiting
 from .snapshots import Snapshot, Undecryptable, adopt, install, install_saved, load_full, refresh
 from .snapshots import store as _store
 from .tokens import tokens as _tokens
@@ -39,6 +40,7 @@ _EMPTY: dict[str, Any] = {}
 
 __all__ = [
     "ConfigurationNotFound",
+    "await_change",
     "current_snapshot",
     "get",
     "get_category",
@@ -180,6 +182,30 @@ def wait_for(environment: str, predicate, timeout: float) -> Snapshot:
             _store.changed.wait(remaining if following else min(remaining, conf.runtime_poll_interval()))
         current = current_snapshot(environment) if not following else _store.snapshots.get(environment, current)
     return current
+
+
+async def await_change(environment: str, predicate, timeout: float) -> Snapshot:
+    """``wait_for`` on an event loop: awaits the watcher's next snapshot instead of holding a thread, and holds no
+    database connection (runtime/waiting.py). Without a watcher following the database it refreshes in a worker
+    thread every CONFIG_RUNTIME_POLL_INTERVAL, closing that thread's connection after each look."""
+
+    def look() -> Snapshot:
+        try:
+            return current_snapshot(environment)
+        finally:
+            connection.close()
+
+    async def refresh() -> Snapshot:
+        return await asyncio.to_thread(look)
+
+    current = _store.snapshots.get(environment)
+    if current is None:
+        current = await refresh()
+    found = await waiting.wait(
+        environment, predicate, timeout, following=_following, refresh=refresh,
+        poll_interval=conf.runtime_poll_interval(),
+    )  # fmt: skip
+    return found if found is not None else current
 
 
 def token_grant(digest: str):

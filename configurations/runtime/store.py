@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..observability import metrics
@@ -26,6 +26,7 @@ class Store:
         self.lock = threading.Lock()
         self.refresh_lock = threading.RLock()
         self.changed = threading.Condition()  # notified on every new snapshot (long polls wait on it)
+        self.listeners: list[Callable[[], None]] = []  # called on every new snapshot (event loops' waiters)
         self.watcher = None
         self.clear()
 
@@ -52,6 +53,7 @@ class Store:
         self.lock = threading.Lock()
         self.refresh_lock = threading.RLock()
         self.changed = threading.Condition()
+        self.listeners = []
         self.watcher = None
         self.inherited, self.snapshots = {**self.inherited, **self.snapshots}, {}
         self.full_loads = self.deltas = 0  # this process's own
@@ -64,6 +66,8 @@ class Store:
         metrics.SNAPSHOT_CONFIRMED.labels(environment=snapshot.environment).set(now)
         with self.changed:
             self.changed.notify_all()
+        for listener in tuple(self.listeners):
+            listener()
 
     def confirm(self, environments: Iterable[str]) -> None:
         """The database was just read and nothing newer exists: the snapshots are current as of now."""

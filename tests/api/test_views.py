@@ -496,7 +496,7 @@ def test_wait_slots_hold_per_token_and_per_process_and_free_on_exit(settings):
             held.enter_context(slots.held(1))
         assert per_token.value.wait == 2
         held.enter_context(slots.held(2))
-        with pytest.raises(Throttled, match="no thread to spare"):
+        with pytest.raises(Throttled, match="no room"):
             held.enter_context(slots.held(3))
     assert slots.total == 0 and not slots.by_token
     with slots.held(3):

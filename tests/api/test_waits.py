@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.exceptions import Throttled
 
+from configurations import conf
 from configurations.api.waits import RETRY_AFTER, Slots
 
 
@@ -23,7 +24,33 @@ def test_a_token_gets_its_slots_and_no_more(settings):
 def test_the_process_bound_holds_across_tokens(settings):
     settings.CONFIG_API_MAX_WAITS_PER_TOKEN, settings.CONFIG_API_MAX_WAITS = 5, 2
     slots = Slots()
-    with slots.held(1), slots.held(2), pytest.raises(Throttled, match="no thread to spare"), slots.held(3):
+    with slots.held(1), slots.held(2), pytest.raises(Throttled, match="no room"), slots.held(3):
         pass
     with slots.held(3):
         assert slots.by_token[3] == 1
+
+
+def test_a_taken_slot_is_given_back_once_however_often_released(settings):
+    settings.CONFIG_API_MAX_WAITS_PER_TOKEN, settings.CONFIG_API_MAX_WAITS = 1, 10
+    slots = Slots()
+    release = slots.take(7)
+    with pytest.raises(Throttled):
+        slots.take(7)
+    release()
+    release()  # a disconnect and the end of the wait both give it back: counted once
+    assert slots.total == 0 and not +slots.by_token
+    slots.take(7)
+    assert slots.by_token[7] == 1
+
+
+def test_the_defaults_follow_the_server(settings, monkeypatch):
+    """Under WSGI each wait holds a thread: 2 per token, the threads minus one in all. Under ASGI none: 1,000 per
+    token, 10,000 in all."""
+    settings.CONFIG_API_MAX_WAITS_PER_TOKEN, settings.CONFIG_API_MAX_WAITS = "", ""
+    monkeypatch.setenv("CONFIG_SERVER_THREADS", "4")
+    settings.CONFIG_SERVER = ""
+    assert (conf.api_max_waits_per_token(), conf.api_max_waits()) == (2, 3)
+    settings.CONFIG_SERVER = "asgi"
+    assert (conf.api_max_waits_per_token(), conf.api_max_waits()) == (1000, 10_000)
+    settings.CONFIG_API_MAX_WAITS_PER_TOKEN, settings.CONFIG_API_MAX_WAITS = "5", "50"
+    assert (conf.api_max_waits_per_token(), conf.api_max_waits()) == (5, 50)

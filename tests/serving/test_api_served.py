@@ -31,7 +31,7 @@ def served():
     owner = editor_of("development", username="poller")
     services.set_value(category="smtp", key="host", environment="development", value="a.example.com")
     token = tokens.create_token(name="poller", owner=owner, environments=["development"]).plaintext
-    with Gunicorn(env, workers=1, threads=4) as server:
+    with Gunicorn(env, workers=1, threads=4, asgi=False) as server:
         server.wait_until(lambda: get(server.url + "/readyz").status == 200, timeout=30, what="ready")
         yield server, {"Authorization": f"Bearer {token}"}
 
@@ -129,7 +129,7 @@ def test_twelve_long_polls_from_one_token_leave_probes_and_other_tokens_served(t
         {"Authorization": "Bearer " + tokens.create_token(name=n, owner=owner, environments=["development"]).plaintext}
         for n in ("flood", "other")
     )
-    with Gunicorn(env, workers=1, threads=4) as server:
+    with Gunicorn(env, workers=1, threads=4, asgi=False) as server:
         server.wait_until(lambda: get(server.url + "/readyz").status == 200, timeout=30, what="ready")
         changes = server.url + "/api/v1/environments/development/changes/"
         version = get(changes, headers=flood).json()["version"]

@@ -33,7 +33,8 @@ WITHIN = 0.100
 
 @pytest.fixture
 def served_env():
-    return subprocess_env(CONFIG_RUNTIME_WATCH="1", CONFIG_ENVIRONMENT=ENV)
+    # A pool of one connection per worker (CONFIG_DB_POOL_SIZE): the bound the connection tests check.
+    return subprocess_env(CONFIG_RUNTIME_WATCH="1", CONFIG_ENVIRONMENT=ENV, CONFIG_DB_POOL_SIZE="1")
 
 
 def newest_version() -> int:
@@ -115,6 +116,7 @@ def connections_by_application(database: str) -> dict[str, int]:
 
 @pytest.mark.postgres
 def test_each_worker_holds_at_most_two_connections_and_the_master_none(served_env):
+    """With a pool of one: each worker's pool and its watcher, however many requests came at once."""
     services.set_value(category="smtp", key="host", environment=ENV, value="a.example.com")
     with Gunicorn(served_env, workers=3) as server:
         all_workers_ready(server, 3)

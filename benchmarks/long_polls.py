@@ -1,0 +1,119 @@
+"""5,000 long polls held open on `make serve`'s ASGI server, in one run against a bare view.
+
+Two uvicorn workers under gunicorn. Measured: the bare view and the category GET with no poll waiting (8 client
+threads, a fixed time each); then 5,000 long polls of ``changes/`` from another process (benchmarks/waiters.py), and
+while they all wait (the servers' own gauge says so) the category GET and the bare view again, the workers' threads
+and their database connections; then one commit, and how long after it each waiting client had its answer.
+``python benchmarks/run.py long_polls --engine postgres``."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .api import _hammer
+from .load import CLIENTS, SECONDS, _server_env
+
+SETTINGS = "tests.serving_settings"
+WAITERS = int(os.environ.get("LONG_POLL_WAITERS", "5000"))
+WORKERS = 2
+TOKENS = 10
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _rate(url: str, headers: dict, figures: dict, name: str) -> None:
+    with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
+        results = list(pool.map(lambda n: _hammer(url, headers, n), range(CLIENTS)))
+    samples = sorted(s for r in results for s in r[0])
+    figures[f"{name} req/s"] = len(samples) / SECONDS
+    figures[f"{name} p99 (ms)"] = samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))] * 1000
+    figures[f"{name} errors"] = sum(r[1] for r in results)
+
+
+def _waiting(server) -> int:
+    from tests.servers import get
+
+    text = get(server.url + "/metrics", headers={"Authorization": "Bearer bench-metrics"}).text
+    lines = [line for line in text.splitlines() if line.startswith("configurations_api_long_polls_waiting")]
+    return int(sum(float(line.split()[-1]) for line in lines))
+
+
+def _footprint(server) -> tuple[int, int]:
+    """The workers' threads, and their database connections (PostgreSQL; 0 on SQLite)."""
+    from django.db import connection
+
+    pids = server.worker_pids()
+    threads = sum(len(os.listdir(f"/proc/{pid}/task")) for pid in pids)
+    if connection.vendor != "postgresql":
+        return threads, 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'configurations%'")
+        names = [name for (name,) in cursor.fetchall()]
+    return threads, sum(1 for name in names if int(name.rsplit("-", 1)[1]) in pids)
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def run() -> dict[str, float]:
+    from configurations import services
+    from configurations.services import tokens
+    from tests.factories import editor_of
+    from tests.servers import Gunicorn, get
+
+    owner = editor_of("development", username="bench")
+    for i in range(20):
+        services.set_value(category="smtp", key=f"key{i:02}", environment="development", value=str(i))
+    plaintexts = [
+        tokens.create_token(name=f"waiter{n}", owner=owner, environments=["development"]).plaintext
+        for n in range(TOKENS)
+    ]
+    auth = {"Authorization": f"Bearer {plaintexts[0]}"}
+    env = {**_server_env(), "CONFIG_API_RATE": "", "CONFIG_METRICS_TOKEN": "bench-metrics"}
+    figures: dict[str, float] = {"uvicorn workers": WORKERS, "client threads": CLIENTS, "long polls": WAITERS}
+    with Gunicorn(env, workers=WORKERS, asgi=True) as server:
+        server.wait_until(lambda: get(server.url + "/readyz").status == 200, timeout=30, what="ready")
+        category = server.url + "/api/v1/environments/development/categories/smtp/"
+        changes = "/api/v1/environments/development/changes/"
+        version = get(server.url + changes, headers=auth).json()["version"]
+        _rate(server.url + "/test/bare", {}, figures, "bare view, none waiting")
+        _rate(category, auth, figures, "category GET, none waiting")
+        figures["threads, none waiting"], figures["db connections, none waiting"] = _footprint(server)
+        waiters = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.waiters", str(server.port), changes, str(version), str(WAITERS),
+             *plaintexts],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        started = time.monotonic()
+        server.wait_until(
+            lambda: _waiting(server) >= WAITERS, timeout=180, what=f"{WAITERS} polls waiting", interval=0.5
+        )
+        figures["seconds to open every poll"] = time.monotonic() - started
+        figures["threads, all waiting"], figures["db connections, all waiting"] = _footprint(server)
+        _rate(category, auth, figures, "category GET, all waiting")
+        _rate(server.url + "/test/bare", {}, figures, "bare view, all waiting")
+        figures["still waiting after the reads"] = _waiting(server)
+        services.set_value(category="smtp", key="key00", environment="development", value="changed")
+        committed = time.time()
+        lines = [json.loads(line) for line in waiters.stdout]
+        waiters.wait(timeout=60)
+    done = lines[-1]
+    latencies = [(at - committed) * 1000 for at in done["answers"]]
+    figures["answered 200"] = len(latencies)
+    figures["answer after commit p50 (ms)"] = statistics.median(latencies)
+    figures["answer after commit p99 (ms)"] = _percentile(latencies, 0.99)
+    figures["answer after commit max (ms)"] = max(latencies)
+    figures["client statuses"] = json.dumps(done["statuses"])
+    figures["client errors"] = done["errors"] + done["unanswered"]
+    figures["category GET all waiting / bare view none waiting"] = (
+        figures["category GET, all waiting req/s"] / figures["bare view, none waiting req/s"]
+    )
+    return figures

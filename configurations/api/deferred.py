@@ -1,0 +1,152 @@
+"""Long polls under ASGI that wait without a thread and without a database connection.
+
+Django answers the long poll as it answers every request: the middleware, the bearer token, the rate limit, the
+scope checks, and an immediate answer when something already changed. Only when the answer is to wait does
+ChangesView call ``defer``: it takes a wait slot (429 beyond the limits, api/waits.py), leaves a ``Pending`` in
+the request's ASGI scope and answers a placeholder marked with ``PENDING_HEADER``. ``DeferredWaits``, the ASGI
+application around Django (config_site/asgi.py), holds that placeholder back and lets Django finish the request:
+its thread, its database connection and ``request_finished`` all end there. Then the wait is a coroutine on the
+event loop woken by the watcher (``runtime.await_change``), and the answer goes out with the placeholder's
+headers (request id, security headers). A client that disconnects while waiting gives its slot back at once.
+
+Outside ``DeferredWaits`` (``runserver``, gunicorn's gthread workers) ``defer`` returns None and the view waits on
+its thread as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connection
+from rest_framework.response import Response
+
+from .. import runtime
+from ..core.vocabulary import PENDING_HEADER
+from ..observability import metrics, requestlog
+from . import waits
+
+SCOPE_KEY = "configurations.deferred_wait"
+_DEFER = object()  # in the scope: this request may defer its wait
+_REPLACED = {b"content-type", b"content-length", PENDING_HEADER.lower().encode()}
+logger = logging.getLogger("configurations.requests")
+
+
+@dataclasses.dataclass
+class Pending:
+    """A long poll's wait, left by the view for the ASGI layer: what to wait for and how to answer."""
+
+    environment: str
+    ready: Callable[[Any], bool]
+    answer: Callable[[Any], tuple[int, dict | None]]
+    timeout: float
+    release: Callable[[], None]
+    started: float = dataclasses.field(default_factory=time.perf_counter)
+
+
+def defer(request, token_id: int, environment: str, ready, answer, timeout: float) -> Response | None:
+    """Under DeferredWaits: take a wait slot, leave the wait in the scope and return the placeholder to answer
+    (Throttled when no slot is free). Elsewhere None: the caller waits on its thread."""
+    scope = getattr(request, "scope", None)
+    if not isinstance(scope, dict) or scope.get(SCOPE_KEY) is not _DEFER:
+        return None
+    release = waits.slots.take(token_id)
+    scope[SCOPE_KEY] = Pending(environment, ready, answer, timeout, release)
+    if not connection.in_atomic_block:
+        connection.close()  # nothing more to read here: the wait holds no connection
+    response = Response(status=200)
+    response[PENDING_HEADER] = "1"
+    return response
+
+
+class DeferredWaits:
+    """ASGI middleware: finishes on the event loop the long polls Django deferred (see the module's docstring)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or not scope["path"].endswith("/changes/"):
+            await self.app(scope, receive, send)
+            return
+        scope = {**scope, SCOPE_KEY: _DEFER}
+        held: dict[str, Any] = {}
+
+        async def hold(message) -> None:
+            if message["type"] == "http.response.start" and _has_pending_header(message):
+                held["start"] = message
+            elif "start" not in held:
+                await send(message)
+
+        try:
+            await self.app(scope, receive, hold)
+        finally:
+            pending = scope.get(SCOPE_KEY)
+            if isinstance(pending, Pending) and "start" not in held:
+                pending.release()  # deferred, then failed later in Django: its answer was sent instead
+        if "start" in held:
+            await _finish(scope[SCOPE_KEY], held["start"], receive, send, scope["path"])
+
+
+def _has_pending_header(message) -> bool:
+    return any(name.lower() == PENDING_HEADER.lower().encode() for name, _ in message.get("headers", ()))
+
+
+async def _finish(pending: Pending, start, receive, send, path: str) -> None:
+    try:
+        snapshot = await _change_or_disconnect(pending, receive)
+    finally:
+        pending.release()
+    if snapshot is None:
+        return  # the client went away
+    status, body = pending.answer(snapshot)
+    payload = b"" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    headers = [(name, value) for name, value in start["headers"] if name.lower() not in _REPLACED]
+    if body is not None:
+        headers.append((b"content-type", b"application/json"))
+    headers.append((b"content-length", str(len(payload)).encode()))  # as Django's CommonMiddleware sets it
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+    _observe(pending, status, headers, path)
+
+
+async def _change_or_disconnect(pending: Pending, receive):
+    """The snapshot once it changed or the wait ran out; None if the client disconnected first (which cancels the
+    wait)."""
+    task = asyncio.current_task()
+    gone = asyncio.ensure_future(_disconnected(receive))
+    gone.add_done_callback(lambda done: None if done.cancelled() else task.cancel())
+    try:
+        return await runtime.await_change(pending.environment, pending.ready, pending.timeout)
+    except asyncio.CancelledError:
+        if not gone.done() or gone.cancelled():
+            raise  # cancelled from outside: the server is stopping
+        task.uncancel()
+        return None
+    finally:
+        gone.cancel()
+
+
+async def _disconnected(receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def _observe(pending: Pending, status: int, headers, path: str) -> None:
+    """The long poll's metric and log line, as RequestObservabilityMiddleware writes them for other requests."""
+    elapsed = time.perf_counter() - pending.started
+    metrics.LONG_POLL_SECONDS.labels(status=status).observe(elapsed)
+    request_id = next((value.decode() for name, value in headers if name.lower() == b"x-request-id"), "-")
+    token = requestlog.bind(request_id)
+    try:
+        logger.info(
+            "GET %s %s %.1fms", path, status, elapsed * 1000,
+            extra={"method": "GET", "path": path, "status": status, "duration_ms": round(elapsed * 1000, 2)},
+        )  # fmt: skip
+    finally:
+        requestlog.unbind(token)
