@@ -1,4 +1,5 @@
-"""The API under gunicorn beside a bare Django view, in one run: requests/s and p50/p99 of the category GET
+"""The API under `make serve`'s gunicorn (ASGI: uvicorn workers) beside a bare Django view, in one run:
+requests/s and p50/p99 of the category GET
 (a token lookup, values from the runtime snapshot), of its 304 (If-None-Match) and of the PUT of one key (an audited
 write: validation, the category lock, the review gate, the history row in the chain; each client writes a category
 of its own), 4 workers, 8 client threads, a fixed time each. ``python benchmarks/run.py api --engine postgres``."""

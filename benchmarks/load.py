@@ -1,4 +1,5 @@
-"""Bounded load against gunicorn on loopback: 4 workers, 8 client threads, a fixed time per endpoint.
+"""Bounded load against `make serve`'s gunicorn (ASGI: uvicorn workers) on loopback: 4 workers, 8 client
+threads, a fixed time per endpoint.
 
 Endpoints: the category editor, the history page, a view that reads ``runtime.get`` 20 times, and a bare
 Django view (the floor) in the same run. Prints requests/s, p50/p99 (ms) and errors per endpoint. Run it with
