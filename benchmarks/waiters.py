@@ -1,10 +1,12 @@
-"""Thousands of long-poll clients in one process (asyncio on raw sockets), for benchmarks/long_polls.py.
+"""Thousands of long-poll clients in one process (asyncio protocols on raw sockets), for benchmarks/long_polls.py.
 
-``python -m benchmarks.waiters PORT PATH SINCE COUNT TOKEN [TOKEN ...]`` opens COUNT connections, each sending
-``GET PATH?since=SINCE&wait=60`` with the tokens in turn, and polls again after a 304 (the wait ran out), so that
-COUNT polls stay open. Each connection's first 200 ends it. It prints one JSON line when every connection got its
-200 or after 120 seconds: the wall-clock time of each 200 and the statuses seen. Standard library only (uvloop
-when installed).
+``python -m benchmarks.waiters PORT PATH SINCE COUNT ROUNDS TOKEN [TOKEN ...]`` opens COUNT connections, each
+sending ``GET PATH?since=SINCE&wait=60`` with the tokens in turn. A 304 (the wait ran out) polls again with the same
+``since``; a 200 is recorded and, until ROUNDS of them, polls again on the same connection with the version it
+answered, as a client following the changes does. It prints one JSON line when every connection had its ROUNDS
+answers or after 300 seconds: per round, the wall-clock time of each 200; and the statuses seen. Before that, a
+line as soon as every connection had a round's answer. Standard library
+only (uvloop when installed).
 """
 
 from __future__ import annotations
@@ -17,59 +19,90 @@ import time
 CONNECT_AT_ONCE = 200  # connections opened at a time: the server's listen backlog is finite
 
 
-async def _poll(port: int, request: bytes, answers: list, statuses: dict) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        while True:
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
+class _Poll(asyncio.Protocol):
+    """One connection following the changes for ``rounds`` answers. A protocol, not a stream: the client shares the
+    cores with the server, so it does as little as it can per answer."""
+
+    def __init__(self, path: str, since: int, token: str, rounds: int, results: dict, done: asyncio.Future) -> None:
+        self.path, self.since, self.token, self.rounds = path, since, token, rounds
+        self.results, self.done, self.round, self.buffer = results, done, 0, b""
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self._ask()
+
+    def _ask(self) -> None:
+        self.transport.write(
+            f"GET {self.path}?since={self.since}&wait=60 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {self.token}\r\n\r\n".encode()
+        )
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while b"\r\n\r\n" in self.buffer:
+            head, _, rest = self.buffer.partition(b"\r\n\r\n")
             length = next(
-                (
-                    int(line.split(b":", 1)[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                ),
-                0,
+                (int(line[15:]) for line in head.split(b"\r\n") if line[:15].lower() == b"content-length:"), 0
             )
-            if length:
-                await reader.readexactly(length)
-            statuses[status] = statuses.get(status, 0) + 1
-            if status == 200:
-                answers.append(time.time())
+            if len(rest) < length:
                 return
-            if status == 429:
-                await asyncio.sleep(1)
-    finally:
-        writer.close()
+            self.buffer = rest[length:]
+            self._answered(int(head[9:12]), rest[:length])
+
+    def _answered(self, status: int, body: bytes) -> None:
+        at = time.time()
+        statuses = self.results["statuses"]
+        statuses[status] = statuses.get(status, 0) + 1
+        if status == 200:
+            answers = self.results["answers"][self.round]
+            answers.append(at)
+            if len(answers) == self.results["count"]:
+                print(json.dumps({"event": "answered", "round": self.round + 1}), flush=True)
+            self.round += 1
+            if self.round == self.rounds:
+                if not self.done.done():
+                    self.done.set_result(None)
+                return
+            self.since = int(body[11 : body.index(b",")])  # b'{"version":N,...': cheaper than json.loads here
+            self._ask()
+        elif status == 429:
+            asyncio.get_running_loop().call_later(1, self._ask)
+        else:
+            self._ask()
+
+    def connection_lost(self, exc) -> None:
+        if not self.done.done():
+            self.done.set_exception(exc or ConnectionError("closed before its last answer"))
 
 
-async def main(port: int, path: str, since: int, count: int, tokens: list[str]) -> dict:
-    answers: list[float] = []
-    statuses: dict[int, int] = {}
-    tasks = []
+async def main(port: int, path: str, since: int, count: int, rounds: int, tokens: list[str]) -> dict:
+    """Open every poll, wait for every answer of every round (300 s at most); what was seen."""
+    loop = asyncio.get_running_loop()
+    results: dict = {"answers": [[] for _ in range(rounds)], "statuses": {}, "count": count}
+    transports, waits = [], []
     for n in range(count):
-        request = (
-            f"GET {path}?since={since}&wait=60 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Authorization: Bearer {tokens[n % len(tokens)]}\r\n\r\n"
-        ).encode()
-        tasks.append(asyncio.ensure_future(_poll(port, request, answers, statuses)))
+        done = loop.create_future()
+        poll = _Poll(path, since, tokens[n % len(tokens)], rounds, results, done)
+        transport, _ = await loop.create_connection(lambda p=poll: p, "127.0.0.1", port)
+        transports.append(transport)
+        waits.append(done)
         if n % CONNECT_AT_ONCE == CONNECT_AT_ONCE - 1:
             await asyncio.sleep(0.05)
     print(json.dumps({"event": "sent", "count": count}), flush=True)
-    done, pending = await asyncio.wait(tasks, timeout=120)
-    for task in pending:
-        task.cancel()
-    errors = sum(1 for task in done if task.exception() is not None)
-    return {"answers": answers, "statuses": statuses, "errors": errors, "unanswered": len(pending)}
+    finished, pending = await asyncio.wait(waits, timeout=300)
+    for transport in transports:
+        transport.close()
+    errors = sum(1 for done in finished if done.exception() is not None)
+    return {**results, "errors": errors, "unanswered": len(pending)}
 
 
 if __name__ == "__main__":
-    port, path, since, count, *tokens = sys.argv[1:]
+    port, path, since, count, rounds, *tokens = sys.argv[1:]
+    arguments = (int(port), path, int(since), int(count), int(rounds), tokens)
     try:
         import uvloop  # the server's own event loop, if installed: a cheaper client leaves the server more CPU
     except ImportError:
-        result = asyncio.run(main(int(port), path, int(since), int(count), tokens))
+        outcome = asyncio.run(main(*arguments))
     else:
-        result = uvloop.run(main(int(port), path, int(since), int(count), tokens))
-    print(json.dumps({"event": "done", **result}), flush=True)
+        outcome = uvloop.run(main(*arguments))
+    print(json.dumps({"event": "done", **outcome}), flush=True)

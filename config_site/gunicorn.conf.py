@@ -2,7 +2,8 @@
 
 - ASGI (``CONFIG_SERVER=asgi``, the default here): uvicorn workers serving config_site/asgi.py. A long poll waits
   on the event loop without a thread or a database connection, so thousands can wait (``CONFIG_API_MAX_WAITS``,
-  10,000 per worker). Requests' synchronous code runs on threads; PostgreSQL connections come from a pool of at
+  10,000 per worker). Requests' synchronous code runs on threads, ``GUNICORN_THREADS`` at once per worker (the
+  others wait for a turn on the event loop; config_site/asgi.py); PostgreSQL connections come from a pool of at
   most ``CONFIG_DB_POOL_SIZE`` (8) per worker, plus one for the watcher's LISTEN: size max_connections for
   workers x (pool + 1).
 - WSGI (``CONFIG_SERVER=wsgi``): gthread workers, ``GUNICORN_THREADS`` (default 4) each; a waiting long poll holds

@@ -145,6 +145,13 @@ def api_max_waits() -> int:
     return max(0, int(threads) - 1) if threads.isdigit() else 8
 
 
+def server_threads() -> int:
+    """``CONFIG_SERVER_THREADS``: the threads each server process runs requests on (gunicorn.conf.py sets it from
+    ``GUNICORN_THREADS``); under ASGI, how many requests run Django's synchronous code at once (default 4)."""
+    threads = os.environ.get("CONFIG_SERVER_THREADS", "")
+    return max(1, int(threads)) if threads.isdigit() else 4
+
+
 def api_max_wait() -> float:
     """``CONFIG_API_MAX_WAIT``: the longest long poll of ``changes/`` in seconds (at most 60, the API's limit)."""
     return min(60.0, float(value("CONFIG_API_MAX_WAIT")))

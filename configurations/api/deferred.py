@@ -26,13 +26,14 @@ from typing import Any
 from django.db import connection
 from rest_framework.response import Response
 
-from .. import runtime
+from .. import conf, runtime
 from ..core.vocabulary import PENDING_HEADER
 from ..observability import metrics, requestlog
 from . import waits
 
 SCOPE_KEY = "configurations.deferred_wait"
 _DEFER = object()  # in the scope: this request may defer its wait
+_PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 _REPLACED = {b"content-type", b"content-length", PENDING_HEADER.lower().encode()}
 logger = logging.getLogger("configurations.requests")
 
@@ -65,26 +66,42 @@ def defer(request, token_id: int, environment: str, ready, answer, timeout: floa
 
 
 class DeferredWaits:
-    """ASGI middleware: finishes on the event loop the long polls Django deferred (see the module's docstring)."""
+    """ASGI middleware: finishes on the event loop the long polls Django deferred (see the module's docstring), and
+    lets at most ``CONFIG_SERVER_THREADS`` requests into Django at once. Django's ASGI handler gives every request a
+    thread of its own: when a change answers 5,000 waiting polls and they all poll again at once, unbounded, 2,500
+    threads per worker started together and starved the event loop until gunicorn killed the worker. The others
+    wait for their turn on the loop, holding no thread; a waiting long poll is outside Django and holds no turn.
+    The probes and ``/metrics`` never wait for a turn: they must answer during such a storm too."""
 
     def __init__(self, app) -> None:
         self.app = app
+        self.turns: asyncio.Semaphore | None = None
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or not scope["path"].endswith("/changes/"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self.turns is None:
+            self.turns = asyncio.Semaphore(conf.server_threads())
+        if scope["path"] in _PROBES:
+            await self.app(scope, receive, send)  # never queued behind a storm of polls: a probe must answer
+            return
+        if not scope["path"].endswith("/changes/"):
+            async with self.turns:
+                await self.app(scope, receive, send)
             return
         scope = {**scope, SCOPE_KEY: _DEFER}
         held: dict[str, Any] = {}
 
         async def hold(message) -> None:
             if message["type"] == "http.response.start" and _has_pending_header(message):
-                held["start"] = message
+                held["start"] = [(name, value) for name, value in message["headers"] if name.lower() not in _REPLACED]
             elif "start" not in held:
                 await send(message)
 
         try:
-            await self.app(scope, receive, hold)
+            async with self.turns:
+                await self.app(scope, receive, hold)
         finally:
             pending = scope.get(SCOPE_KEY)
             if isinstance(pending, Pending) and "start" not in held:
@@ -93,11 +110,30 @@ class DeferredWaits:
             await _finish(scope[SCOPE_KEY], held["start"], receive, send, scope["path"])
 
 
+_bodies: dict[int, tuple[dict, bytes]] = {}
+
+
+def _encoded(body: dict | None) -> bytes:
+    """The JSON of an answer, as DRF renders it; encoded once for the many waiters that share one answer
+    (api/changes.py hands them the same object)."""
+    if body is None:
+        return b""
+    found = _bodies.get(id(body))
+    if found is not None and found[0] is body:
+        return found[1]
+    if len(_bodies) >= 512:
+        _bodies.clear()
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    _bodies[id(body)] = (body, payload)
+    return payload
+
+
 def _has_pending_header(message) -> bool:
     return any(name.lower() == PENDING_HEADER.lower().encode() for name, _ in message.get("headers", ()))
 
 
-async def _finish(pending: Pending, start, receive, send, path: str) -> None:
+async def _finish(pending: Pending, headers: list, receive, send, path: str) -> None:
+    """Wait, then answer with the placeholder's headers (already without the ones the answer replaces)."""
     try:
         snapshot = await _change_or_disconnect(pending, receive)
     finally:
@@ -105,8 +141,7 @@ async def _finish(pending: Pending, start, receive, send, path: str) -> None:
     if snapshot is None:
         return  # the client went away
     status, body = pending.answer(snapshot)
-    payload = b"" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    headers = [(name, value) for name, value in start["headers"] if name.lower() not in _REPLACED]
+    payload = _encoded(body)
     if body is not None:
         headers.append((b"content-type", b"application/json"))
     headers.append((b"content-length", str(len(payload)).encode()))  # as Django's CommonMiddleware sets it
@@ -117,19 +152,26 @@ async def _finish(pending: Pending, start, receive, send, path: str) -> None:
 
 async def _change_or_disconnect(pending: Pending, receive):
     """The snapshot once it changed or the wait ran out; None if the client disconnected first (which cancels the
-    wait)."""
+    wait). The listener for the disconnect is not cancelled: it ends by itself once the answer is sent (uvicorn's
+    ``receive`` then says ``http.disconnect``), which costs the loop less than a cancellation."""
     task = asyncio.current_task()
     gone = asyncio.ensure_future(_disconnected(receive))
-    gone.add_done_callback(lambda done: None if done.cancelled() else task.cancel())
+
+    def hung_up(done: asyncio.Future) -> None:
+        if not done.cancelled():
+            task.cancel()
+
+    gone.add_done_callback(hung_up)
     try:
         return await runtime.await_change(pending.environment, pending.ready, pending.timeout)
     except asyncio.CancelledError:
         if not gone.done() or gone.cancelled():
+            gone.cancel()
             raise  # cancelled from outside: the server is stopping
         task.uncancel()
         return None
     finally:
-        gone.cancel()
+        gone.remove_done_callback(hung_up)
 
 
 async def _disconnected(receive) -> None:

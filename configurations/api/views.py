@@ -22,6 +22,7 @@ from ..runtime.snapshots import Undecryptable
 from ..services import api_writes, permissions
 from . import deferred, request_serializers, waits
 from . import serializers as s
+from .changes import Changes
 from .problems import MEDIA_TYPE, PreconditionFailed, ProblemSerializer, Unprocessable, validation_errors
 
 OUT_OF_SCOPE = _("This token does not cover this resource.")
@@ -238,32 +239,18 @@ class ChangesView(ApiView):
         query = s.ChangesQuerySerializer(data=request.query_params.dict())
         if not query.is_valid():
             raise exceptions.ParseError(_("since is a version (a whole number) and wait 0 to 60 seconds."))
-        since = query.validated_data.get("since")
-
-        def in_scope(snapshot) -> dict[str, int]:
-            return {c: v for c, v in snapshot.category_versions.items() if token.covers(environment, c)}
-
-        if since is None:
-            snapshot = runtime.current_snapshot(environment)
-            return Response({"version": max(in_scope(snapshot).values(), default=0), "changed": []})
+        changes = Changes(token, environment, query.validated_data.get("since"))
+        if changes.since is None:
+            return Response(changes.answer(runtime.current_snapshot(environment))[1])
         wait = min(query.validated_data["wait"], conf.api_max_wait())
-
-        def changed_since(snapshot) -> bool:
-            return any(v > since for v in in_scope(snapshot).values())
-
-        def answer(snapshot) -> tuple[int, dict | None]:
-            versions = in_scope(snapshot)
-            changed = sorted(c for c, v in versions.items() if v > since)
-            return (200, {"version": max(versions.values(), default=0), "changed": changed}) if changed else (304, None)
-
         snapshot = runtime.current_snapshot(environment)
-        if wait > 0 and not changed_since(snapshot):
-            placeholder = deferred.defer(request, token.pk, environment, changed_since, answer, wait)
+        if wait > 0 and not changes.changed(snapshot):
+            placeholder = deferred.defer(request, token.pk, environment, changes.changed, changes.answer, wait)
             if placeholder is not None:
                 return placeholder  # under ASGI the event loop waits (api/deferred.py)
             with waits.slots.held(token.pk):
-                snapshot = runtime.wait_for(environment, changed_since, wait)
-        status, body = answer(snapshot)
+                snapshot = runtime.wait_for(environment, changes.changed, wait)
+        status, body = changes.answer(snapshot)
         return Response(body, status=status)
 
 
