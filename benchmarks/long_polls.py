@@ -9,7 +9,6 @@ client polls again with the version it got, and once all wait again the next com
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import os
 import statistics
@@ -18,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from .api import _hammer
-from .load import CLIENTS, SECONDS, _server_env
+from .api import measure, percentile
+from .load import CLIENTS, _server_env
 
 SETTINGS = "tests.serving_settings"
 WAITERS = int(os.environ.get("LONG_POLL_WAITERS", "5000"))
@@ -27,15 +26,6 @@ WORKERS = 2
 TOKENS = 10
 ROUNDS = int(os.environ.get("LONG_POLL_ROUNDS", "3"))  # commits, each answering every waiting poll
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _rate(url: str, headers: dict, figures: dict, name: str) -> None:
-    with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
-        results = list(pool.map(lambda n: _hammer(url, headers, n), range(CLIENTS)))
-    samples = sorted(s for r in results for s in r[0])
-    figures[f"{name} req/s"] = len(samples) / SECONDS
-    figures[f"{name} p99 (ms)"] = samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))] * 1000
-    figures[f"{name} errors"] = sum(r[1] for r in results)
 
 
 def _waiting(server) -> int:
@@ -60,15 +50,10 @@ def _footprint(server) -> tuple[int, int]:
     return threads, sum(1 for name in names if int(name.rsplit("-", 1)[1]) in pids)
 
 
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
 def _while_waiting(server, category: str, auth: dict, figures: dict) -> None:
     figures["threads, all waiting"], figures["db connections, all waiting"] = _footprint(server)
-    _rate(category, auth, figures, "category GET, all waiting")
-    _rate(server.url + "/test/bare", {}, figures, "bare view, all waiting")
+    measure(figures, "category GET, all waiting", category, auth)
+    measure(figures, "bare view, all waiting", server.url + "/test/bare", {})
     figures["still waiting after the reads"] = _waiting(server)
 
 
@@ -86,7 +71,7 @@ def _latencies(done: dict, committed: list[float], figures: dict) -> None:
     p99s = []
     for round_, (answers, at) in enumerate(zip(done["answers"], committed, strict=True), 1):
         latencies = [(answer - at) * 1000 for answer in answers] or [float("inf")]
-        p99s.append(_percentile(latencies, 0.99))
+        p99s.append(percentile(latencies, 0.99))
         figures[f"round {round_}: answered, p50 / p99 / max (ms)"] = (
             f"{len(answers)}, {statistics.median(latencies):.0f} / {p99s[-1]:.0f} / {max(latencies):.0f}"
         )
@@ -118,8 +103,8 @@ def run() -> dict[str, float]:
         category = server.url + "/api/v1/environments/development/categories/smtp/"
         changes = "/api/v1/environments/development/changes/"
         version = get(server.url + changes, headers=auth).json()["version"]
-        _rate(server.url + "/test/bare", {}, figures, "bare view, none waiting")
-        _rate(category, auth, figures, "category GET, none waiting")
+        measure(figures, "bare view, none waiting", server.url + "/test/bare", {})
+        measure(figures, "category GET, none waiting", category, auth)
         figures["threads, none waiting"], figures["db connections, none waiting"] = _footprint(server)
         waiters = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.waiters", str(server.port), changes, str(version), str(WAITERS),

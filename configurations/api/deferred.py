@@ -34,7 +34,8 @@ from . import waits
 SCOPE_KEY = "configurations.deferred_wait"
 _DEFER = object()  # in the scope: this request may defer its wait
 _PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
-_REPLACED = {b"content-type", b"content-length", PENDING_HEADER.lower().encode()}
+_PENDING = PENDING_HEADER.lower().encode()
+_REPLACED = {b"content-type", b"content-length", _PENDING}
 logger = logging.getLogger("configurations.requests")
 
 
@@ -129,7 +130,7 @@ def _encoded(body: dict | None) -> bytes:
 
 
 def _has_pending_header(message) -> bool:
-    return any(name.lower() == PENDING_HEADER.lower().encode() for name, _ in message.get("headers", ()))
+    return any(name.lower() == _PENDING for name, _ in message.get("headers", ()))
 
 
 async def _finish(pending: Pending, headers: list, receive, send, path: str) -> None:
