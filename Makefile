@@ -39,10 +39,11 @@ run: $(VENV)/.runtime
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py ensure_admin
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-# Production: migrate, collect hashed and compressed static files, and serve with gunicorn (README, Production).
+# Production: migrate, create the history's month partitions ahead, collect hashed and compressed static files, and serve with gunicorn (README, Production).
 # DEBUG stays off; SECRET_KEY, CONFIG_ENCRYPTION_KEYS and the database come from the environment.
 serve: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py history_partitions --quiet
 	CONFIG_STATIC_MANIFEST=true $(BIN)/python manage.py collectstatic --noinput -v0
 	CONFIG_STATIC_MANIFEST=true exec $(BIN)/gunicorn -c config_site/gunicorn.conf.py
 

@@ -17,6 +17,7 @@ def _seed() -> None:
     from django.db import connection
 
     from configurations.models import SystemConfiguration
+    from configurations.services import partitions
 
     SystemConfiguration.objects.bulk_create(
         [
@@ -50,6 +51,7 @@ def _seed() -> None:
             """
         )
         if connection.vendor == "postgresql":
+            partitions.ensure_partitions()  # the rows of last month get its partition, as history_partitions does
             cursor.execute("ANALYZE configuration_history")
         else:
             cursor.execute("ANALYZE")

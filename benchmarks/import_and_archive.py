@@ -1,4 +1,5 @@
-"""Import 10,000 keys from JSON (validation and history included), and archive 1,000,000 history rows."""
+"""Import 10,000 keys from JSON (validation and history included), and archive 1,000,000 history rows (on
+PostgreSQL one month partition archived whole; on SQLite rows moved in batches)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def run() -> dict[str, float]:
     from django.core.management import call_command
 
     from configurations import services
-    from configurations.models import ConfigurationHistory, ConfigurationHistoryArchive
+    from configurations.models import ConfigurationHistory, ConfigurationHistoryArchive, HistoryArchive
+    from configurations.services import partitions
 
     with tempfile.TemporaryDirectory() as directory:
         path = _import_file(Path(directory))
@@ -56,14 +58,17 @@ def run() -> dict[str, float]:
 
     ConfigurationHistory.objects.all().delete()
     _seed_old_history()
+    partitions.ensure_partitions()  # PostgreSQL: the rows' month gets its partition (untimed); SQLite: nothing
     start = time.perf_counter()
     report = services.archive_history(older_than_days=730, batch_size=10_000)
     archived = time.perf_counter() - start
-    assert report.moved == HISTORY_ROWS == ConfigurationHistoryArchive.objects.count()
+    kept = HistoryArchive.objects.get().row_count if report.partitions else ConfigurationHistoryArchive.objects.count()
+    assert report.moved == HISTORY_ROWS == kept
     return {
         "keys": KEYS,
         "import from JSON (keys/s)": KEYS / imported,
         "re-import, nothing changes (keys/s)": KEYS / reimported,
         "history rows archived": HISTORY_ROWS,
+        # PostgreSQL: the month's partition archived whole (history_partitions has the peer figures); SQLite: rows.
         "archive (rows/s)": HISTORY_ROWS / archived,
     }

@@ -35,6 +35,7 @@ BENCHMARKS = [
     "webhooks",
     "startup",
     "long_polls",
+    "history_partitions",
 ]
 ENGINES = ["postgres", "sqlite"]
 

@@ -9,6 +9,7 @@ from .core import crypto
 from .core.vocabulary import ENVELOPE_PREFIX, label
 from .data import secret_patterns
 from .data.models import ConfigurationMetadata, ConfigurationTemplate, SystemConfiguration
+from .services import partitions
 
 
 @register(Tags.security)
@@ -131,3 +132,25 @@ def check_secrets_are_encrypted(app_configs=None, databases=None, **kwargs) -> l
             )
         )
     return found
+
+
+@register(Tags.database)
+def check_history_partitions(app_configs=None, databases=None, **kwargs) -> list[Warning]:
+    """History rows the default partition caught: no month's partition was there for them (PostgreSQL)."""
+    if not databases or "default" not in databases:
+        return []
+    try:
+        held = partitions.default_rows()
+    except DatabaseError:
+        return []  # tables not migrated yet
+    if not held:
+        return []
+    return [
+        Warning(
+            f"The history's default partition holds {held} rows: no month partition was there for them, so archiving "
+            "by partition cannot move them and queries of their month read the default partition too.",
+            hint="Run manage.py history_partitions (from cron, or at start-up as make serve does): it creates the "
+            "missing months and moves these rows into them.",
+            id="configurations.W006",
+        )
+    ]

@@ -25,6 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 from . import conf, runtime
 from .data import availability
 from .observability.webhook_metrics import WebhookCollector
+from .services import partitions
 
 _migrations_applied = False
 
@@ -123,11 +124,20 @@ class ChainHeadCollector:
         return []  # or registering would collect once, querying the database at import
 
     def collect(self):
-        """The history chain head's id, read when /metrics is scraped."""
+        """The history chain head's id, and the rows the history's default partition holds, read when /metrics is
+        scraped."""
         head = _chain_head()
         if head is not None:
             gauge = GaugeMetricFamily("configurations_history_head", "The history chain's last row id")
             gauge.add_metric([], head[0] or 0)
+            yield gauge
+        held = _default_partition_rows()
+        if held is not None:
+            gauge = GaugeMetricFamily(
+                "configurations_history_default_partition_rows",
+                "History rows outside every month's partition (PostgreSQL): run history_partitions when above 0",
+            )
+            gauge.add_metric([], held)
             yield gauge
 
 
@@ -136,6 +146,13 @@ def _chain_head() -> tuple[int | None, str | None] | None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT last_id, last_hash FROM configuration_history_head WHERE id = 1")
             return cursor.fetchone()
+    except DatabaseError:
+        return None
+
+
+def _default_partition_rows() -> int | None:
+    try:
+        return partitions.default_rows()
     except DatabaseError:
         return None
 

@@ -170,6 +170,22 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "tests.settings", **extra}
 
 
+def drop_archived_partitions() -> None:
+    """Drop the history partitions a test archived (PostgreSQL): a flush cannot truncate the users they refer to."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname FROM pg_class WHERE relname LIKE 'configuration\\_history\\_archived\\_%'")
+        for (name,) in cursor.fetchall():
+            cursor.execute(f'DROP TABLE "{name}"')
+
+
+@pytest.fixture
+def archiving(transactional_db):
+    """A transactional test that archives history partitions: they are dropped before the flush."""
+    yield
+    if connection.vendor == "postgresql":
+        drop_archived_partitions()
+
+
 @pytest.fixture
 def roles(transactional_db):
     """The owner, application and reader roles of ``setup_database_roles``, unique to this run (PostgreSQL)."""
@@ -179,6 +195,7 @@ def roles(transactional_db):
     setup = ["--owner-role", names["owner"], "--app-role", names["app"], "--reader-role", names["reader"]]
     call_command("setup_database_roles", *setup, "--reader-environment", "development", stdout=StringIO())
     yield {**names, "setup": setup}
+    drop_archived_partitions()
     with connection.cursor() as cursor:
         for policy in ("config_app_read", "config_user_access", "config_reader_access"):
             cursor.execute(f"DROP POLICY IF EXISTS {policy} ON system_configurations")

@@ -2,11 +2,22 @@ from __future__ import annotations
 
 import secrets
 import string
+from datetime import timedelta
 
 import factory
+from django.db.models import F
 from factory.django import DjangoModelFactory
 
-from configurations.models import ConfigurationMetadata, ConfigurationTemplate, SystemConfiguration, User
+from configurations.data import chain
+from configurations.models import (
+    ConfigurationHistory,
+    ConfigurationHistoryArchive,
+    ConfigurationMetadata,
+    ConfigurationTemplate,
+    HistoryChainHead,
+    SystemConfiguration,
+    User,
+)
 
 # Made per test run: test credentials are never written down.
 USER_PASSWORD = secrets.token_urlsafe(16)
@@ -92,3 +103,20 @@ def legacy_plaintext_secret(**fields) -> SystemConfiguration:
             return ConfigurationFactory(**fields)
         finally:
             installation.reinstall_sqlite_triggers()
+
+
+def age_history(ids, *, days: int) -> None:
+    """Make history rows ``days`` older, as if written then, and recompute the chain over the whole trail.
+
+    The database stamps each row with the time of its write, so this is how archiving tests get old history whose
+    chain still verifies (on PostgreSQL the rows move to their older month's partition, or the default one).
+    """
+    ConfigurationHistory.objects.filter(id__in=list(ids)).update(created_at=F("created_at") - timedelta(days=days))
+    trail = [(model, row) for model in (ConfigurationHistory, ConfigurationHistoryArchive)
+             for row in model.objects.values_list(*chain.FIELDS)]  # fmt: skip
+    previous = last = None
+    for model, row in sorted(trail, key=lambda item: item[1][0]):
+        link = chain.chain_hash(previous, chain.content(*row))
+        model.objects.filter(id=row[0]).update(prev_hash=previous, row_hash=link)
+        previous, last = link, row[0]
+    HistoryChainHead.objects.filter(id=1).update(last_id=last, last_hash=previous)

@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY
 
 from configurations import runtime, services
 from configurations.data.models import ConfigurationHistory, HistoryChainHead
+from tests.factories import age_history
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("development_runtime")]
 
@@ -99,6 +100,16 @@ def test_metrics_count_committed_writes_by_entry_point_and_show_the_chain_head(
     assert f"configurations_history_head {float(head.last_id)}" in text and head.last_hash not in text
     assert 'configurations_runtime_snapshot_version{environment="development"}' in text
     assert "configurations_http_request_seconds_bucket" in text
+
+
+@pytest.mark.postgres
+def test_metrics_show_rows_the_default_history_partition_caught(client, settings):
+    settings.CONFIG_METRICS_TOKEN = "scrape-token-1"
+    services.set_value(category="m", key="k", environment="test", value="1")
+    scrape = lambda: client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token-1").content.decode()  # noqa: E731
+    assert "configurations_history_default_partition_rows 0.0" in scrape()
+    age_history(ConfigurationHistory.objects.values_list("id", flat=True), days=3000)
+    assert "configurations_history_default_partition_rows 1.0" in scrape()
 
 
 def test_writes_are_counted_after_commit_only(django_capture_on_commit_callbacks):

@@ -6,8 +6,11 @@ import pytest
 from django.core.management import call_command
 from django.db import OperationalError, connection
 
+from configurations import services
 from configurations.data.installation import drop_sqlite_triggers, reinstall_sqlite_triggers
-from configurations.models import ConfigurationHistory, ConfigurationMetadata, SystemConfiguration
+from configurations.models import ConfigurationHistory, ConfigurationMetadata, HistoryChainHead, SystemConfiguration
+from configurations.services import history, partitions
+from tests.factories import age_history
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -118,11 +121,52 @@ def test_metadata_history_written_before_0018_is_chained_by_it_and_verifies():
                 )
     finally:
         call_command("migrate", verbosity=0)
-    from configurations import services
-
     old = list(ConfigurationMetadata.history.model.objects.filter(id=9001).order_by("history_id"))
     assert [r.history_change_reason for r in old] == ["before", "before"]
     assert old[1].history_prev_hash == old[0].history_row_hash is not None
     report = services.verify_history()
     assert report.ok, [str(f) for f in report.findings]
     assert report.rows_per_table["configuration_metadata_changes"] >= 2
+
+
+def _history_rows() -> set[tuple]:
+    fields = [field.attname for field in ConfigurationHistory._meta.concrete_fields]
+    return set(ConfigurationHistory.objects.values_list(*fields))
+
+
+def _is_partitioned() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relkind FROM pg_class WHERE oid = 'configuration_history'::regclass")
+        return cursor.fetchone()[0] == "p"
+
+
+def _page() -> list[tuple]:
+    entries, _ = history.page(history.HistoryFilters(), size=100)
+    return [(entry.row.pk, entry.change, entry.old, entry.new, entry.is_current) for entry in entries]
+
+
+@pytest.mark.postgres
+def test_the_partition_migration_converts_a_populated_history_and_back():
+    call_command("migrate", "configurations", "0024", verbosity=0)
+    try:
+        assert not _is_partitioned()
+        for index in range(12):
+            services.set_value(category="conv", key=f"k{index % 5}", environment="test", value=f"v{index}")
+        ids = list(ConfigurationHistory.objects.filter(category="conv").order_by("id").values_list("id", flat=True))
+        age_history(ids[:4], days=400)
+        rows, page, head = _history_rows(), _page(), HistoryChainHead.objects.get().last_hash
+        call_command("migrate", "configurations", "0025", verbosity=0)
+        assert _is_partitioned() and _history_rows() == rows and _page() == page
+        assert HistoryChainHead.objects.get().last_hash == head and services.verify_history().ok
+        old = ConfigurationHistory.objects.get(pk=ids[0]).created_at
+        assert f"configuration_history_{old:%Y_%m}" in {p.name for p in partitions.partitions() if p.rows == 4}
+        services.set_value(category="conv", key="after", environment="test", value="x")
+        newest = ConfigurationHistory.objects.order_by("-id").first()
+        assert newest.pk > max(row[0] for row in rows) and newest.config_key == "after"
+        rows = _history_rows()
+        call_command("migrate", "configurations", "0024", verbosity=0)
+        assert not _is_partitioned() and _history_rows() == rows
+    finally:
+        call_command("migrate", verbosity=0)
+    assert _is_partitioned() and services.verify_history().ok
+    _assert_history_works()

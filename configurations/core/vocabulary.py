@@ -63,13 +63,15 @@ def value_type_for_input(input_type: str | None) -> str:
 
 
 class HistoryAction(TextChoices):
-    """What a history row records: a row created, updated, deactivated, reactivated or deleted."""
+    """What a history row records: a row created, updated, deactivated, reactivated or deleted; or a checkpoint of
+    history archived by partition (docs/operations.md, History partitions)."""
 
     CREATE = "create"
     UPDATE = "update"
     DEACTIVATE = "deactivate"
     REACTIVATE = "reactivate"
     DELETE = "delete"
+    CHECKPOINT = "checkpoint"
 
 
 class Outcome(TextChoices):

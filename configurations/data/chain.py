@@ -49,6 +49,12 @@ NORMALISED_SQL = (
 )
 
 
+def texts(values) -> list:
+    """FIELDS (given in order, any engine's or JSON's types) as ``NORMALISED_SQL`` writes them: the id as it is,
+    every other value as text (None stays None), so that ``content_of_texts(texts(v)) == content(*v)``."""
+    return [values[0]] + [None if v is None else _normalised(n, v) for n, v in zip(FIELDS[1:], values[1:], strict=True)]
+
+
 def chain_hash(previous: str | None, text: str) -> str:
     """A row's link: sha256 of the previous link and the row's canonical text, in hex."""
     return hashlib.sha256(((previous or "") + text).encode()).hexdigest()

@@ -110,6 +110,36 @@ class HistoryChainHead(models.Model):
         return f"history head #{self.last_id}: {self.last_hash}"
 
 
+class HistoryArchive(models.Model):
+    """A monthly partition of the history archived whole (PostgreSQL), and the checkpoint the chain keeps of it.
+
+    Written by ``config_history_archive_partition`` only (data/triggers/partitions.py). ``runs`` are the stretches
+    of the chain the partition holds, each ``[first id, its prev_hash, last id, last hash, rows]``: what
+    ``verify_history`` walks in place of the rows once they left the live table.
+    """
+
+    checkpoint_id = models.BigIntegerField(primary_key=True)  # the checkpoint row's history id
+    table_name = models.CharField(max_length=100)  # configuration_history_archived_YYYY_MM, until exported
+    range_start = models.DateTimeField()
+    range_end = models.DateTimeField()
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    row_count = models.BigIntegerField()
+    last_hash = models.CharField(max_length=64)
+    digest = models.CharField(max_length=64)  # SHA-256 of the rows' row_hash, concatenated in id order
+    runs = models.JSONField()
+    archived_at = models.DateTimeField()
+    exported_to = models.TextField(null=True, blank=True)  # the file it went to; then dropped from the database
+
+    class Meta:
+        db_table = "configuration_history_archives"
+        ordering = ("range_start",)
+        verbose_name = _("archived history partition")
+
+    def __str__(self) -> str:
+        return f"{self.table_name} (#{self.first_id}..#{self.last_id}, checkpoint #{self.checkpoint_id})"
+
+
 class HistoryRollback(models.Model):
     """A history entry written by a rollback, and the entry whose value it restored.
 

@@ -56,13 +56,18 @@ class Drift:
 class Tracker:
     """The latest history entry and the latest activity of each configuration, from the walk's rows."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, partial: bool = False) -> None:
+        # partial: some history was archived and not read, so a configuration may have no row seen, or not its
+        # latest activity; neither is then a finding.
+        self.partial = partial
         self.latest: dict[int, tuple] = {}
         self.activity: dict[int, str] = {}
 
     def track(self, row: tuple) -> None:
-        """Note a history row (in id order) as the latest of its configuration."""
+        """Note a history row (in id order) as the latest of its configuration (checkpoints are of no row)."""
         config_id, action = int(row[_CONFIG_ID]), row[_ACTION]
+        if action == "checkpoint":
+            return
         self.latest[config_id] = _KEPT(row)
         if action in _ACTIVITY:
             self.activity[config_id] = action
@@ -87,6 +92,8 @@ class Tracker:
 
     def _drift(self, config_id: int, live: tuple, entry: tuple | None) -> Drift | None:
         name = _name(live)
+        if entry is None and self.partial:
+            return None
         if entry is None:
             return Drift(config_id, None, f"{name} (config #{config_id}) has no history row: written outside the "
                          "trigger")  # fmt: skip
@@ -94,7 +101,8 @@ class Tracker:
         if action == "delete":
             return Drift(config_id, history_id, f"{name} (config #{config_id}) exists, but its latest history row "
                          f"#{history_id} records its deletion")  # fmt: skip
-        differs = _differences(live, entry[2:], self.activity.get(config_id))
+        activity = self.activity.get(config_id, "unknown" if self.partial else None)
+        differs = _differences(live, entry[2:], activity)
         if not differs:
             return None
         return Drift(config_id, history_id, f"{name} (config #{config_id}) differs from its latest history row "
@@ -113,7 +121,7 @@ def _differences(live: tuple, recorded: tuple, activity: str | None) -> list[str
         differs.append("type")
     if bool(encrypted) != _flag(r_encrypted):
         differs.append("encryption")
-    if bool(active) != (activity != "deactivate"):
+    if activity != "unknown" and bool(active) != (activity != "deactivate"):
         differs.append("active")
     return differs
 

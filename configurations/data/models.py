@@ -25,7 +25,13 @@ from ..core.vocabulary import (
     label,
 )
 from .change_records import AuditChainHead, recorded_history
-from .history_models import ConfigurationHistory, ConfigurationHistoryArchive, HistoryChainHead, HistoryRollback
+from .history_models import (
+    ConfigurationHistory,
+    ConfigurationHistoryArchive,
+    HistoryArchive,
+    HistoryChainHead,
+    HistoryRollback,
+)
 from .model_base import CheckedOnSave, KeyedByCategory, PostgresGinIndex, User, in_choices, user_column, valid_name
 from .review_models import ChangeRequest, ChangeRequestApproval, ChangeRequestItem, RequestState, ReviewPolicy
 from .token_models import ApiToken
@@ -54,6 +60,7 @@ __all__ = [
     "Environment",
     "EventType",
     "HistoryAction",
+    "HistoryArchive",
     "HistoryChainHead",
     "HistoryRollback",
     "InputType",

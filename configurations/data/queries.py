@@ -47,7 +47,11 @@ METADATA_SQL = (
 )
 # Both heads in one round trip: what a refresh reads first.
 HEADS_SQL = f"SELECT ({HEAD_SQL}), ({METADATA_HEAD_SQL})"
-ARCHIVED_SINCE_SQL = "SELECT EXISTS (SELECT 1 FROM configuration_history_archive WHERE id > %s)"
+# Rows moved to the archive table, or month partitions archived whole (PostgreSQL), after an id.
+ARCHIVED_SINCE_SQL = (
+    "SELECT EXISTS (SELECT 1 FROM configuration_history_archive WHERE id > %s) "
+    "OR EXISTS (SELECT 1 FROM configuration_history_archives WHERE last_id > %s)"
+)
 # {ids}: one %s per id.
 ROWS_BY_ID_SQL = (
     "SELECT id, environment, category, config_key, config_value, value_type, is_encrypted, is_active "

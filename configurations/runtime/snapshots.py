@@ -243,7 +243,7 @@ def apply_history_since(query: Query, environments: list[str]) -> bool:
     changes = query(queries.CHANGES_SQL, [since, head, DELTA_LIMIT + 1])
     if len(changes) > DELTA_LIMIT or not changes or changes[-1][0] != head:
         return False  # too many to apply one by one, or the head's own row is gone (truncated, archived)
-    if query(queries.ARCHIVED_SINCE_SQL, [since])[0][0]:
+    if query(queries.ARCHIVED_SINCE_SQL, [since, since])[0][0]:
         return False  # rows after `since` were archived before this process saw them
     watched = set(environments)
     touched: dict[str, dict[str, int]] = {}

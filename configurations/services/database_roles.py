@@ -29,6 +29,7 @@ ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 APP_READ_ONLY = (
     "configuration_history",
     "configuration_history_archive",
+    "configuration_history_archives",
     "configuration_history_head",
     "configuration_metadata_changes",
     "configuration_templates_changes",
@@ -153,11 +154,12 @@ def _ownership(roles: Roles) -> list[str]:
         f"""DO $$
 DECLARE r record;
 BEGIN
-  -- Tables first: their identity sequences follow them.
+  -- Tables first (partitions too, one by one): their identity and owned sequences follow them.
   FOR r IN SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
              AND pg_get_userbyid(c.relowner) <> {_literal(owner)}
-             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))
+             AND (c.relkind <> 'S'
+                  OR NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
            ORDER BY c.relkind <> 'r' LOOP
     EXECUTE format('ALTER %s %I OWNER TO %I',
                    CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
@@ -182,8 +184,11 @@ def _grants(roles: Roles) -> list[str]:
         f"""DO $$
 DECLARE r record;
 BEGIN
+  -- A partition has the rights its parent gives (config_history_partition copies them), an archived partition
+  -- those it had: never writes of their own.
   FOR r IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+           WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+             AND NOT starts_with(c.relname, 'configuration_history_archived_')
              AND c.relname NOT IN ({", ".join(_literal(t) for t in APP_READ_ONLY)}) LOOP
     EXECUTE format('GRANT INSERT, UPDATE, DELETE ON %I TO %I', r.relname, {_literal(app)});
   END LOOP;
@@ -192,8 +197,28 @@ END $$""",
         f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{app}"',
         "REVOKE ALL ON FUNCTION config_archive_history(timestamptz, bigint) FROM PUBLIC",
         f'GRANT EXECUTE ON FUNCTION config_archive_history(timestamptz, bigint) TO "{app}"',
+        *_partition_grants(app),
         f'GRANT SELECT ON system_configurations TO "{reader}"',
     ]
+
+
+def _partition_grants(app: str) -> list[str]:
+    """The history's partition functions (PostgreSQL, migration 0025): the application may create partitions and
+    archive them (both move rows, never edit them); only the owner may drop an exported archive."""
+    if not _has_partitions():
+        return []
+    functions = ("config_history_partition(date)", "config_history_archive_partition(text, timestamptz)")
+    return [
+        *(f'GRANT EXECUTE ON FUNCTION {function} TO "{app}"' for function in functions),
+        "REVOKE ALL ON FUNCTION config_history_drop_archive(bigint, text) FROM PUBLIC",
+        f'REVOKE ALL ON FUNCTION config_history_drop_archive(bigint, text) FROM "{app}"',
+    ]
+
+
+def _has_partitions() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regprocedure('config_history_partition(date)') IS NOT NULL")
+        return bool(cursor.fetchone()[0])
 
 
 def _policies(roles: Roles) -> list[str]:

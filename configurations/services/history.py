@@ -7,7 +7,7 @@ import datetime
 import difflib
 import json
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.db.models.functions import Length, Substr, TruncDate
 from django.utils.translation import pgettext_lazy
 
@@ -68,6 +68,16 @@ class HistoryEntry:
         if self.restored_id is not None:
             return "rolled back"
         return CHANGE_WORDS.get(self.row.action, self.row.action)
+
+    @property
+    def checkpoint(self) -> dict | None:
+        """What a checkpoint entry recorded of a history partition archived whole (None for any other entry)."""
+        if self.row.action != "checkpoint":
+            return None
+        try:
+            return json.loads(self._value("new") or "")
+        except ValueError:
+            return None
 
     @property
     def change_label(self) -> str:
@@ -140,7 +150,7 @@ class HistoryEntry:
 
 _WHOLE = object()
 CHANGE_WORDS = {"create": "created", "update": "changed", "deactivate": "deactivated", "reactivate": "reactivated",
-                "delete": "deleted"}  # fmt: skip
+                "delete": "deleted", "checkpoint": "checkpoint"}  # fmt: skip
 CHANGE_LABELS = {
     "created": pgettext_lazy("history change", "created"),
     "changed": pgettext_lazy("history change", "changed"),
@@ -148,6 +158,7 @@ CHANGE_LABELS = {
     "reactivated": pgettext_lazy("history change", "reactivated"),
     "deleted": pgettext_lazy("history change", "deleted"),
     "rolled back": pgettext_lazy("history change", "rolled back"),
+    "checkpoint": pgettext_lazy("history change", "archive checkpoint"),
 }
 
 
@@ -166,6 +177,14 @@ def page(filters: HistoryFilters, *, before: str | None = None, size: int = PAGE
 
     Keyset pagination on (created_at, id): no COUNT, and each page is an index range scan.
     """
+    rows = list(page_query(filters, before=before)[: size + 1])
+    entries = annotated(rows[:size])
+    next_cursor = _cursor(rows[size - 1]) if len(rows) > size else None
+    return entries, next_cursor
+
+
+def page_query(filters: HistoryFilters, *, before: str | None = None) -> QuerySet:
+    """The rows of ``page``, newest first from the cursor on, with previews of their values."""
     rows = ConfigurationHistory.objects.select_related("changed_by").defer("old_value", "new_value")
     rows = rows.annotate(
         old_preview=Substr("old_value", 1, PREVIEW_CHARS + 1),
@@ -173,25 +192,38 @@ def page(filters: HistoryFilters, *, before: str | None = None, size: int = PAGE
         old_length=Length("old_value"),
         new_length=Length("new_value"),
     )
-    query = filters.apply(rows).order_by("-created_at", "-id")
+    query = filters.apply(rows).annotate(superseded=_superseded()).order_by("-created_at", "-id")
     cursor = _parse_cursor(before)
     if cursor:
         created_at, entry_id = cursor
+        # The plain bound makes each partition's index scan start at the cursor (the OR alone only filters).
+        query = query.filter(created_at__lte=created_at)
         query = query.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=entry_id))
-    rows = list(query[: size + 1])
-    entries = annotated(rows[:size])
-    next_cursor = _cursor(rows[size - 1]) if len(rows) > size else None
-    return entries, next_cursor
+    return query
+
+
+def _superseded() -> Exists:
+    """Whether a later entry (a higher id) of the same configuration exists: a probe of (config_id, created_at) that
+    reads only the partitions from the entry's month on. A configuration's later entries are never earlier: the
+    touch trigger keeps updated_at increasing (a deletion after the clock stepped back is the one exception, and
+    would leave the entry before it looking current)."""
+    later = ConfigurationHistory.objects.filter(
+        config_id=OuterRef("config_id"), created_at__gte=OuterRef("created_at"), id__gt=OuterRef("id")
+    )
+    return Exists(later)
 
 
 def annotated(rows: list[ConfigurationHistory]) -> list[HistoryEntry]:
     """The rows as entries that know their change request, the entry a rollback restored, and whether they hold the
-    current value (three queries whatever the number of rows)."""
+    current value (two queries whatever the number of rows, three for rows not read by ``page_query``)."""
     ids = [row.pk for row in rows]
     requests = change_requests_of(ids)
     restored = dict(HistoryRollback.objects.filter(history_id__in=ids).values_list("history_id", "restored_id"))
-    newest = ConfigurationHistory.objects.filter(config_id__in={row.config_id for row in rows})
-    current = set(newest.values("config_id").annotate(newest=Max("id")).values_list("newest", flat=True))
+    if all(hasattr(row, "superseded") for row in rows):  # read by page_query
+        current = {row.pk for row in rows if not row.superseded}
+    else:
+        newest = ConfigurationHistory.objects.filter(config_id__in={row.config_id for row in rows})
+        current = set(newest.values("config_id").annotate(newest=Max("id")).values_list("newest", flat=True))
     return [HistoryEntry(row, requests.get(row.pk), restored.get(row.pk), row.pk in current) for row in rows]
 
 

@@ -15,6 +15,13 @@ database whose functions were replaced cannot vouch for itself. What is found, b
 - a live configuration whose state differs from what its latest history row records (data/live_state.py): a
   write **unrecorded** by the history (a disabled or bypassed trigger).
 
+History partitions archived whole (services/partitions.py, PostgreSQL) leave the live table; the walk then steps
+over each archive's stretches of the chain as its checkpoint recorded them (``archives.Anchor``: where a stretch
+starts, its link to the row before, where it ends), so the live partitions are verified from the checkpoint on.
+With ``archive=True`` it reads the archived rows instead (from the database or the export file), checks each
+against its checkpoint (rows, SHA-256, stretches), and reports an archive it cannot find (**missing**). A catalog
+entry (``configuration_history_archives``) that differs from its checkpoint row in the chain is **edited**.
+
 The head (last id and hash) can be pinned outside the database; ``expect_head`` then says whether the trail
 still contains it, which fails once someone rewrote the chain from before it.
 """
@@ -22,12 +29,16 @@ still contains it, which fails once someone rewrote the chain from before it.
 from __future__ import annotations
 
 import dataclasses
+import heapq
+import json
 
 from django.db import connection, transaction
 
 from ..data import chain, live_state
-from ..data.models import AuditChainHead, HistoryChainHead
+from ..data.models import AuditChainHead, HistoryArchive, HistoryChainHead
 from ..data.triggers import records
+from . import archives
+from .archives import Anchor
 
 HISTORY_TABLE = "configuration_history"
 
@@ -64,7 +75,7 @@ def _records_sql(table: str, vendor: str) -> str:
 class Finding:
     """One thing wrong with the trail, with the ids it concerns."""
 
-    kind: str  # "edited", "deleted", "forged" or "unrecorded"
+    kind: str  # "edited", "deleted", "forged", "unrecorded" or "missing"
     ids: tuple[int, ...]  # history ids; for "unrecorded", the configuration's id
     message: str
     table: str = HISTORY_TABLE
@@ -83,6 +94,7 @@ class ChainReport:
     findings: list[Finding] = dataclasses.field(default_factory=list)
     head: tuple[int, str] | None = None
     expected_head_found: bool | None = None
+    archived_rows: int = 0  # rows of archived partitions stepped over by their checkpoints, not read
 
     @property
     def ok(self) -> bool:
@@ -103,11 +115,11 @@ def parse_head(text: str) -> tuple[int, str]:
     return int(entry_id), digest
 
 
-def verify_history(*, expect_head: tuple[int, str] | None = None, progress=None) -> ChainReport:
-    """Recompute the whole chain; report every finding with the ids it concerns."""
+def verify_history(*, expect_head: tuple[int, str] | None = None, progress=None, archive: bool = False) -> ChainReport:
+    """Recompute the whole chain (with ``archive``, the archived partitions' rows too); report every finding with
+    the ids it concerns."""
     report = ChainReport()
     sql, content = _TRAILS.get(connection.vendor, _TRAILS["other"])
-    walk = _Walk(report, expect_head, content, tracker=live_state.Tracker())
     outermost = not connection.in_atomic_block  # inside a caller's transaction its isolation level holds
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -115,24 +127,83 @@ def verify_history(*, expect_head: tuple[int, str] | None = None, progress=None)
                 if outermost:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cursor.execute("SET LOCAL TimeZone = 'UTC'")
-        _run(walk, sql, progress)
+        catalog = list(HistoryArchive.objects.order_by("first_id"))
+        sources, checks, partial = _archive_sources(report, catalog, read=archive)
+        walk = _Walk(report, expect_head, content, tracker=live_state.Tracker(partial=partial))
+        _run(walk, heapq.merge(_tagged(archives.stream(sql), HISTORY_TABLE), *sources, key=_order), progress)
+        for check in checks:
+            if differences := check.differences():
+                walk.found("edited", check.archive, f"differs from checkpoint #{check.archive.checkpoint_id} in "
+                           f"{', '.join(differences)}")  # fmt: skip
+        _compare_checkpoints(walk, catalog)
         for drift in walk.tracker.drifts():
             report.findings.append(Finding("unrecorded", (drift.config_id,), drift.message))
         for table, history in records.RECORDED.items():
-            _run(_Walk(report, None, lambda row: row[1], table=history), _records_sql(table, connection.vendor))
+            records_walk = _Walk(report, None, lambda row: row[1], table=history)
+            _run(records_walk, _tagged(archives.stream(_records_sql(table, connection.vendor)), history))
     return report
 
 
-def _run(walk: _Walk, sql: str, progress=None) -> None:
-    """Walk one table's chain from its first row to its recorded head."""
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(sql)
-        while batch := cursor.fetchmany(FETCH):
-            for row in batch:
-                walk.step(row)
-            if progress:
-                progress(walk.report.rows)
+def _archive_sources(report: ChainReport, catalog: list[HistoryArchive], *, read: bool):
+    """What the walk merges in for each archive: its rows (checked against its checkpoint) or its anchors."""
+    sources, checks, partial = [], [], False
+    for entry in catalog:
+        found = archives.rows(entry) if read else None
+        if found is None:
+            partial = True
+            sources.append([(anchor, None) for anchor in archives.anchors(entry)])
+            if read:
+                report.findings.append(Finding("missing", (entry.checkpoint_id,), f"archived partition "
+                                       f"{entry.table_name} was exported to {entry.exported_to}, which is gone: "
+                                       "not verified", _archive_name(entry)))  # fmt: skip
+            continue
+        check = archives.Check(entry)
+        checks.append(check)
+        sources.append(_tagged(_checked(found, check), _archive_name(entry)))
+    return sources, checks, partial
+
+
+def _checked(rows, check: archives.Check):
+    for row in rows:
+        check.add(row)
+        yield row
+
+
+def _tagged(rows, table: str):
+    for row in rows:
+        yield row, table
+
+
+def _order(item) -> int:
+    return item[0].first_id if isinstance(item[0], Anchor) else int(item[0][0])
+
+
+def _compare_checkpoints(walk: _Walk, catalog: list[HistoryArchive]) -> None:
+    """Each catalog entry whose checkpoint row the walk read must say what that row says."""
+    for entry in catalog:
+        recorded = walk.checkpoints.get(entry.checkpoint_id)
+        if recorded is None:
+            continue
+        wanted = {name: recorded.get(name) for name in archives.checkpoint_of(entry)}
+        if wanted != archives.checkpoint_of(entry):
+            walk.found("edited", entry, f"its catalog entry differs from checkpoint #{entry.checkpoint_id}")
+
+
+def _run(walk: _Walk, items, progress=None) -> None:
+    """Walk one chain from its first row to its recorded head."""
+    for done, (item, table) in enumerate(items, 1):
+        if table is None:
+            walk.anchor(item)
+        else:
+            walk.step(item, table)
+        if progress and done % FETCH == 0:
+            progress(walk.report.rows)
+    if progress:
+        progress(walk.report.rows)
     walk.finish()
+
+
+_ACTION, _NEW_VALUE = chain.FIELDS.index("action"), chain.FIELDS.index("new_value")
 
 
 class _Walk:
@@ -144,38 +215,54 @@ class _Walk:
         report.rows_per_table.setdefault(table, 0)
         self.head: tuple[int, str] | None = None  # the last chained row
         self.before: tuple[int, str] | None = None  # the one before it
+        self.checkpoints: dict[int, dict] = {}  # checkpoint rows read: history id -> what they recorded
         if expect_head is not None:
             report.expected_head_found = False
 
-    def step(self, row: tuple) -> None:
+    def step(self, row: tuple, table: str) -> None:
+        """Check one row: its hash, its link to the row before."""
         self.report.rows += 1
-        self.report.rows_per_table[self.table] += 1
+        self.report.rows_per_table[table] = self.report.rows_per_table.get(table, 0) + 1
         if self.tracker is not None:
             self.tracker.track(row)
         entry_id, prev_hash, row_hash = int(row[0]), row[-2], row[-1]
         if row_hash is None:
-            self._found("forged", (entry_id,), f"#{entry_id} has no chain link: it was inserted outside the trigger")
+            self._found("forged", (entry_id,), f"#{entry_id} has no chain link: it was inserted outside the trigger",
+                        table)  # fmt: skip
             return
         if self.expect_head is not None and self.expect_head == (entry_id, row_hash):
             self.report.expected_head_found = True
         if chain.chain_hash(prev_hash, self.content(row[:-2])) != row_hash:
-            self._found("edited", (entry_id,), f"#{entry_id} was edited: its hash does not match its content")
+            self._found("edited", (entry_id,), f"#{entry_id} was edited: its hash does not match its content", table)
+        elif self.table == HISTORY_TABLE and row[_ACTION] == "checkpoint":
+            self.checkpoints[entry_id] = json.loads(row[_NEW_VALUE])
         if self.head is None or prev_hash != self.head[1]:
-            self._check_link(entry_id, prev_hash)
+            self._check_link(entry_id, prev_hash, table)
         self.before, self.head = self.head, (entry_id, row_hash)
 
-    def _check_link(self, entry_id: int, prev_hash: str | None) -> None:
+    def anchor(self, anchor: Anchor) -> None:
+        """Step over a stretch of an archive not read: its link to the row before, then its end as the head."""
+        self.report.archived_rows += anchor.rows
+        if self.head is None or anchor.first_prev != self.head[1]:
+            self._check_link(anchor.first_id, anchor.first_prev, _archive_name(anchor.archive))
+        if self.expect_head is not None and self.expect_head == (anchor.last_id, anchor.last_hash):
+            self.report.expected_head_found = True
+        self.before, self.head = self.head, (anchor.last_id, anchor.last_hash)
+
+    def _check_link(self, entry_id: int, prev_hash: str | None, table: str) -> None:
         expected = self.head[1] if self.head else None
         if prev_hash == expected:
             return
         if self.head is None:
-            self._found("deleted", (entry_id,), f"rows before #{entry_id} were deleted: it is not the chain's first")
+            message = f"rows before #{entry_id} were deleted: it is not the chain's first"
+            self._found("deleted", (entry_id,), message, table)
         elif self.before is not None and prev_hash == self.before[1]:
             forged = self.head[0]
-            self._found("forged", (forged,), f"#{forged} was inserted outside the trigger: the chain skips it")
+            self._found("forged", (forged,), f"#{forged} was inserted outside the trigger: the chain skips it", table)
         else:
             gap = (self.head[0], entry_id)
-            self._found("deleted", gap, f"rows between #{gap[0]} and #{gap[1]} were deleted (or #{gap[0]} rewritten)")
+            message = f"rows between #{gap[0]} and #{gap[1]} were deleted (or #{gap[0]} rewritten)"
+            self._found("deleted", gap, message, table)
 
     def finish(self) -> None:
         """Compare the chain's last row with its recorded head."""
@@ -191,7 +278,17 @@ class _Walk:
                 "deleted",
                 (recorded[0],),
                 f"the chain's head is #{recorded[0]}, but the trail ends at #{last}: rows after it were deleted",
+                self.table,
             )
 
-    def _found(self, kind: str, ids: tuple[int, ...], message: str) -> None:
-        self.report.findings.append(Finding(kind, ids, message, self.table))
+    def found(self, kind: str, archive: HistoryArchive, message: str) -> None:
+        """A finding about a whole archived partition."""
+        name = _archive_name(archive)
+        self._found(kind, (archive.checkpoint_id,), f"archived partition {archive.table_name} {message}", name)
+
+    def _found(self, kind: str, ids: tuple[int, ...], message: str, table: str) -> None:
+        self.report.findings.append(Finding(kind, ids, message, table))
+
+
+def _archive_name(archive: HistoryArchive) -> str:
+    return archive.table_name

@@ -1,9 +1,15 @@
-"""The audit trail over time: rolling back to a history entry, archiving old history."""
+"""The audit trail over time: rolling back to a history entry, archiving old history.
+
+Archiving moves rows to configuration_history_archive in batches on SQLite (and on a history that is not
+partitioned); on PostgreSQL's partitioned history it archives whole month partitions behind a checkpoint in the
+chain (services/partitions.py), never deleting a row, and can export them to a file (services/archives.py).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -12,6 +18,7 @@ from django.utils import timezone
 from ..core.vocabulary import HistoryAction, label
 from ..data.audit import audit_context
 from ..data.models import ConfigurationHistory, ConfigurationHistoryArchive, HistoryRollback, SystemConfiguration
+from . import archives, partitions
 from .change_requests import Deletion, key_versions
 from .changes import Change, deactivate, plan_changes, write_plans
 
@@ -80,19 +87,36 @@ class ArchiveReport:
 
     cutoff: datetime.datetime
     moved: int = 0
-    batches: int = 0
+    batches: int = 0  # batches of rows, or partitions archived whole
     remaining: int = 0
+    partitions: list[str] = dataclasses.field(default_factory=list)  # archived whole (PostgreSQL)
+    checkpoints: list[int] = dataclasses.field(default_factory=list)  # their checkpoint rows' history ids
+    exported_to: str | None = None
 
 
 def archive_history(
-    *, older_than_days: int = 730, batch_size: int = 10_000, dry_run: bool = False, progress=None
+    *,
+    older_than_days: int = 730,
+    batch_size: int = 10_000,
+    dry_run: bool = False,
+    progress=None,
+    export_to: str | None = None,
 ) -> ArchiveReport:
-    """Move history older than the cutoff to configuration_history_archive, one transaction per batch.
+    """Archive history older than the cutoff: whole month partitions on PostgreSQL's partitioned history (exported
+    to ``export_to`` and dropped, if given), else rows moved to configuration_history_archive in batches.
 
-    Nothing is lost: a batch is copied and deleted in the same transaction, so an interruption leaves
-    every row in exactly one of the two tables, and a re-run carries on where it stopped.
+    Nothing is lost: a batch is copied and deleted in the same transaction, a partition checkpointed and detached in
+    one, so an interruption leaves every row in exactly one place, and a re-run carries on where it stopped.
     """
     cutoff = timezone.now() - datetime.timedelta(days=older_than_days)
+    if partitions.is_partitioned():
+        return _archive_partitions(cutoff, dry_run=dry_run, export_to=export_to, progress=progress)
+    if export_to:
+        raise ValidationError(
+            "--export archives whole partitions, which only PostgreSQL's partitioned history has; here archived "
+            "rows stay in configuration_history_archive",
+            code="unpartitioned",
+        )
     old = ConfigurationHistory.objects.filter(created_at__lt=cutoff)
     report = ArchiveReport(cutoff=cutoff)
     if dry_run:
@@ -108,6 +132,49 @@ def archive_history(
         report.batches += 1
         if progress:
             progress(report.moved)
+
+
+def _archive_partitions(cutoff: datetime.datetime, *, dry_run: bool, export_to: str | None, progress) -> ArchiveReport:
+    """Whole month partitions that end before the cutoff: checkpointed, detached, moved (and exported)."""
+    report = ArchiveReport(cutoff=cutoff)
+    if export_to:
+        _check_export(export_to)
+    if dry_run:
+        due = partitions.archivable(cutoff)
+        report.partitions = [p.name for p in due]
+        report.remaining = sum(p.rows for p in due) + partitions.default_rows_before(cutoff)
+        return report
+    partitions.ensure_partitions()  # rows the default partition caught go to their month's partition first
+    archived = []
+    for partition in partitions.archivable(cutoff):
+        entry = partitions.archive_partition(partition.name, cutoff)
+        report.moved += partition.rows
+        report.batches += 1
+        report.partitions.append(partition.name)
+        if entry is not None:
+            archived.append(entry)
+            report.checkpoints.append(entry.checkpoint_id)
+        if progress:
+            progress(report.moved)
+    if export_to and archived:
+        archives.export(archived, export_to)
+        report.exported_to = export_to
+    return report
+
+
+def _check_export(path: str) -> None:
+    """Before anything moves: the file must be new, its folder exist, and this role allowed to drop archives."""
+    problems = []
+    if os.path.lexists(path):
+        problems.append(f"--export {path}: the file exists; archives are never written over an existing file")
+    elif not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        problems.append(f"--export {path}: the folder {os.path.dirname(os.path.abspath(path))} does not exist")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT has_function_privilege('config_history_drop_archive(bigint, text)', 'EXECUTE')")
+        if not cursor.fetchone()[0]:
+            problems.append("--export drops the archived partitions once written: run it as the owner role")
+    if problems:
+        raise ValidationError(problems, code="export")
 
 
 def _move_to_archive(cutoff: datetime.datetime, *, last_id: int) -> None:

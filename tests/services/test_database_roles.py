@@ -17,6 +17,7 @@ from io import StringIO
 
 import psycopg
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import connection
 
@@ -25,7 +26,8 @@ from configurations.audit import audit_context
 from configurations.core.vocabulary import EnvironmentPermissionDenied
 from configurations.data import bulk
 from configurations.models import ConfigurationHistory, ConfigurationHistoryArchive, SystemConfiguration
-from tests.factories import editor_of
+from configurations.services import partitions
+from tests.factories import age_history, editor_of
 from tests.servers import ROOT
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -83,10 +85,43 @@ def test_the_application_role_cannot_rewrite_history(roles, data):
 
 def test_archiving_still_works_as_the_application_role(roles, data):
     total = ConfigurationHistory.objects.count()
+    age_history(ConfigurationHistory.objects.values_list("id", flat=True), days=800)
     with django_connected_as(roles["app"]):
-        report = services.archive_history(older_than_days=0, batch_size=3)
-        assert services.verify_history().ok
-    assert report.moved == total and not ConfigurationHistory.objects.exists()
+        report = services.archive_history(older_than_days=730, batch_size=3)
+        assert report.partitions and services.verify_history().ok and services.verify_history(archive=True).ok
+    assert report.moved == total and not ConfigurationHistory.objects.exclude(action="checkpoint").exists()
+
+
+def _history_tables() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND (relname LIKE 'configuration_history_2%%' "
+            "OR relname LIKE 'configuration_history_archived_%%' OR relname = 'configuration_history_default')"
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def test_no_partition_of_the_history_is_writable_by_the_application_role(roles, data):
+    age_history(ConfigurationHistory.objects.values_list("id", flat=True)[:2], days=800)
+    with django_connected_as(roles["app"]):  # the application creates a partition and archives one
+        created = partitions.ensure_partitions(ahead=8)
+        report = services.archive_history(older_than_days=730)
+    assert created and report.partitions
+    call_command("setup_database_roles", *roles["setup"], stdout=StringIO())  # run again: still nothing granted
+    tables = _history_tables()
+    assert created[-1] in tables and any(t.startswith("configuration_history_archived_") for t in tables)
+    with connect(roles["app"]) as app:
+        for table in tables:
+            assert refused(app, f"UPDATE {table} SET change_reason = 'tampered'"), table
+            assert refused(app, f"DELETE FROM {table}"), table
+            assert refused(app, f"TRUNCATE {table}"), table
+            assert refused(app, f"INSERT INTO {table} (id, config_id, created_at) VALUES (1, 1, now())"), table
+            app.execute(f"SELECT count(*) FROM {table}")  # reading is fine
+        assert refused(app, "SELECT config_history_drop_archive(%s, 'gone')", [report.checkpoints[0]])
+        assert refused(app, f"ALTER TABLE configuration_history DETACH PARTITION {created[-1]}")
+    with django_connected_as(roles["app"]), pytest.raises(ValidationError, match="run it as the owner role"):
+        services.archive_history(older_than_days=1, export_to=str(ROOT / "never-written.jsonl"))
+    assert not (ROOT / "never-written.jsonl").exists()
 
 
 def test_row_level_security_refuses_another_environment_even_by_raw_sql(roles, data):

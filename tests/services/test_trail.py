@@ -146,6 +146,7 @@ def test_rollback_in_the_admin(admin_client, staff_client, history):
 
 
 # -------------------------------------------------------------------------------- archive
+# Rows moved in batches: SQLite's (and an unpartitioned history's) way.
 
 
 def _history_union() -> set:
@@ -164,6 +165,7 @@ def old_and_new_history(db):
     ConfigurationHistory.objects.filter(id__in=ids[:20]).update(created_at=old)  # 20 old, 5 recent
 
 
+@pytest.mark.sqlite  # PostgreSQL archives whole partitions: tests/services/test_partitions.py
 def test_archive_moves_old_rows_in_batches_and_loses_nothing(old_and_new_history):
     before = _history_union()
     report = services.archive_history(older_than_days=730, batch_size=6)
@@ -173,6 +175,7 @@ def test_archive_moves_old_rows_in_batches_and_loses_nothing(old_and_new_history
     assert _history_union() == before
 
 
+@pytest.mark.sqlite  # PostgreSQL archives whole partitions: tests/services/test_partitions.py
 def test_archive_failure_midway_then_rerun_completes(old_and_new_history, monkeypatch):
     before = _history_union()
     from configurations.services import trail
@@ -196,6 +199,7 @@ def test_archive_failure_midway_then_rerun_completes(old_and_new_history, monkey
     assert ConfigurationHistoryArchive.objects.count() == 20 and _history_union() == before
 
 
+@pytest.mark.sqlite  # PostgreSQL archives whole partitions: tests/services/test_partitions.py
 def test_archive_command_dry_run_and_default_age(old_and_new_history):
     out = StringIO()
     call_command("archive_history", "--dry-run", stdout=out)
@@ -207,6 +211,7 @@ def test_archive_command_dry_run_and_default_age(old_and_new_history):
         call_command("archive_history", "--batch-size", "0")
 
 
+@pytest.mark.sqlite  # PostgreSQL archives whole partitions: tests/services/test_partitions.py
 def test_archived_rows_are_browsable_read_only(admin_client, old_and_new_history):
     services.archive_history(batch_size=100)
     archived = ConfigurationHistoryArchive.objects.first()
@@ -230,6 +235,7 @@ def test_the_specs_archive_statement_and_ours_agree(old_and_new_history):
     assert ConfigurationHistoryArchive.objects.count() == 20
 
 
+@pytest.mark.sqlite
 @pytest.mark.django_db(transaction=True)
 def test_archive_command_in_a_real_process(old_and_new_history):
     result = subprocess.run(

@@ -16,7 +16,7 @@ WHERE p.pronamespace = current_schema()::regnamespace
 _TRIGGERS_SQL = """
 SELECT t.tgname, c.relname, pg_get_triggerdef(t.oid)
 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace
+WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND c.relnamespace = current_schema()::regnamespace
 """
 _SCHEMA_PREFIX = re.compile(r" ON \w+\.")
 
