@@ -73,7 +73,11 @@ class ConfigurationHistory(HistoryColumns):
         verbose_name = _("configuration history entry")
         verbose_name_plural = _("configuration history")
         indexes = [
-            models.Index(fields=["config"], name="idx_confhist_config_id"),
+            # The spec's idx_configuration_history_config_id (config_id) is gone: idx_confhist_config_created serves
+            # every lookup by config_id as well (docs/schema.md). A key's history (the API's, by name) has this one.
+            models.Index(
+                fields=["environment", "category", "config_key", "-created_at"], name="idx_confhist_key_created"
+            ),
             models.Index(fields=["changed_by"], name="idx_confhist_changed_by"),
             models.Index(fields=["created_at"], name="idx_confhist_created_at"),
             models.Index(fields=["config", "-created_at"], name="idx_confhist_config_created"),
@@ -125,8 +129,7 @@ class HistoryArchive(models.Model):
     first_id = models.BigIntegerField()
     last_id = models.BigIntegerField()
     row_count = models.BigIntegerField()
-    last_hash = models.CharField(max_length=64)
-    digest = models.CharField(max_length=64)  # SHA-256 of the rows' row_hash, concatenated in id order
+    last_hash = models.CharField(max_length=64)  # the SHA-256 chain hash of the last row: it covers every row before
     runs = models.JSONField()
     archived_at = models.DateTimeField()
     exported_to = models.TextField(null=True, blank=True)  # the file it went to; then dropped from the database

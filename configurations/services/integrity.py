@@ -19,8 +19,9 @@ History partitions archived whole (services/partitions.py, PostgreSQL) leave the
 over each archive's stretches of the chain as its checkpoint recorded them (``archives.Anchor``: where a stretch
 starts, its link to the row before, where it ends), so the live partitions are verified from the checkpoint on.
 With ``archive=True`` it reads the archived rows instead (from the database or the export file), checks each
-against its checkpoint (rows, SHA-256, stretches), and reports an archive it cannot find (**missing**). A catalog
-entry (``configuration_history_archives``) that differs from its checkpoint row in the chain is **edited**.
+against its checkpoint (rows, and each stretch's ends, first link and last hash), and reports an archive it cannot
+find (**missing**). A catalog entry (``configuration_history_archives``) that differs from its checkpoint row in
+the chain is **edited**.
 
 The head (last id and hash) can be pinned outside the database; ``expect_head`` then says whether the trail
 still contains it, which fails once someone rewrote the chain from before it.
@@ -130,7 +131,8 @@ def verify_history(*, expect_head: tuple[int, str] | None = None, progress=None,
         catalog = list(HistoryArchive.objects.order_by("first_id"))
         sources, checks, partial = _archive_sources(report, catalog, read=archive)
         walk = _Walk(report, expect_head, content, tracker=live_state.Tracker(partial=partial))
-        _run(walk, heapq.merge(_tagged(archives.stream(sql), HISTORY_TABLE), *sources, key=_order), progress)
+        trail = _tagged(archives.stream(sql), HISTORY_TABLE)
+        _run(walk, heapq.merge(trail, *sources, key=_order) if sources else trail, progress)
         for check in checks:
             if differences := check.differences():
                 walk.found("edited", check.archive, f"differs from checkpoint #{check.archive.checkpoint_id} in "

@@ -120,7 +120,7 @@ def test_every_spec_index_exists():
         "idx_confmeta_category": "(category)",
         "idx_confmeta_group": "(group_name)",
         "idx_confmeta_sort": "(category, sort_order)",
-        "idx_confhist_config_id": "(config_id)",
+        "idx_confhist_key_created": "(environment, category, config_key, created_at DESC)",
         "idx_confhist_changed_by": "(changed_by)",
         "idx_confhist_created_at": "(created_at)",
         "idx_confhist_config_created": "(config_id, created_at DESC)",

@@ -132,6 +132,7 @@ def aged(written):
 def test_archiving_detaches_whole_old_partitions_behind_a_checkpoint(aged):
     partition = f"configuration_history_{month(-30):%Y_%m}"
     oid = _oid(partition)
+    last_hash = ConfigurationHistory.objects.get(pk=aged[3]).row_hash
     report = services.archive_history(older_than_days=days_since(month(-21)))
     assert report.partitions == [partition] and report.moved == 4 and len(report.checkpoints) == 1
     archive = HistoryArchive.objects.get()
@@ -141,8 +142,9 @@ def test_archiving_detaches_whole_old_partitions_behind_a_checkpoint(aged):
     checkpoint = ConfigurationHistory.objects.get(pk=report.checkpoints[0])
     assert checkpoint.action == "checkpoint" and checkpoint.config_id == 0
     recorded = json.loads(checkpoint.new_value)
-    assert {k: recorded[k] for k in ("first_id", "last_id", "rows", "sha256")} == {
-        "first_id": aged[0], "last_id": aged[3], "rows": 4, "sha256": archive.digest}  # fmt: skip
+    assert {k: recorded[k] for k in ("first_id", "last_id", "rows", "last_hash")} == {
+        "first_id": aged[0], "last_id": aged[3], "rows": 4, "last_hash": archive.last_hash}  # fmt: skip
+    assert archive.last_hash == last_hash
     assert not ConfigurationHistory.objects.filter(id__in=aged[:4]).exists()
     assert ConfigurationHistory.objects.filter(id__in=aged[4:]).count() == 6
     with connection.cursor() as cursor:  # detached and renamed whole: not one row deleted
@@ -202,6 +204,19 @@ def test_a_partition_holding_several_stretches_of_the_chain_verifies(written):
     archive = HistoryArchive.objects.get()
     assert [(run[0], run[2], run[4]) for run in archive.runs] == [
         (written[0], written[1], 2), (written[3], written[4], 2)]  # fmt: skip
+    assert services.verify_history().ok and services.verify_history(archive=True).ok
+
+
+@postgres
+def test_two_interleaved_months_archived_one_after_the_other_keep_the_chain(written):
+    # The second month's stretches are cut by a row of the first, archived a moment before: the catalog says where.
+    move_to([written[0], written[1], written[3]], month(-30))
+    move_to([written[2], written[4]], month(-29))
+    partitions.ensure_partitions()
+    services.archive_history(older_than_days=days_since(month(-28)))
+    first, second = HistoryArchive.objects.order_by("range_start")
+    assert [(run[0], run[2]) for run in first.runs] == [(written[0], written[1]), (written[3], written[3])]
+    assert [(run[0], run[2]) for run in second.runs] == [(written[2], written[2]), (written[4], written[4])]
     assert services.verify_history().ok and services.verify_history(archive=True).ok
 
 

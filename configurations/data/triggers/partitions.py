@@ -9,11 +9,11 @@ any right on the history's rows:
   its range (so that attaching it elsewhere later needs no scan), the parent's grants and row-level security, and
   the rows of that month the default partition caught moved into it. True if it created one.
 - ``config_history_archive_partition(name, cutoff)`` archives a whole partition that ends before the cutoff: with
-  the chain's head locked, it reads the partition once (first and last id, rows, the SHA-256 of its row hashes in
-  id order, and its runs: stretches of rows that follow each other in the chain), appends a ``checkpoint`` row
-  with all of that to the chain, detaches the partition and renames it ``configuration_history_archived_YYYY_MM``,
-  and records it in ``configuration_history_archives``. An empty partition is dropped without a checkpoint. Returns
-  the checkpoint's history id (NULL for an empty partition).
+  the chain's head locked, it finds by index (never reading the partition's rows) its first and last id, its rows,
+  and its runs: stretches of rows that follow each other in the chain, each with its first link and its last hash
+  (``config_history_run``). It appends a ``checkpoint`` row with all of that to the chain, detaches the partition,
+  renames it ``configuration_history_archived_YYYY_MM`` and records it in ``configuration_history_archives``. An
+  empty partition is dropped without a checkpoint. Returns the checkpoint's history id (NULL for an empty one).
 - ``config_history_drop_archive(checkpoint, path)`` drops an archived partition once it was exported to ``path``
   (granted to the owner only: dropping is the operator's retention decision).
 """
@@ -96,10 +96,11 @@ DECLARE
   v_prev text;
   v_first bigint;
   v_last bigint;
-  v_rows bigint;
-  v_digest text;
-  v_last_hash text;
-  v_runs jsonb;
+  v_start bigint;
+  v_end bigint;
+  v_foreign bigint;
+  v_rows bigint := 0;
+  v_runs jsonb := '[]';
   v_id bigint;
   v_at timestamptz := clock_timestamp();
   v_value text;
@@ -121,36 +122,48 @@ BEGIN
     RAISE EXCEPTION 'config_history_archive_partition: % holds rows up to %, newer than the cutoff %',
       p_partition, v_to, p_cutoff;
   END IF;
-  -- The chain's head first, as every writer takes it, then the partition: nobody waits on us holding what we need.
+  -- The chain's head first, as every writer takes it, then the partition: nobody waits on us holding what we need,
+  -- and no id below the head can appear anywhere while we hold it.
   SELECT last_hash INTO v_prev FROM configuration_history_head WHERE id = 1 FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'config_history_archive_partition: the chain has no head row; write a change first';
   END IF;
   EXECUTE format('LOCK TABLE public.%I IN SHARE MODE', p_partition);
-  EXECUTE format($q$
-    SELECT count(*), min(id), max(id), (array_agg(row_hash ORDER BY id DESC))[1],
-           encode(sha256(convert_to(COALESCE(string_agg(row_hash, '' ORDER BY id), ''), 'UTF8')), 'hex')
-    FROM public.%I$q$, p_partition) INTO v_rows, v_first, v_last, v_last_hash, v_digest;
-  IF v_rows = 0 THEN
+  EXECUTE format('SELECT min(id), max(id) FROM public.%I', p_partition) INTO v_first, v_last;
+  IF v_first IS NULL THEN
     EXECUTE format('ALTER TABLE configuration_history DETACH PARTITION public.%I', p_partition);
     EXECUTE format('DROP TABLE public.%I', p_partition);
     RETURN NULL;
   END IF;
-  -- Runs: rows that follow each other in the chain (a row written around midnight of the month's last day can
-  -- sit in the next month's partition, so a partition need not be one stretch of the chain).
-  EXECUTE format($q$
-    SELECT jsonb_agg(jsonb_build_array(first_id, first_prev, last_id, last_hash, n) ORDER BY first_id) FROM (
-      SELECT min(id) AS first_id, (array_agg(prev_hash ORDER BY id))[1] AS first_prev, max(id) AS last_id,
-             (array_agg(row_hash ORDER BY id DESC))[1] AS last_hash, count(*) AS n
-      FROM (SELECT id, prev_hash, row_hash, count(*) FILTER (WHERE starts) OVER (ORDER BY id) AS run
-            FROM (SELECT id, prev_hash, row_hash,
-                         prev_hash IS DISTINCT FROM lag(row_hash) OVER (ORDER BY id) AS starts
-                  FROM public.%I) s) t
-      GROUP BY run) r$q$, p_partition) INTO v_runs;
+  -- Runs: stretches of the chain the partition holds. The chain is in id order, and a row written around midnight
+  -- of a month's last day can sit in the next month's partition, so the partition's ids can be interleaved with a
+  -- few of another's (live, or archived already). Found by index, never by reading the partition's rows: the ids
+  -- of other partitions within its id range, then each stretch's ends and its row count (index only).
+  v_start := v_first;
+  FOR v_foreign IN
+    SELECT id FROM configuration_history
+      WHERE id > v_first AND id < v_last AND (created_at < v_from OR created_at >= v_to)
+    UNION
+    SELECT (r->>0)::bigint FROM configuration_history_archives a CROSS JOIN LATERAL jsonb_array_elements(a.runs) r
+      WHERE (r->>0)::bigint > v_first AND (r->>0)::bigint < v_last
+    ORDER BY 1
+  LOOP
+    EXECUTE format('SELECT max(id) FROM public.%I WHERE id >= $1 AND id < $2', p_partition)
+      INTO v_end USING v_start, v_foreign;
+    IF v_end IS NOT NULL THEN
+      v_runs := v_runs || config_history_run(p_partition, v_start, v_end);
+      v_rows := v_rows + (v_runs->-1->>4)::bigint;
+    END IF;
+    EXECUTE format('SELECT min(id) FROM public.%I WHERE id > $1', p_partition) INTO v_start USING v_foreign;
+    EXIT WHEN v_start IS NULL;
+  END LOOP;
+  IF v_start IS NOT NULL THEN
+    v_runs := v_runs || config_history_run(p_partition, v_start, v_last);
+    v_rows := v_rows + (v_runs->-1->>4)::bigint;
+  END IF;
   v_id := nextval(pg_get_serial_sequence('configuration_history', 'id'));
   v_value := jsonb_build_object('partition', p_partition, 'from', v_from, 'to', v_to, 'first_id', v_first,
-                                'last_id', v_last, 'rows', v_rows, 'last_hash', v_last_hash, 'sha256', v_digest,
-                                'runs', v_runs)::text;
+                                'last_id', v_last, 'rows', v_rows, 'last_hash', v_runs->-1->>3, 'runs', v_runs)::text;
   v_hash := config_chain_hash(v_prev, config_history_content(v_id, 0, NULL, v_value, v_actor, v_reason, v_ip,
     v_agent, v_at, NULL, NULL, NULL, 'checkpoint', NULL, 'json', NULL, NULL, false));
   INSERT INTO configuration_history (id, config_id, old_value, new_value, changed_by, change_reason, ip_address,
@@ -165,13 +178,31 @@ BEGIN
   END IF;
   EXECUTE format('ALTER TABLE public.%I RENAME TO %I', p_partition, v_table);
   INSERT INTO configuration_history_archives (checkpoint_id, table_name, range_start, range_end, first_id, last_id,
-      row_count, last_hash, digest, runs, archived_at)
-    VALUES (v_id, v_table, v_from, v_to, v_first, v_last, v_rows, v_last_hash, v_digest, v_runs, v_at);
+      row_count, last_hash, runs, archived_at)
+    VALUES (v_id, v_table, v_from, v_to, v_first, v_last, v_rows, v_runs->-1->>3, v_runs, v_at);
   RETURN v_id;
 END
 """.replace("{from_bound}", _BOUND.format(n="'FROM \\(''([^'']+)''\\)'")).replace(
             "{to_bound}", _BOUND.format(n="'TO \\(''([^'']+)''\\)'")
         ),
+    ),
+    Function(
+        name="config_history_run",
+        arguments="p_partition text, p_first bigint, p_last bigint",
+        returns="jsonb",
+        language="plpgsql",
+        body=r"""
+DECLARE
+  v_run jsonb;
+BEGIN
+  -- One stretch of a partition's rows: [first id, its prev_hash, last id, its row_hash, rows] (index only).
+  EXECUTE format($q$SELECT jsonb_build_array($1, (SELECT prev_hash FROM public.%1$I WHERE id = $1), $2,
+                        (SELECT row_hash FROM public.%1$I WHERE id = $2),
+                        (SELECT count(*) FROM public.%1$I WHERE id BETWEEN $1 AND $2))$q$, p_partition)
+    INTO v_run USING p_first, p_last;
+  RETURN jsonb_build_array(v_run);
+END
+""",
     ),
     Function(
         name="config_history_drop_archive",
