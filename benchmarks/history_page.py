@@ -51,8 +51,8 @@ def _seed() -> None:
             """
         )
         if connection.vendor == "postgresql":
-            partitions.ensure_partitions()  # the rows of last month get its partition, as history_partitions does
-            cursor.execute("ANALYZE configuration_history")
+            partitions.ensure_partitions()  # last month's rows get its partition (and the default a vacuum), as
+            cursor.execute("ANALYZE configuration_history")  # history_partitions does
         else:
             cursor.execute("ANALYZE")
 

@@ -129,7 +129,8 @@ class HistoryArchive(models.Model):
     first_id = models.BigIntegerField()
     last_id = models.BigIntegerField()
     row_count = models.BigIntegerField()
-    last_hash = models.CharField(max_length=64)  # the SHA-256 chain hash of the last row: it covers every row before
+    # The SHA-256 chain hash of the last row, which covers every row before it (None: a row written outside the chain).
+    last_hash = models.CharField(max_length=64, null=True)
     runs = models.JSONField()
     archived_at = models.DateTimeField()
     exported_to = models.TextField(null=True, blank=True)  # the file it went to; then dropped from the database

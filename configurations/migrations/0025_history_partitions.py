@@ -355,7 +355,7 @@ class Migration(migrations.Migration):
                 ("first_id", models.BigIntegerField()),
                 ("last_id", models.BigIntegerField()),
                 ("row_count", models.BigIntegerField()),
-                ("last_hash", models.CharField(max_length=64)),
+                ("last_hash", models.CharField(max_length=64, null=True)),
                 ("runs", models.JSONField()),
                 ("archived_at", models.DateTimeField()),
                 ("exported_to", models.TextField(blank=True, null=True)),

@@ -318,3 +318,20 @@ def test_the_history_page_shows_a_checkpoint_as_the_archive_it_records(admin_cli
     page = admin_client.get("/admin/configurations/history/").content.decode()
     assert f"configuration_history_{month(-30):%Y_%m} archived (4 rows)" in page
     assert "archive checkpoint" in page and "None.None" not in page
+
+
+@postgres
+@pytest.mark.django_db(transaction=True)
+def test_moving_rows_out_of_the_default_partition_vacuums_it(archiving, written):
+    move_to(written[:3], month(-30))
+
+    def vacuums() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute("SELECT pg_stat_get_vacuum_count('configuration_history_default'::regclass)")
+            return cursor.fetchone()[0]
+
+    before = vacuums()
+    assert partitions.ensure_partitions() == [f"configuration_history_{month(-30):%Y_%m}"]
+    assert vacuums() == before + 1  # its dead tuples gone now, not whenever autovacuum comes
+    assert partitions.ensure_partitions() == [] and vacuums() == before + 1  # nothing moved, nothing vacuumed
