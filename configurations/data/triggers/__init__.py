@@ -12,7 +12,7 @@ from . import history_postgresql, history_sqlite, outbox, partitions, records, r
 from .definitions import Function, PostgresTrigger, SqliteTrigger
 
 # The newest migration that installs or changes any of the definitions below: from it on they are current.
-INSTALLED_BY = "0025_history_partitions"
+INSTALLED_BY = "0027_history_trigger_once_per_statement"
 
 POSTGRESQL_FUNCTIONS: tuple[Function, ...] = (
     *history_postgresql.POSTGRESQL_FUNCTIONS,

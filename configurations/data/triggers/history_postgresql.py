@@ -20,13 +20,13 @@ EVENT_TYPE_SQL = (
 )
 
 # Each changed row with the id it will have and its canonical content, in the order the chain takes them.
-# The id is drawn in the inner query (volatile, so evaluated once per row, in order); the content is computed
-# from it set-based, with the SQL functions inlined.
+# The id is drawn in the inner query (volatile, so evaluated once per row, in order, from the sequence the function
+# looked up once); the content is computed from it set-based, with the SQL functions inlined.
 _ENTRIES = (
     "SELECT e.*, config_history_content(e.id, e.config_id, e.old_value, e.new_value, e.changed_by, v_reason, v_ip, "
     "v_agent, e.created_at, e.category, e.config_key, e.environment, e.action, e.old_value_type, e.new_value_type, "
     "e.old_is_encrypted, e.new_is_encrypted, e.is_secret) AS content FROM ("
-    "SELECT nextval(pg_get_serial_sequence('configuration_history', 'id')) AS id, q.* FROM"
+    "SELECT nextval(v_seq) AS id, q.* FROM"
 )
 
 POSTGRESQL_FUNCTIONS = (
@@ -95,12 +95,17 @@ END
         returns="trigger",
         language="plpgsql",
         security_definer=True,
+        # The transition tables have no statistics: a bulk statement's estimate (500,000 rows for 10,000) made
+        # PostgreSQL JIT-compile the changed rows' query, 26 ms of 180.
+        settings=("jit=off",),
         body=r"""
 DECLARE
   v_actor uuid := config_audit_setting('actor')::uuid;
   v_reason text := config_audit_setting('reason');
   v_ip inet := config_audit_setting('ip_address')::inet;
   v_agent text := config_audit_setting('user_agent');
+  -- Looked up once per statement, not per row (a catalog lookup: 25 ms for 10,000 rows).
+  v_seq regclass := pg_get_serial_sequence('configuration_history', 'id')::regclass;
   v_changes refcursor;
   r record;
   v_rows configuration_history[] := '{}';
