@@ -138,14 +138,23 @@ def _vacuum_default() -> None:
             cursor.execute(f"VACUUM (ANALYZE) {DEFAULT_PARTITION}")
 
 
-def archivable(cutoff: datetime.datetime) -> list[Partition]:
-    """The month partitions that end at or before the cutoff: whole months older than it, oldest first."""
-    return [p for p in partitions() if not p.is_default and p.end <= cutoff]
+def archivable(cutoff: datetime.datetime, *, count_rows: bool = False) -> list[Partition]:
+    """The month partitions that end at or before the cutoff: whole months older than it, oldest first (with
+    ``count_rows``, each counted on its own: never a count of the whole history)."""
+    due = [p for p in partitions(count_rows=False) if not p.is_default and p.end <= cutoff]
+    if not count_rows:
+        return due
+    with connection.cursor() as cursor:
+        counted = []
+        for partition in due:
+            cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(partition.name)}")
+            counted.append(dataclasses.replace(partition, rows=cursor.fetchone()[0]))
+    return counted
 
 
 def archive_partition(name: str, cutoff: datetime.datetime) -> HistoryArchive | None:
-    """Checkpoint, detach and move one partition to the archive schema, in one transaction (None: it was empty
-    and was dropped)."""
+    """Checkpoint, detach and rename one partition ``configuration_history_archived_YYYY_MM``, in one transaction
+    (None: it was empty and was dropped)."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
         cursor.execute("SELECT config_history_archive_partition(%s, %s)", [name, cutoff])

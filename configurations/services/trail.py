@@ -140,7 +140,7 @@ def _archive_partitions(cutoff: datetime.datetime, *, dry_run: bool, export_to: 
     if export_to:
         _check_export(export_to)
     if dry_run:
-        due = partitions.archivable(cutoff)
+        due = partitions.archivable(cutoff, count_rows=True)
         report.partitions = [p.name for p in due]
         report.remaining = sum(p.rows for p in due) + partitions.default_rows_before(cutoff)
         return report
@@ -148,10 +148,10 @@ def _archive_partitions(cutoff: datetime.datetime, *, dry_run: bool, export_to: 
     archived = []
     for partition in partitions.archivable(cutoff):
         entry = partitions.archive_partition(partition.name, cutoff)
-        report.moved += partition.rows
         report.batches += 1
         report.partitions.append(partition.name)
         if entry is not None:
+            report.moved += entry.row_count
             archived.append(entry)
             report.checkpoints.append(entry.checkpoint_id)
         if progress:

@@ -10,6 +10,7 @@ from django.utils.translation import ngettext
 
 from configurations import services
 from configurations.management.progress import ProgressBar
+from configurations.services import partitions
 
 
 class Command(BaseCommand):
@@ -33,24 +34,26 @@ class Command(BaseCommand):
     def handle(self, *args, older_than: int, batch_size: int, dry_run: bool, export: str | None, **options):
         if older_than < 0 or batch_size < 1:
             raise CommandError(_("--older-than must be 0 or more and --batch-size at least 1"))
+        whole = partitions.is_partitioned()  # whole months: rows are counted ahead only for a dry run
         try:
-            planned = services.archive_history(older_than_days=older_than, dry_run=True, export_to=export)
+            total = 0
+            if dry_run or not whole:
+                total = services.archive_history(older_than_days=older_than, dry_run=True, export_to=export).remaining
+            if dry_run:
+                self.stdout.write(ngettext("Would archive %(n)d history row older than %(days)d days.",
+                                           "Would archive %(n)d history rows older than %(days)d days.", total)
+                                  % {"n": total, "days": older_than})  # fmt: skip
+                return
+            bar = ProgressBar(self.stderr)
+            report = services.archive_history(
+                older_than_days=older_than,
+                batch_size=batch_size,
+                progress=lambda moved: bar("archiving", moved, max(total, moved)),
+                export_to=export,
+            )
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
-        total = planned.remaining
-        if dry_run:
-            self.stdout.write(ngettext("Would archive %(n)d history row older than %(days)d days.",
-                                       "Would archive %(n)d history rows older than %(days)d days.", total)
-                              % {"n": total, "days": older_than})  # fmt: skip
-            return
-        bar = ProgressBar(self.stderr)
-        report = services.archive_history(
-            older_than_days=older_than,
-            batch_size=batch_size,
-            progress=lambda moved: bar("archiving", moved, total),
-            export_to=export,
-        )
-        if planned.partitions or report.partitions:
+        if whole:
             self._partitions(report)
             return
         self.stdout.write(
