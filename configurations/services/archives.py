@@ -3,8 +3,8 @@
 An archived partition stays in the database as ``configuration_history_archived_YYYY_MM`` until it is exported:
 ``export`` writes it to a JSON Lines file (mode 0600, never over an existing file): for each partition a
 ``{"checkpoint": ...}`` line, then one line per row with every column, and only then drops the table.
-``verify_history --archive`` reads the rows back
-from either place (``rows``) and checks them against the checkpoint (``Check``).
+``verify_history --archive`` reads the rows back from either place (``rows``) and checks them against the
+checkpoint (``Check``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Anchor:
     first_id: int
     first_prev: str | None
     last_id: int
-    last_hash: str
+    last_hash: str | None  # None: the stretch ends in a row written outside the chain
     rows: int
     archive: HistoryArchive
 

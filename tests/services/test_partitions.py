@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import stat
+import subprocess
 from io import StringIO
 
 import pytest
@@ -17,7 +18,9 @@ from django.db import DatabaseError, connection, transaction
 from configurations import services
 from configurations.models import ConfigurationHistory, HistoryArchive
 from configurations.services import history, partitions
+from tests.conftest import subprocess_env
 from tests.factories import age_history
+from tests.servers import ROOT
 
 pytestmark = pytest.mark.django_db
 postgres = pytest.mark.postgres
@@ -335,3 +338,20 @@ def test_moving_rows_out_of_the_default_partition_vacuums_it(archiving, written)
     assert partitions.ensure_partitions() == [f"configuration_history_{month(-30):%Y_%m}"]
     assert vacuums() == before + 1  # its dead tuples gone now, not whenever autovacuum comes
     assert partitions.ensure_partitions() == [] and vacuums() == before + 1  # nothing moved, nothing vacuumed
+
+
+@postgres
+@pytest.mark.django_db(transaction=True)
+def test_make_serve_creates_the_partitions_ahead_before_it_serves():
+    lines = subprocess.run(["make", "-n", "serve"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    commands = [line for line in lines.splitlines() if not line.startswith("#")]
+    step = next(line for line in commands if "manage.py history_partitions" in line)
+    position = {name: next(i for i, line in enumerate(commands) if name in line)
+                for name in ("manage.py migrate", "manage.py history_partitions", "gunicorn")}  # fmt: skip
+    assert position["manage.py migrate"] < position["manage.py history_partitions"] < position["gunicorn"]
+    ahead = f"configuration_history_{month(2):%Y_%m}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {ahead}")  # empty: a month ahead
+    done = subprocess.run(["bash", "-c", step], cwd=ROOT, env=subprocess_env(), capture_output=True, text=True)
+    assert done.returncode == 0 and f"Created {ahead}" in done.stdout, done.stderr
+    assert ahead in {p.name for p in partitions.partitions(count_rows=False)}
