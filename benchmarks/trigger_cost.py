@@ -1,7 +1,9 @@
 """Cost of the history trigger: a bulk UPDATE of 10,000 configurations with and without it.
 
 Both variants run in the same process against the same freshly migrated
-database, alternating, so that caches and disk state treat them alike.
+database, alternating, so that caches and disk state treat them alike. "With trigger" is the
+default install (no webhook endpoint: the outbox is not written); "with trigger and an endpoint"
+adds a paused webhook endpoint, so that every history row also writes its outbox event.
 """
 
 from __future__ import annotations
@@ -45,25 +47,41 @@ def _set_triggers(enabled: bool) -> None:
         installation.drop_sqlite_triggers()
 
 
+def _recorded(*, events: int) -> list[float]:
+    """One timed bulk UPDATE with the triggers, checking what it recorded."""
+    from configurations.models import ConfigurationEvent, ConfigurationHistory
+
+    from .harness import timed
+
+    history, outbox = ConfigurationHistory.objects.count(), ConfigurationEvent.objects.count()
+    took = timed(_bulk_update, rounds=1)
+    assert ConfigurationHistory.objects.count() - history == ROWS, "every row must be recorded once"
+    assert ConfigurationEvent.objects.count() - outbox == events, "one event per row while an endpoint exists"
+    return took
+
+
 def run() -> dict[str, float]:
-    from configurations.models import ConfigurationHistory
+    from configurations.models import WebhookEndpoint
 
     from .harness import median_ms, timed
 
     _seed()
-    with_trigger, without_trigger, without_but_touching = [], [], []
+    with_trigger, with_endpoint, without_trigger, without_but_touching = [], [], [], []
     for _ in range(ROUNDS):
         _set_triggers(False)
         without_trigger += timed(_bulk_update, rounds=1)
         without_but_touching += timed(lambda: _bulk_update(touch=True), rounds=1)
         _set_triggers(True)
-        before = ConfigurationHistory.objects.count()
-        with_trigger += timed(_bulk_update, rounds=1)
-        assert ConfigurationHistory.objects.count() - before == ROWS, "every row must be recorded once"
+        with_trigger += _recorded(events=0)
+        endpoint = WebhookEndpoint.objects.create(name="bench", url="https://hooks.example/in", is_active=False)
+        with_endpoint += _recorded(events=ROWS)
+        endpoint.delete()
     return {
         "rows": ROWS,
         "without trigger (ms)": median_ms(without_trigger),
         "without trigger, statement sets updated_at (ms)": median_ms(without_but_touching),
         "with trigger (ms)": median_ms(with_trigger),
         "ratio": median_ms(with_trigger) / median_ms(without_trigger),
+        "with trigger and an endpoint (ms)": median_ms(with_endpoint),
+        "ratio with an endpoint": median_ms(with_endpoint) / median_ms(without_trigger),
     }

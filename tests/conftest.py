@@ -224,6 +224,15 @@ def receiver(local_hooks):
 
 
 @pytest.fixture
+def subscribed(local_hooks, db):
+    """A paused webhook endpoint: the outbox records events only while an endpoint exists (data/triggers/outbox.py)."""
+    from configurations.services import webhooks
+
+    found, _ = webhooks.add_endpoint("paused", "http://127.0.0.1:9/in", is_active=False)
+    return found
+
+
+@pytest.fixture
 def endpoint(receiver, db):
     """A webhook endpoint for every change of development and production; ``endpoint.secret`` signs."""
     from configurations.services import webhooks

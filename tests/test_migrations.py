@@ -170,3 +170,27 @@ def test_the_partition_migration_converts_a_populated_history_and_back():
         call_command("migrate", verbosity=0)
     assert _is_partitioned() and services.verify_history().ok
     _assert_history_works()
+
+
+@pytest.mark.postgres
+def test_0028_writes_no_outbox_event_without_an_endpoint_and_its_reverse_is_0027():
+    from configurations.models import ConfigurationEvent
+
+    def events_written(value: str) -> int:
+        before = ConfigurationEvent.objects.count()
+        services.set_value(category="m", key="outbox", environment="test", value=value)
+        return ConfigurationEvent.objects.count() - before
+
+    def volatility() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT provolatile FROM pg_proc WHERE proname = 'config_history_value'")
+            return cursor.fetchone()[0]
+
+    assert (events_written("1"), volatility()) == (0, "s")
+    call_command("migrate", "configurations", "0027", verbosity=0)
+    try:
+        assert (events_written("2"), volatility()) == (1, "i")
+    finally:
+        call_command("migrate", verbosity=0)
+    assert (events_written("3"), volatility()) == (0, "s")
+    _assert_history_works()

@@ -12,7 +12,7 @@ from . import history_postgresql, history_sqlite, outbox, partitions, records, r
 from .definitions import Function, PostgresTrigger, SqliteTrigger
 
 # The newest migration that installs or changes any of the definitions below: from it on they are current.
-INSTALLED_BY = "0027_history_trigger_once_per_statement"
+INSTALLED_BY = "0028_cheaper_bulk_triggers"
 
 POSTGRESQL_FUNCTIONS: tuple[Function, ...] = (
     *history_postgresql.POSTGRESQL_FUNCTIONS,

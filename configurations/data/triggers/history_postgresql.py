@@ -12,6 +12,7 @@ written by hand; ``config_archive_history`` moves old rows to the archive withou
 from __future__ import annotations
 
 from .definitions import Function, PostgresTrigger
+from .outbox import SUBSCRIBED
 
 # A history action's event type (data/webhook_models.py, ACTION_EVENTS), in SQL both engines run.
 EVENT_TYPE_SQL = (
@@ -46,7 +47,9 @@ POSTGRESQL_FUNCTIONS = (
         arguments="p_value text, p_secret boolean",
         returns="text",
         language="sql",
-        volatility="IMMUTABLE",
+        # STABLE like convert_to, which it calls: an IMMUTABLE function calling a STABLE one is never inlined, and
+        # calling it cost 2 microseconds a value (40 ms of a 10,000-row bulk UPDATE's trigger).
+        volatility="STABLE",
         body=r"""
   -- What history keeps of a value: a secret's neither plaintext nor ciphertext; anything else as it is.
   SELECT CASE
@@ -187,13 +190,18 @@ BEGIN
   IF v_last IS NOT NULL THEN
     INSERT INTO configuration_history SELECT * FROM unnest(v_rows);
     UPDATE configuration_history_head SET last_id = v_last, last_hash = v_prev WHERE id = 1;
-    -- The transactional outbox: one event per history row, committed or rolled back with it (webhooks).
-    INSERT INTO configuration_events (event_type, history_id, category, config_key, environment, created_at)
-      SELECT {event_type}, h.id, h.category, h.config_key, h.environment, h.created_at FROM unnest(v_rows) h;
+    -- The transactional outbox: one event per history row, committed or rolled back with it (webhooks), while
+    -- an endpoint exists to receive it.
+    IF {subscribed} THEN
+      INSERT INTO configuration_events (event_type, history_id, category, config_key, environment, created_at)
+        SELECT {event_type}, h.id, h.category, h.config_key, h.environment, h.created_at FROM unnest(v_rows) h;
+    END IF;
   END IF;
   RETURN NULL;
 END
-""".replace("{entries}", _ENTRIES).replace("{event_type}", EVENT_TYPE_SQL.format(action="h.action")),
+""".replace("{entries}", _ENTRIES)
+        .replace("{event_type}", EVENT_TYPE_SQL.format(action="h.action"))
+        .replace("{subscribed}", SUBSCRIBED),
     ),
     Function(
         name="config_history_fill_identity",

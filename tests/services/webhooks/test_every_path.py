@@ -15,7 +15,7 @@ from configurations.models import ConfigurationEvent, ConfigurationHistory
 from tests.factories import editor_of
 from tests.security.test_review_matrix import ADMIN_PATHS, COMMANDS, ENV, _call
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("subscribed")]
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from configurations.models import (
     SystemConfiguration,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("subscribed")]
 
 
 def _events(**filters) -> list[tuple]:
@@ -93,3 +93,25 @@ def test_an_applied_change_request_emits_its_own_event(admin_user):
     applied = ConfigurationEvent.objects.filter(event_type="change_request.applied").get()
     assert (applied.environment, applied.subject) == ("production", str(opened.request.pk))
     assert _events(category="smtp", environment="production")[-1][:3] == ("configuration.created", "smtp", "host")
+
+
+@pytest.mark.usefixtures("local_hooks")
+def test_without_any_endpoint_no_trigger_writes_an_event_and_an_endpoint_paused_or_not_restores_them(admin_user):
+    from configurations.services import webhooks
+
+    webhooks.remove_endpoint("paused", actor=admin_user)
+
+    def change_everything(value: str) -> int:
+        before = ConfigurationEvent.objects.count()
+        services.set_value(category="smtp", key="host", environment="staging", value=value, reason="t")
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE system_configurations SET config_value = %s WHERE category = 'smtp'", [value + "!"])
+        ConfigurationMetadata.objects.filter(category="smtp", config_key="port").update(help_text=value)
+        ConfigurationTemplate.objects.filter(provider_name="gmail").update(description=value)
+        return ConfigurationEvent.objects.count() - before
+
+    assert change_everything("a.example") == 0
+    assert ConfigurationHistory.objects.filter(category="smtp", new_value="a.example").exists()  # history unchanged
+    webhooks.add_endpoint("later", "http://127.0.0.1:9/in", is_active=False)
+    rows = SystemConfiguration.objects.filter(category="smtp").count()
+    assert change_everything("b.example") == 1 + rows + 2
