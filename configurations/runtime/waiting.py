@@ -93,15 +93,27 @@ async def wait(
         watched = following()
         waiter = _Waiter(predicate, loop.create_future())
         waiting.add(waiter)  # from here on a new snapshot resolves it (this runs on the loop, as _fire does)
-        try:
-            current = store.snapshots.get(environment, current)
-            if current is not None and predicate(current):
-                break
-            async with asyncio.timeout(remaining if watched else min(remaining, poll_interval)):
-                return await waiter.future
-        except TimeoutError:
-            if not watched:
-                current = await refresh()
-        finally:
+        current = store.snapshots.get(environment, current)
+        if current is not None and predicate(current):
             waiting.discard(waiter)
+            break
+        # A timer that resolves the future: cheaper to undo than asyncio.timeout when thousands of waits end at once.
+        timer = loop.call_later(remaining if watched else min(remaining, poll_interval), _expire, waiter.future)
+        try:
+            found = await waiter.future
+        finally:
+            timer.cancel()
+            waiting.discard(waiter)
+        if found is not _EXPIRED:
+            return found
+        if not watched:
+            current = await refresh()
     return current
+
+
+_EXPIRED = object()  # a wait's future when its time ran out
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(_EXPIRED)

@@ -104,6 +104,10 @@ def test_a_hundred_waiting_long_polls_hold_no_thread_and_no_connection(values):
         delay = max(at for at, _, _ in answered) - changed_at
         print(f"{WAITERS} long polls answered within {delay * 1000:.1f} ms of the commit")
         assert delay < 2.0
+        # The slots, the metric and the log line are kept once the answers are out (api/deferred.py), not dropped.
+        server.wait_until(lambda: _waiting(server) == "waiting 0", timeout=5, what="every slot given back")
+        text = get(server.url + "/metrics", headers={"Authorization": "Bearer metrics-token"}).text
+        assert f'configurations_api_long_poll_seconds_count{{status="200"}} {WAITERS}.0' in text
 
 
 def _waiting(server) -> str:
