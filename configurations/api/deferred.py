@@ -16,7 +16,6 @@ its thread as before.
 from __future__ import annotations
 
 import asyncio
-import collections
 import dataclasses
 import json
 import logging
@@ -159,18 +158,21 @@ async def _finish(pending: Pending, headers: list, receive, send, path: str) -> 
 # Answers whose bookkeeping waits for the end of the event loop's pass: a change wakes every waiting poll in one
 # pass, and each answer's metric (a multi-process histogram: a write to a shared file) and slot release cost a
 # fifth of its time (a py-spy profile of 2,500 answers), ahead of the answers still to go.
-_bookkeeping: collections.deque = collections.deque()
+# By event loop: a loop closed before its pass ended cannot hold back another loop's books.
+_bookkeeping: dict[asyncio.AbstractEventLoop, list[tuple]] = {}
 
 
 def _after_the_pass(*answer) -> None:
-    if not _bookkeeping:
-        asyncio.get_running_loop().call_soon(_keep_books)
-    _bookkeeping.append(answer)
+    loop = asyncio.get_running_loop()
+    books = _bookkeeping.get(loop)
+    if books is None:
+        books = _bookkeeping[loop] = []
+        loop.call_soon(_keep_books, loop)
+    books.append(answer)
 
 
-def _keep_books() -> None:
-    while _bookkeeping:
-        pending, status, headers, path, elapsed = _bookkeeping.popleft()
+def _keep_books(loop: asyncio.AbstractEventLoop) -> None:
+    for pending, status, headers, path, elapsed in _bookkeeping.pop(loop, ()):
         try:
             pending.release()
             _observe(status, headers, path, elapsed)

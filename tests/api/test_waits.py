@@ -54,3 +54,36 @@ def test_the_defaults_follow_the_server(settings, monkeypatch):
     assert (conf.api_max_waits_per_token(), conf.api_max_waits()) == (1000, 10_000)
     settings.CONFIG_API_MAX_WAITS_PER_TOKEN, settings.CONFIG_API_MAX_WAITS = "5", "50"
     assert (conf.api_max_waits_per_token(), conf.api_max_waits()) == (5, 50)
+
+
+def test_an_answer_s_slot_is_given_back_after_the_loop_s_pass_even_if_another_loop_closed_first(settings):
+    import asyncio
+
+    from configurations.api import deferred
+
+    settings.CONFIG_API_MAX_WAITS_PER_TOKEN, settings.CONFIG_API_MAX_WAITS = 5, 10
+    slots = Slots()
+    answered = []
+
+    def pending() -> deferred.Pending:
+        return deferred.Pending("development", bool, lambda s: (200, None), 1.0, slots.take(1))
+
+    abandoned = asyncio.new_event_loop()  # answers once, then stops and closes before its pass is over
+
+    def answer_and_stop():
+        deferred._after_the_pass(pending(), 200, [], "/changes/", 0.01)
+        abandoned.stop()
+
+    abandoned.call_soon(answer_and_stop)
+    abandoned.run_forever()
+    abandoned.close()
+    assert slots.total == 1  # that loop's books were never kept
+
+    async def answer_and_look():
+        deferred._after_the_pass(pending(), 200, [], "/changes/", 0.01)
+        answered.append(slots.total)  # still held while the pass goes on
+        await asyncio.sleep(0)
+        answered.append(slots.total)
+
+    asyncio.run(answer_and_look())
+    assert answered == [2, 1]
