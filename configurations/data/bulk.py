@@ -169,36 +169,68 @@ _ROW_DEFAULTED = [(f.attname, f) for f in SystemConfiguration._meta.concrete_fie
                   if (f.has_default() or f.has_db_default()) and not f.primary_key]  # fmt: skip
 
 
-def insert(rows: list[SystemConfiguration]) -> None:
-    """Insert new rows and give each its primary key."""
+# A read to run right after a write, in its round trip where the driver allows (the API's PUT reads the category's
+# new version so): its SQL and parameters; the write returns its rows.
+Then = tuple[str, list] | None
+
+
+def insert(rows: list[SystemConfiguration], then: Then = None) -> list[tuple]:
+    """Insert new rows and give each its primary key; the rows of ``then``, read after them."""
     if not rows:
-        return
+        return _read(then)
     audit.flush()  # a deferred audit context is set before anything is written
     if connection.vendor != "postgresql":
         SystemConfiguration.objects.bulk_create(rows, batch_size=WRITE_BATCH)
-        return
+        return _read(then)
     identity = ("category", "config_key", "environment")
     params = [[getattr(row, column) for row in rows] for column in (*identity, *COLUMNS)]
     with connection.cursor() as cursor, _refusals_explained(rows):
-        cursor.execute(_INSERT, params)
+        together = _together(cursor, _INSERT, params, then)
         ids = {tuple(found[1:]): found[0] for found in cursor.fetchall()}
+        found = _trailing(cursor, then, together)
     for row in rows:
         row.pk = ids[(row.category, row.config_key, row.environment)]
+    return found
 
 
-def update(rows: list[SystemConfiguration]) -> None:
-    """Write the value columns of existing rows."""
+def update(rows: list[SystemConfiguration], then: Then = None) -> list[tuple]:
+    """Write the value columns of existing rows; the rows of ``then``, read after them."""
     if not rows:
-        return
+        return _read(then)
     audit.flush()
     if connection.vendor != "postgresql":
         SystemConfiguration.objects.bulk_update(rows, list(COLUMNS), batch_size=WRITE_BATCH)
-        return
+        return _read(then)
     params = [[getattr(row, column) for row in rows] for column in ("id", *COLUMNS)]
     with connection.cursor() as cursor, _refusals_explained(rows):
-        cursor.execute(_UPDATE, params)
+        together = _together(cursor, _UPDATE, params, then)
         if cursor.rowcount != len(rows):  # rows the policy hid from this actor: nothing may be written
             raise DatabaseError(INSUFFICIENT_PRIVILEGE)
+        return _trailing(cursor, then, together)
+
+
+def _together(cursor, sql: str, params: list, then: Then) -> bool:
+    """Execute the write, with ``then`` after it in the same round trip when the driver allows; whether it did."""
+    if then is None or not _sends_several_statements():
+        cursor.execute(sql, params)
+        return False
+    cursor.execute(f"{sql}; {then[0]}", [*params, *then[1]])
+    return True
+
+
+def _trailing(cursor, then: Then, together: bool) -> list[tuple]:
+    if not together:
+        return _read(then)
+    cursor.nextset()
+    return cursor.fetchall()
+
+
+def _read(then: Then) -> list[tuple]:
+    if then is None:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(*then)
+        return cursor.fetchall()
 
 
 @contextmanager

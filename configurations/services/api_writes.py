@@ -11,7 +11,7 @@ from ..data import locks
 from ..data.audit import audit_context
 from ..data.models import ApiToken
 from . import changes, permissions
-from .versions import StaleVersion, category_version, check_version
+from .versions import StaleVersion, category_version, check_version, version_of, version_query
 
 __all__ = ["SecretWriteRefused", "StaleVersion", "category_version", "write_key"]
 
@@ -51,5 +51,6 @@ def write_key(
             raise SecretWriteRefused(
                 f"{category}.{key} is a secret; this token may not write secrets (it was created without `secrets`)"
             )
-        changes.write_plans([plan])
-        return plan, category_version(environment, category)
+        # The new version is read in the write's round trip: one fewer while the chain's head is locked.
+        found = changes.write_plans([plan], then=version_query(environment, category))
+        return plan, version_of(found)

@@ -295,8 +295,9 @@ def _stored_equals(row: SystemConfiguration, text: str) -> bool:
 
 
 @sensitive_variables()
-def write_plans(plans: list[PlannedChange], progress=None) -> None:
-    """Write the plans that change something (inside the caller's audited transaction), if the review allows."""
+def write_plans(plans: list[PlannedChange], progress=None, then: bulk.Then = None) -> list[tuple]:
+    """Write the plans that change something (inside the caller's audited transaction), if the review allows; the
+    rows of ``then``, a read run after the writes (in the last one's round trip where the driver allows)."""
     writing = {plan.change.environment for plan in plans if plan.writes}
     if writing:
         reviews.guard(writing)
@@ -316,12 +317,13 @@ def write_plans(plans: list[PlannedChange], progress=None) -> None:
         if plan.outcome != Outcome.REACTIVATE:
             plan.row.config_value = stored
         plan.row.value_type, plan.row.is_encrypted, plan.row.is_active = plan.value_type, plan.secret, True
-    bulk.insert(new_rows)
-    bulk.update(changed_rows)
+    found = bulk.insert(new_rows, then=None if changed_rows else then)
+    found = bulk.update(changed_rows, then=then) if changed_rows else found
     counted = functools.partial(metrics.counted_writes, len(new_rows), len(changed_rows), path=metrics.current_path())
     transaction.on_commit(counted)
     if progress:
         progress("writing", len(new_rows) + len(changed_rows), len(new_rows) + len(changed_rows))
+    return found
 
 
 # ---------------------------------------------------------------------------- environments

@@ -22,8 +22,19 @@ _VERSION_SQL = "SELECT MAX(id) FROM configuration_history WHERE environment = %s
 def category_version(environment: str, category: str) -> int:
     """The category's newest history id in the environment (index idx_confhist_env_category_id); 0 if none."""
     with connection.cursor() as cursor:  # raw: a write's answer reads it, and the ORM's compilation cost more
-        cursor.execute(_VERSION_SQL, [environment, category])
-        return cursor.fetchone()[0] or 0
+        cursor.execute(*version_query(environment, category))
+        return version_of(cursor.fetchall())
+
+
+def version_query(environment: str, category: str) -> tuple[str, list]:
+    """The SQL and parameters that read the category's version (``version_of`` its rows): a write may run it in its
+    own round trip (``changes.write_plans(then=...)``)."""
+    return _VERSION_SQL, [environment, category]
+
+
+def version_of(rows: list[tuple]) -> int:
+    """The version read by ``version_query``."""
+    return rows[0][0] or 0
 
 
 def check_version(

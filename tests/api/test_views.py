@@ -237,6 +237,23 @@ def test_writes_go_through_the_services_and_are_audited(client, owner, data):
     assert entry.change_reason == "from the API test (API token deployer)"
     again = put(client, token, "port", 2525)
     assert again.json()["changed"] is False  # the same value: nothing written
+    assert again.json()["version"] == entry.id  # read on its own, since nothing was written
+
+
+def test_a_put_reads_the_new_version_in_its_write_s_round_trip(client, owner, data):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    token = make_token(owner, "development", write=True)
+    for key, value in (("port", 2526), ("brand_new_key", "x")):  # an UPDATE, then an INSERT
+        with CaptureQueriesContext(connection) as captured:
+            answer = put(client, token, key, value)
+        assert answer.status_code == 200, answer.content
+        entry = ConfigurationHistory.objects.filter(config_key=key, environment="development").order_by("-id")[0]
+        assert answer.json()["version"] == entry.id and answer["ETag"] == f'"c{entry.id}.m"'
+        writes = [q["sql"] for q in captured.captured_queries if q["sql"].lstrip().startswith(("UPDATE", "INSERT"))]
+        together = [sql for sql in writes if "SELECT MAX(id) FROM configuration_history" in sql]
+        assert len(together) == (1 if connection.vendor == "postgresql" else 0), writes
 
 
 def test_a_secret_written_through_the_api_is_encrypted_and_not_echoed(client, owner, data):

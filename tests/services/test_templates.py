@@ -223,8 +223,8 @@ def test_failure_at_the_last_key_changes_nothing(where, monkeypatch, history):
 
         real_insert = bulk.insert
 
-        def write_then_fail(rows):
-            real_insert(rows)
+        def write_then_fail(rows, then=None):
+            real_insert(rows, then)
             assert SystemConfiguration.objects.filter(environment="staging").count() == 5
             raise RuntimeError("injected failure")
 
