@@ -279,7 +279,7 @@ def test_a_debug_error_page_never_shows_the_submitted_secret(admin_client, setti
     url = reverse("admin:configurations_category_edit", args=["smtp", "production"])
     form = admin_client.get(url).context["form"]
 
-    def explode(rows):
+    def explode(rows, then=None):
         raise RuntimeError("injected failure while writing")
 
     monkeypatch.setattr(bulk, "insert", explode)
