@@ -18,14 +18,19 @@ from .model_base import User
 def user_with_permissions(user_id) -> User | None:
     """The user, with ``has_perm`` answered from what this one query read; None if there is no such user."""
     fields = list(User._meta.concrete_fields)
-    columns = ", ".join(f"u.{connection.ops.quote_name(f.column)}" for f in fields)
-    sql = (
-        f"SELECT {columns}, granted.app_label, granted.codename FROM {User._meta.db_table} u "
-        f"LEFT JOIN ({_GRANTED}) granted ON 1 = 1 WHERE u.{User._meta.pk.column} = %s"
-    )
     key = User._meta.pk.get_db_prep_value(user_id, connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [key, key, key])
+        if connection.vendor == "postgresql":  # the same query, planned once per connection (data/triggers/hot_path.py)
+            columns = ", ".join(f"(f.member).{connection.ops.quote_name(f.column)}" for f in fields)
+            from_function = "FROM config_user_with_permissions(%s) AS f"
+            cursor.execute(f"SELECT {columns}, f.app_label, f.codename {from_function}", [key])
+        else:
+            columns = ", ".join(f"u.{connection.ops.quote_name(f.column)}" for f in fields)
+            cursor.execute(
+                f"SELECT {columns}, granted.app_label, granted.codename FROM {User._meta.db_table} u "
+                f"LEFT JOIN ({_GRANTED}) granted ON 1 = 1 WHERE u.{User._meta.pk.column} = %s",
+                [key, key, key],
+            )
         rows = cursor.fetchall()
     if not rows:
         return None

@@ -28,7 +28,10 @@ def category_version(environment: str, category: str) -> int:
 
 def version_query(environment: str, category: str) -> tuple[str, list]:
     """The SQL and parameters that read the category's version (``version_of`` its rows): a write may run it in its
-    own round trip (``changes.write_plans(then=...)``)."""
+    own round trip (``changes.write_plans(then=...)``). On PostgreSQL the same query in a function, planned once per
+    connection (29 history partitions make planning it cost more than running it)."""
+    if connection.vendor == "postgresql":
+        return "SELECT config_category_version(%s, %s)", [environment, category]
     return _VERSION_SQL, [environment, category]
 
 

@@ -8,11 +8,11 @@ whose table rebuilds drop triggers, data/installation.py installs these definiti
 
 from __future__ import annotations
 
-from . import history_postgresql, history_sqlite, outbox, partitions, records, rules, signals
+from . import history_postgresql, history_sqlite, hot_path, outbox, partitions, records, rules, signals
 from .definitions import Function, PostgresTrigger, SqliteTrigger
 
 # The newest migration that installs or changes any of the definitions below: from it on they are current.
-INSTALLED_BY = "0028_cheaper_bulk_triggers"
+INSTALLED_BY = "0029_optimistic_writes"
 
 POSTGRESQL_FUNCTIONS: tuple[Function, ...] = (
     *history_postgresql.POSTGRESQL_FUNCTIONS,
@@ -21,6 +21,7 @@ POSTGRESQL_FUNCTIONS: tuple[Function, ...] = (
     *signals.POSTGRESQL_FUNCTIONS,
     *outbox.POSTGRESQL_FUNCTIONS,
     *partitions.POSTGRESQL_FUNCTIONS,
+    *hot_path.POSTGRESQL_FUNCTIONS,
 )
 POSTGRESQL_TRIGGERS: tuple[PostgresTrigger, ...] = (
     *history_postgresql.POSTGRESQL_TRIGGERS,
