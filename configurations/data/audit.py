@@ -66,6 +66,11 @@ def _actor_value(actor, vendor: str) -> str:
     return text.replace("-", "") if vendor == "sqlite" else text
 
 
+def settings_of(ctx: AuditContext, vendor: str) -> dict[str, str]:
+    """The transaction-local settings that carry ``ctx``, by name."""
+    return _values(ctx, vendor)
+
+
 def _values(ctx: AuditContext, vendor: str) -> dict[str, str]:
     return {
         SETTINGS["actor"]: _actor_value(ctx.actor, vendor),
@@ -91,6 +96,13 @@ def set_config_sql(ctx: AuditContext, vendor: str) -> tuple[str, list[str]]:
     """The ``set_config(...)`` calls that set ``ctx`` for the transaction, to run alone or inside another SELECT."""
     values = _values(ctx, vendor)
     return ", ".join("set_config(%s, %s, true)" for _ in values), [item for pair in values.items() for item in pair]
+
+
+def context_for(**changes) -> AuditContext:
+    """The context a write made outside ``audit_context`` records (data/optimistic.py): the current one with these
+    values in place (None keeps a value), its reason checked as ``audit_context`` checks it."""
+    _check_reason(changes.get("reason"))
+    return current().merged(**changes)
 
 
 def take_deferred(using: str = DEFAULT_DB_ALIAS) -> AuditContext | None:

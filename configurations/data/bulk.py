@@ -55,36 +55,37 @@ def rows_of(triples: set[tuple[str, str, str]], *, lock: bool) -> dict[tuple[str
 def read_for_write(pairs, meta_pairs, triples) -> tuple[dict, dict]:
     """Under the categories' write locks: the metadata and the locked rows a write will read (``metadata_of`` and
     ``rows_of``). On PostgreSQL the lock's statement and the two reads travel together, one round trip."""
-    if connection.vendor != "postgresql" or not _sends_several_statements():
+    if connection.vendor != "postgresql" or not sends_several_statements():
         locks.lock_categories(pairs)
         return metadata_of(meta_pairs), rows_of(triples, lock=True)
     statements = [
-        _select_sql(ConfigurationMetadata, ("category", "config_key"), sorted(meta_pairs), lock=False),
-        _select_sql(SystemConfiguration, ("category", "config_key", "environment"), sorted(triples), lock=True),
+        select_sql(ConfigurationMetadata, ("category", "config_key"), sorted(meta_pairs), lock=False),
+        select_sql(SystemConfiguration, ("category", "config_key", "environment"), sorted(triples), lock=True),
     ]
     lock = locks.lock_statement(pairs)
-    results = _run_together([(lock.sql, lock.params), *statements] if lock else statements)
+    results = run_together([(lock.sql, lock.params), *statements] if lock else statements)
     if lock:
         lock.took(results.pop(0))
-    metadata = _instances(ConfigurationMetadata, results[0])
-    rows = _instances(SystemConfiguration, results[1])
+    metadata = instances(ConfigurationMetadata, results[0])
+    rows = instances(SystemConfiguration, results[1])
     by_pair = {(m.category, m.config_key): m for m in metadata}
     return by_pair, {(r.category, r.config_key, r.environment): r for r in rows}
 
 
-def _instances(model, rows: list[tuple]) -> list:
+def instances(model, rows: list[tuple]) -> list:
+    """Model instances of rows read by ``select_sql`` (its columns, in the model's field order), as the ORM makes."""
     fields = list(model._meta.concrete_fields)
     names = [f.attname for f in fields]
     return [model.from_db(connection.alias, names, _converted(fields, row)) for row in rows]
 
 
-def _sends_several_statements() -> bool:
+def sends_several_statements() -> bool:
     """Whether the driver binds parameters on the client (Django's default with psycopg 3), which lets one
     ``execute`` carry several statements."""
     return not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
 
 
-def _run_together(statements: list[tuple[str, list]]) -> list[list[tuple]]:
+def run_together(statements: list[tuple[str, list]]) -> list[list[tuple]]:
     """Several statements in one round trip; each one's rows, in order."""
     results = []
     with connection.cursor() as cursor:
@@ -99,24 +100,27 @@ def _select(model, identity: tuple[str, ...], wanted: list[tuple], *, lock: bool
     if not wanted:
         return []
     if connection.vendor == "postgresql":
-        sql, params = _select_sql(model, identity, wanted, lock=lock)
+        sql, params = select_sql(model, identity, wanted, lock=lock)
         batches = [(sql, params)]
     else:
-        batches = [_select_sql(model, identity, wanted[start : start + READ_BATCH], lock=False)
+        batches = [select_sql(model, identity, wanted[start : start + READ_BATCH], lock=False)
                    for start in range(0, len(wanted), READ_BATCH)]  # fmt: skip
     found = []
     with connection.cursor() as cursor:
         for sql, params in batches:
             cursor.execute(sql, params)
-            found += _instances(model, cursor.fetchall())
+            found += instances(model, cursor.fetchall())
     return found
 
 
-def _select_sql(model, identity: tuple[str, ...], wanted: list[tuple], *, lock: bool) -> tuple[str, list]:
+def select_sql(
+    model, identity: tuple[str, ...], wanted: list[tuple], *, lock: bool = False, versioned: bool = False
+) -> tuple[str, list]:
     """SELECT the model's rows whose identity columns are one of ``wanted``: arrays on PostgreSQL (any number), a
-    row-value IN list elsewhere (the caller batches)."""
+    row-value IN list elsewhere (the caller batches). ``versioned`` (PostgreSQL): each row ends with its version, the
+    ``xmin`` of the row as read (every UPDATE of the row changes it)."""
     fields = list(model._meta.concrete_fields)
-    columns = ", ".join(f"t.{connection.ops.quote_name(f.column)}" for f in fields)
+    columns = ", ".join(f"t.{connection.ops.quote_name(f.column)}" for f in fields) + ", t.xmin::text" * versioned
     table = connection.ops.quote_name(model._meta.db_table)
     if connection.vendor == "postgresql":
         unnest = ", ".join("%s::varchar[]" for _ in identity)
@@ -177,14 +181,14 @@ Then = tuple[str, list] | None
 def insert(rows: list[SystemConfiguration], then: Then = None) -> list[tuple]:
     """Insert new rows and give each its primary key; the rows of ``then``, read after them."""
     if not rows:
-        return _read(then)
+        return read(then)
     audit.flush()  # a deferred audit context is set before anything is written
     if connection.vendor != "postgresql":
         SystemConfiguration.objects.bulk_create(rows, batch_size=WRITE_BATCH)
-        return _read(then)
+        return read(then)
     identity = ("category", "config_key", "environment")
     params = [[getattr(row, column) for row in rows] for column in (*identity, *COLUMNS)]
-    with connection.cursor() as cursor, _refusals_explained(rows):
+    with connection.cursor() as cursor, refusals_explained(rows):
         together = _together(cursor, _INSERT, params, then)
         ids = {tuple(found[1:]): found[0] for found in cursor.fetchall()}
         found = _trailing(cursor, then, together)
@@ -196,13 +200,13 @@ def insert(rows: list[SystemConfiguration], then: Then = None) -> list[tuple]:
 def update(rows: list[SystemConfiguration], then: Then = None) -> list[tuple]:
     """Write the value columns of existing rows; the rows of ``then``, read after them."""
     if not rows:
-        return _read(then)
+        return read(then)
     audit.flush()
     if connection.vendor != "postgresql":
         SystemConfiguration.objects.bulk_update(rows, list(COLUMNS), batch_size=WRITE_BATCH)
-        return _read(then)
+        return read(then)
     params = [[getattr(row, column) for row in rows] for column in ("id", *COLUMNS)]
-    with connection.cursor() as cursor, _refusals_explained(rows):
+    with connection.cursor() as cursor, refusals_explained(rows):
         together = _together(cursor, _UPDATE, params, then)
         if cursor.rowcount != len(rows):  # rows the policy hid from this actor: nothing may be written
             raise DatabaseError(INSUFFICIENT_PRIVILEGE)
@@ -211,7 +215,7 @@ def update(rows: list[SystemConfiguration], then: Then = None) -> list[tuple]:
 
 def _together(cursor, sql: str, params: list, then: Then) -> bool:
     """Execute the write, with ``then`` after it in the same round trip when the driver allows; whether it did."""
-    if then is None or not _sends_several_statements():
+    if then is None or not sends_several_statements():
         cursor.execute(sql, params)
         return False
     cursor.execute(f"{sql}; {then[0]}", [*params, *then[1]])
@@ -220,12 +224,13 @@ def _together(cursor, sql: str, params: list, then: Then) -> bool:
 
 def _trailing(cursor, then: Then, together: bool) -> list[tuple]:
     if not together:
-        return _read(then)
+        return read(then)
     cursor.nextset()
     return cursor.fetchall()
 
 
-def _read(then: Then) -> list[tuple]:
+def read(then: Then) -> list[tuple]:
+    """The rows of ``then`` (none when it is None), in a round trip of its own."""
     if then is None:
         return []
     with connection.cursor() as cursor:
@@ -234,7 +239,7 @@ def _read(then: Then) -> list[tuple]:
 
 
 @contextmanager
-def _refusals_explained(rows: list[SystemConfiguration]):
+def refusals_explained(rows: list[SystemConfiguration]):
     """Turn PostgreSQL's row-level security refusal into the application's own permission error."""
     try:
         yield

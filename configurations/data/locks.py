@@ -56,7 +56,7 @@ def lock_statement(pairs: Iterable[tuple[str, str]]) -> LockStatement | None:
     and a deferred audit context is set now instead); run it, then give its ``took`` the rows."""
     pairs = set(pairs)
     held = _held()
-    keys = sorted({_key(category, environment) for category, environment in pairs} - held)
+    keys = sorted({key_of(category, environment) for category, environment in pairs} - held)
     if not keys:
         audit.flush()
         return None
@@ -78,7 +78,7 @@ def forget_policies() -> None:
 
 def _lock_sqlite(pairs: Iterable[tuple[str, str]]) -> None:
     held = _held()
-    keys = {_key(category, environment) for category, environment in pairs} - held
+    keys = {key_of(category, environment) for category, environment in pairs} - held
     audit.flush()
     if keys:
         held.update(keys)
@@ -125,6 +125,7 @@ def _of_this_transaction(name: str, empty):
     return record[1]
 
 
-def _key(category: str, environment: str) -> int:
+def key_of(category: str, environment: str) -> int:
+    """The advisory lock's key of a (category, environment): 64 bits of a SHA-256 of the pair."""
     digest = hashlib.sha256(f"configurations:{category}\x1f{environment}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)

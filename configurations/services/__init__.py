@@ -13,15 +13,12 @@ from .change_requests import Deletion, Opened, approve, cancel, edit_items, open
 from .changes import (
     Change,
     PlannedChange,
-    apply_changes,
     copy_changes,
-    copy_values,
     deactivate,
     get_value,
     lock_category,
     plaintext,
     plan_changes,
-    set_value,
     typed_value,
     value_and_source,
 )
@@ -43,6 +40,7 @@ from .transfer import (
     known_env_names,
 )
 from .versions import StaleVersion, category_version, check_version
+from .writes import apply_changes, copy_values, set_value
 
 __all__ = [
     "SECRET_MASK",

@@ -3,6 +3,7 @@ optimistic check of ``If-Match`` against the category's version, under the categ
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ..core import formats
@@ -10,8 +11,14 @@ from ..core.vocabulary import Change
 from ..data import locks
 from ..data.audit import audit_context
 from ..data.models import ApiToken
-from . import changes, permissions
-from .versions import StaleVersion, category_version, check_version, version_of, version_query
+from . import changes, permissions, writes
+from .versions import (
+    StaleVersion,
+    category_version,
+    check_version,
+    version_of,
+    version_query,
+)
 
 __all__ = ["SecretWriteRefused", "StaleVersion", "category_version", "write_key"]
 
@@ -42,15 +49,47 @@ def write_key(
     why = f"{reason.strip() if reason and reason.strip() else 'API write'} (API token {token.name})"
     change = Change(category, key, environment, value, type_hint=formats.type_of(value))
     permissions.require_edit_each(token.owner, [environment])
+    written = _write_in_two_round_trips(token, change, why, expected_versions)
+    if written is not None:  # else the locked path below decides
+        return written
     with audit_context(actor=token.owner, reason=why, deferred=True):  # set by the lock's statement
         if expected_versions is not None:  # If-Match: refused before anything is validated, as before
             locks.lock_categories([(category, environment)])
             check_version(environment, category, expected_versions)
-        [plan] = changes.plan_changes([change], lock=True, actor=token.owner)
-        if plan.secret and not token.secrets:
-            raise SecretWriteRefused(
-                f"{category}.{key} is a secret; this token may not write secrets (it was created without `secrets`)"
-            )
+        plans = changes.plan_changes([change], lock=True, actor=token.owner)
+        _refuse_secret(token, plans)
+        [plan] = plans
         # The new version is read in the write's round trip: one fewer while the chain's head is locked.
         found = changes.write_plans([plan], then=version_query(environment, category))
         return plan, version_of(found)
+
+
+def _write_in_two_round_trips(token: ApiToken, change: Change, why: str, expected_versions: set[int] | None):
+    """The plan and the new version, or None when the locked path must decide (services/writes.py)."""
+    environment, category = change.environment, change.category
+    condition = expects = None
+    if expected_versions is not None:  # If-Match: checked before anything is validated, and again under the lock
+        condition = (environment, category, sorted(expected_versions))
+        expects = lambda rows: version_of(rows) in expected_versions  # noqa: E731
+    written = writes.write_optimistically(
+        [change],
+        actor=token.owner,
+        context={"actor": token.owner, "reason": why},
+        then=version_query(environment, category),
+        condition=condition,
+        expects=expects,
+        vet=functools.partial(_refuse_secret, token),
+    )
+    if written is None:
+        return None
+    [plan], found = written
+    return plan, version_of(found)
+
+
+def _refuse_secret(token: ApiToken, plans: list[changes.PlannedChange]) -> None:
+    for plan in plans:
+        if plan.secret and not token.secrets:
+            raise SecretWriteRefused(
+                f"{plan.change.category}.{plan.change.key} is a secret; this token may not write secrets (it was "
+                "created without `secrets`)"
+            )

@@ -86,59 +86,34 @@ def plaintext(row: SystemConfiguration) -> str | None:
 
 
 @sensitive_variables()
-def set_value(
-    *,
-    category: str,
-    key: str,
-    environment: str,
-    value: Any,
-    actor=None,
-    reason: str | None = None,
-    value_type: str | None = None,
-    is_encrypted: bool | None = None,
-) -> SystemConfiguration:
-    """Validate, type, encrypt and write one value in one audited transaction; return the row.
-
-    ``value_type`` None keeps an existing row's type; a new row takes it from the metadata's
-    input_type (number, checkbox -> boolean), else string. Raises ValidationError naming the key.
-    """
-    change = Change(category, key, environment, value, value_type, is_encrypted)
-    [planned] = apply_changes([change], actor=actor, reason=reason)
-    return planned.row
-
-
-def apply_changes(
-    changes: Sequence[Change], *, actor=None, reason: str | None = None, ip_address=None, user_agent=None
-) -> list[PlannedChange]:
-    """Validate every change, then write those that change something, all in one transaction.
-
-    Nothing is written if any change is invalid: the ValidationError lists every problem, keyed by
-    ``category.key [environment]``. Unchanged values are not written, so they leave no history. The acting
-    user must be allowed to edit every environment written (EnvironmentPermissionDenied otherwise).
-    """
-    context = {"actor": actor, "reason": reason, "ip_address": ip_address, "user_agent": user_agent}
-    with audit_context(**context, deferred=True):  # set by the category lock's statement (data/locks.py)
-        plans = plan_changes(changes, lock=True, actor=actor)
-        write_plans(plans)
-    return plans
-
-
-@sensitive_variables()
 def plan_changes(changes: Sequence[Change], *, lock: bool = False, progress=None, actor=None) -> list[PlannedChange]:
     """What ``apply_changes`` would do, without writing; ValidationError if anything is invalid.
 
     Planning a write is already refused (EnvironmentPermissionDenied) unless the acting user may edit
     every environment it names, so previews and dry runs show nothing the user could not do.
     """
-    permissions.require_edit_each(actor, {c.environment for c in changes})
-    _refuse_duplicates(changes)
-    _refuse_bad_names(changes)  # before any query: a name PostgreSQL cannot even hold (a NUL) is a clear error
+    refuse_unwritable(changes, actor=actor)
     if lock:  # the categories' locks first, then their rows (and the metadata, in the same round trip)
         metadata, rows = bulk.read_for_write({(c.category, c.environment) for c in changes},
                                              {(c.category, c.key) for c in changes},
                                              {(c.category, c.key, c.environment) for c in changes})  # fmt: skip
     else:
         metadata, rows = _metadata_for(changes), existing_rows(changes, lock=False)
+    return plans_from(changes, metadata, rows, progress=progress)
+
+
+def refuse_unwritable(changes: Sequence[Change], *, actor=None) -> None:
+    """Before anything is read: the acting user may edit every environment named (EnvironmentPermissionDenied), and no
+    change is named twice or with a name no database can hold (ValidationError)."""
+    permissions.require_edit_each(actor, {c.environment for c in changes})
+    _refuse_duplicates(changes)
+    _refuse_bad_names(changes)  # before any query: a name PostgreSQL cannot even hold (a NUL) is a clear error
+
+
+@sensitive_variables()
+def plans_from(changes: Sequence[Change], metadata: dict, rows: dict, *, progress=None) -> list[PlannedChange]:
+    """The plans of ``changes`` given their keys' metadata and rows (as ``bulk.read_for_write`` reads them); a
+    ValidationError listing every problem."""
     plans, errors = [], {}
     for position, change in enumerate(changes, start=1):
         if progress and position % 500 == 0:
@@ -301,6 +276,19 @@ def write_plans(plans: list[PlannedChange], progress=None, then: bulk.Then = Non
     writing = {plan.change.environment for plan in plans if plan.writes}
     if writing:
         reviews.guard(writing)
+    new_rows, changed_rows = staged_rows(plans)
+    found = bulk.insert(new_rows, then=None if changed_rows else then)
+    found = bulk.update(changed_rows, then=then) if changed_rows else found
+    counted = functools.partial(metrics.counted_writes, len(new_rows), len(changed_rows), path=metrics.current_path())
+    transaction.on_commit(counted)
+    if progress:
+        progress("writing", len(new_rows) + len(changed_rows), len(new_rows) + len(changed_rows))
+    return found
+
+
+@sensitive_variables()
+def staged_rows(plans: list[PlannedChange]) -> tuple[list[SystemConfiguration], list[SystemConfiguration]]:
+    """The plans that write, as rows ready to be written (secrets encrypted): the new rows, then the changed ones."""
     new_rows, changed_rows = [], []
     for plan in plans:
         if not plan.writes:
@@ -317,30 +305,10 @@ def write_plans(plans: list[PlannedChange], progress=None, then: bulk.Then = Non
         if plan.outcome != Outcome.REACTIVATE:
             plan.row.config_value = stored
         plan.row.value_type, plan.row.is_encrypted, plan.row.is_active = plan.value_type, plan.secret, True
-    found = bulk.insert(new_rows, then=None if changed_rows else then)
-    found = bulk.update(changed_rows, then=then) if changed_rows else found
-    counted = functools.partial(metrics.counted_writes, len(new_rows), len(changed_rows), path=metrics.current_path())
-    transaction.on_commit(counted)
-    if progress:
-        progress("writing", len(new_rows) + len(changed_rows), len(new_rows) + len(changed_rows))
-    return found
+    return new_rows, changed_rows
 
 
 # ---------------------------------------------------------------------------- environments
-
-
-@sensitive_variables()
-def copy_values(
-    *, category: str, keys: Sequence[str], source: str, target: str, actor=None, reason: str | None = None
-) -> list[PlannedChange]:
-    """Copy the active values of ``keys`` from one environment to another, as one audited change.
-
-    Secrets are decrypted from the source row and encrypted again for the target row; a secret may leave
-    ``source`` only at the hands of someone who may edit ``source``, so a request that includes one the acting
-    user may not move is refused whole (EnvironmentPermissionDenied naming the keys).
-    """
-    changes = copy_changes(category=category, keys=keys, source=source, target=target, actor=actor)
-    return apply_changes(changes, actor=actor, reason=reason)
 
 
 @sensitive_variables()

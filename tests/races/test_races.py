@@ -137,7 +137,13 @@ def test_fifty_threads_updating_an_existing_key_all_succeed():
         50, lambda i: services.set_value(category="race", key="old", environment="test", value=f"v{i}")
     )
     assert [r for r in results if isinstance(r, Exception)] == []
-    assert ConfigurationHistory.objects.filter(config_key="old", action="update").count() == 50
+    updates = list(ConfigurationHistory.objects.filter(config_key="old", action="update").order_by("id"))
+    assert len(updates) == 50
+    # No lost update: each write changed the value the one before it wrote (two round trips, most of them falling
+    # back to the locked path here), and all fifty values were written once.
+    olds = [e.old_value for e in updates]
+    assert olds == ["start", *(e.new_value for e in updates[:-1])]
+    assert sorted(e.new_value for e in updates) == sorted(f"v{i}" for i in range(50))
 
 
 def test_two_concurrent_applies_of_overlapping_change_requests_apply_exactly_one():

@@ -1,0 +1,130 @@
+"""A write of its own in two round trips (PostgreSQL): read without a lock, then write under the lock only if nothing
+that was read has changed.
+
+The locked write (data/locks.py, ``bulk.read_for_write``) costs four round trips: BEGIN, the lock with the reads, the
+write, COMMIT. Here the reads travel alone and outside any transaction; the caller validates in Python; then one
+message is the whole transaction: ``config_write_if_unchanged`` (data/triggers/hot_path.py) sets the audit context,
+takes the category locks, and writes each row only where its version (``xmin``) is still the one read, while the
+keys' metadata is still the one read, no review policy protects the environments, and the caller's condition (the
+API's ``If-Match``) holds. Else it raises and PostgreSQL rolls the whole message back (several statements in one
+simple query are one transaction); ``write`` then answers None and the caller takes the locked path. Being a
+function, its statements are planned once per connection, not on every write. The triggers are the table's:
+history, chain, outbox and NOTIFY are written as on every path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+
+from django.db import DatabaseError, ProgrammingError, connection
+
+from . import audit, bulk, locks
+from .models import ConfigurationMetadata, SystemConfiguration
+
+UNDEFINED_FUNCTION = "42883"
+STALE = "CF001"  # config_write_if_unchanged's SQLSTATE: something read changed before the write
+
+
+def _fields(model, composite: str) -> str:
+    return ", ".join(f"({composite}).{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
+
+
+_ROW_FIELDS = len(SystemConfiguration._meta.concrete_fields)
+
+
+@functools.cache
+def _read_sql() -> str:
+    row, meta = _fields(SystemConfiguration, "f.item"), _fields(ConfigurationMetadata, "f.meta")
+    return (f"SELECT {row}, f.item_seen, {meta}, f.meta_seen "
+            "FROM config_read_for_write(%s::varchar[], %s::varchar[], %s::varchar[]) AS f")  # fmt: skip
+
+
+_WRITE = "SELECT config_write_if_unchanged(%s::jsonb)"
+
+
+@dataclasses.dataclass
+class Read:
+    """What a write read without a lock: the metadata and rows (as ``bulk.read_for_write`` gives them), the versions
+    they were read at, and the rows of the caller's read (``then``)."""
+
+    metadata: dict[tuple[str, str], ConfigurationMetadata]
+    rows: dict[tuple[str, str, str], SystemConfiguration]
+    row_versions: dict[int, str]
+    metadata_versions: list[str]
+    then: list[tuple]
+
+
+def applies() -> bool:
+    """Whether a write may take this path: PostgreSQL, several statements per message, and no transaction open (the
+    write is its own)."""
+    return connection.vendor == "postgresql" and bulk.sends_several_statements() and not connection.in_atomic_block
+
+
+def read(triples: set[tuple[str, str, str]], then: bulk.Then = None) -> Read | None:
+    """One round trip, no lock: the rows of (category, key, environment) triples and their keys' metadata, with their
+    versions (``config_read_for_write``), and the rows of ``then``; None on a database below migration 0029 (no
+    such function yet: the caller takes the locked path)."""
+    wanted = sorted(triples)
+    statements = [(_read_sql(), [list(column) for column in zip(*wanted, strict=True)]), *([then] if then else [])]
+    try:
+        results = bulk.run_together(statements)
+    except ProgrammingError as error:  # outside any transaction: nothing to roll back
+        if getattr(error.__cause__, "sqlstate", None) == UNDEFINED_FUNCTION:
+            return None
+        raise
+    found_rows = [found[: _ROW_FIELDS + 1] for found in results[0] if found[0] is not None]
+    found_meta = {found[_ROW_FIELDS + 1]: found[_ROW_FIELDS + 1 :] for found in results[0]}
+    found_meta.pop(None, None)
+    metadata = bulk.instances(ConfigurationMetadata, [found[:-1] for found in found_meta.values()])
+    rows = bulk.instances(SystemConfiguration, [found[:-1] for found in found_rows])
+    return Read(
+        metadata={(m.category, m.config_key): m for m in metadata},
+        rows={(r.category, r.config_key, r.environment): r for r in rows},
+        row_versions={found[0]: found[-1] for found in found_rows},
+        metadata_versions=sorted((f"{found[0]}:{found[-1]}" for found in found_meta.values()), key=_by_id),
+        then=results[1] if then else [],
+    )
+
+
+Condition = tuple[str, str, list[int]] | None  # environment, category, the versions it may have
+
+
+def write(rows: list[SystemConfiguration], seen: Read, *, context: audit.AuditContext, pairs: set[tuple[str, str]],
+          condition: Condition = None, then: bulk.Then = None) -> list[tuple] | None:  # fmt: skip
+    """Write the value columns of ``rows`` in one transaction of one round trip, if nothing ``seen`` read has changed
+    and, with ``condition`` (environment, category, versions), the category's version is one of those: the rows of
+    ``then``, read after the write; None if nothing was written because something changed (the caller takes the
+    locked path)."""
+    meta_pairs = sorted({(row.category, row.config_key) for row in rows})
+    order = {
+        "settings": audit.settings_of(context, connection.vendor),
+        "locks": sorted({locks.key_of(category, environment) for category, environment in pairs}),
+        "rows": [
+            {**{column: getattr(row, column) for column in ("id", *bulk.COLUMNS)}, "seen": seen.row_versions[row.id]}
+            for row in rows
+        ],
+        "metadata": [{"category": category, "config_key": key} for category, key in meta_pairs],
+        "metadata_seen": seen.metadata_versions,
+        "environments": sorted({row.environment for row in rows}),
+        "version": dict(zip(("environment", "category", "versions"), condition, strict=True)) if condition else None,
+    }
+    params = [json.dumps(order)]
+    statements = [(_WRITE, params), *([then] if then else [])]
+    try:
+        with bulk.refusals_explained(rows):
+            results = bulk.run_together(statements)
+    except DatabaseError as error:
+        if getattr(error.__cause__, "sqlstate", None) == STALE:
+            return None
+        raise
+    return results[1] if then else []
+
+
+def _columns(row: SystemConfiguration) -> dict:
+    return {column: getattr(row, column) for column in ("id", *bulk.COLUMNS)}
+
+
+def _by_id(version: str) -> int:
+    return int(version.partition(":")[0])

@@ -1,0 +1,126 @@
+"""Writing values: one audited transaction per call, validated first, on the locked path or in two round trips.
+
+The locked path (``plan_changes(lock=True)`` + ``write_plans``) takes the categories' locks, reads and validates under
+them and writes, inside the caller's transaction or one of its own: four round trips on PostgreSQL. A write that is
+a transaction of its own on PostgreSQL first tries the optimistic path (data/optimistic.py): it reads and validates
+without a lock, then takes the locks and writes in one message, which PostgreSQL rolls back whole if anything read
+changed meanwhile; the locked path then does it again. Both record the same history, chain, events and NOTIFY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.views.decorators.debug import sensitive_variables
+
+from ..core.vocabulary import Change
+from ..data import audit, bulk, optimistic
+from ..data.audit import audit_context
+from ..data.models import SystemConfiguration
+from ..observability import metrics
+from .changes import PlannedChange, copy_changes, plan_changes, plans_from, refuse_unwritable, staged_rows, write_plans
+
+
+@sensitive_variables()
+def set_value(
+    *,
+    category: str,
+    key: str,
+    environment: str,
+    value: Any,
+    actor=None,
+    reason: str | None = None,
+    value_type: str | None = None,
+    is_encrypted: bool | None = None,
+) -> SystemConfiguration:
+    """Validate, type, encrypt and write one value in one audited transaction; return the row.
+
+    ``value_type`` None keeps an existing row's type; a new row takes it from the metadata's
+    input_type (number, checkbox -> boolean), else string. Raises ValidationError naming the key.
+    """
+    change = Change(category, key, environment, value, value_type, is_encrypted)
+    [planned] = apply_changes([change], actor=actor, reason=reason)
+    return planned.row
+
+
+def apply_changes(
+    changes: Sequence[Change], *, actor=None, reason: str | None = None, ip_address=None, user_agent=None
+) -> list[PlannedChange]:
+    """Validate every change, then write those that change something, all in one transaction.
+
+    Nothing is written if any change is invalid: the ValidationError lists every problem, keyed by
+    ``category.key [environment]``. Unchanged values are not written, so they leave no history. The acting
+    user must be allowed to edit every environment written (EnvironmentPermissionDenied otherwise).
+    """
+    context = {"actor": actor, "reason": reason, "ip_address": ip_address, "user_agent": user_agent}
+    written = write_optimistically(changes, actor=actor, context=context)
+    if written is not None:
+        return written[0]
+    with audit_context(**context, deferred=True):  # set by the category lock's statement (data/locks.py)
+        plans = plan_changes(changes, lock=True, actor=actor)
+        write_plans(plans)
+    return plans
+
+
+@sensitive_variables()
+def write_optimistically(
+    changes: Sequence[Change],
+    *,
+    actor=None,
+    context: dict,
+    then: bulk.Then = None,
+    condition: optimistic.Condition = None,
+    vet: Callable[[list[PlannedChange]], None] | None = None,
+    expects: Callable[[list[tuple]], bool] | None = None,
+) -> tuple[list[PlannedChange], list[tuple]] | None:
+    """The changes planned and written in two round trips, with the rows of ``then`` read after them; or None when
+    this path does not apply (a transaction is open, SQLite, a new key) or the write was refused (something read
+    changed before it, or a review policy protects the environment; nothing was written): the caller then takes the
+    locked path, which decides.
+
+    ``context`` is the audit context's values (as ``audit_context`` takes them); ``condition`` a version the category
+    must have under the lock (the API's If-Match); ``expects`` whether the rows of ``then`` as first read let the
+    write go on (False: the locked path decides, before anything is validated); ``vet`` a check of the plans before
+    anything is written.
+    """
+    if not optimistic.applies():
+        return None
+    refuse_unwritable(changes, actor=actor)
+    ctx = audit.context_for(**context)
+    seen = optimistic.read({(c.category, c.key, c.environment) for c in changes}, then if expects else None)
+    if seen is None or (expects is not None and not expects(seen.then)):
+        return None  # the locked path decides
+    plans = plans_from(changes, seen.metadata, seen.rows)
+    if vet is not None:
+        vet(plans)
+    if not any(plan.writes for plan in plans):
+        return (plans, seen.then if expects else bulk.read(then)) if condition is None else None
+    if any(plan.writes and plan.row is None for plan in plans):
+        return None  # a new key: its row's creation is serialised by the lock, on the locked path
+    found = _write(plans, seen, ctx, condition, then)
+    return None if found is None else (plans, found)
+
+
+@sensitive_variables()
+def _write(plans: list[PlannedChange], seen: optimistic.Read, ctx, condition, then) -> list[tuple] | None:
+    _, changed = staged_rows(plans)
+    pairs = {(plan.change.category, plan.change.environment) for plan in plans}
+    found = optimistic.write(changed, seen, context=ctx, pairs=pairs, condition=condition, then=then)
+    if found is not None:
+        metrics.counted_writes(0, len(changed), path=metrics.current_path())
+    return found
+
+
+@sensitive_variables()
+def copy_values(
+    *, category: str, keys: Sequence[str], source: str, target: str, actor=None, reason: str | None = None
+) -> list[PlannedChange]:
+    """Copy the active values of ``keys`` from one environment to another, as one audited change.
+
+    Secrets are decrypted from the source row and encrypted again for the target row; a secret may leave
+    ``source`` only at the hands of someone who may edit ``source``, so a request that includes one the acting
+    user may not move is refused whole (EnvironmentPermissionDenied naming the keys).
+    """
+    changes = copy_changes(category=category, keys=keys, source=source, target=target, actor=actor)
+    return apply_changes(changes, actor=actor, reason=reason)

@@ -1,0 +1,95 @@
+"""The API's PUT as a transaction of its own (PostgreSQL, outside any test transaction): the token's owner with their
+permissions, then two round trips (the read; the write with the new version), and the same answers as the locked path
+for If-Match, secrets and writers that come between the read and the write (data/optimistic.py; issue 24)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from configurations import services
+from configurations.data.models import ConfigurationHistory
+from configurations.services import writes
+from tests.api.test_views import assert_problem, call, make_token, put
+from tests.factories import editor_of
+from tests.services.test_writes import _in_another_thread
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+API = "/api/v1/environments"
+
+
+@pytest.fixture
+def owner():
+    return editor_of("development", username="svc-owner")
+
+
+@pytest.fixture
+def data(settings):
+    settings.CONFIG_ENVIRONMENT = "development"
+    for key, value in (("host", "development.example.com"), ("port", "587"), ("auth_pass", "api-secret-1")):
+        services.set_value(category="smtp", key=key, environment="development", value=value)
+
+
+def _port() -> str:
+    return str(services.get_value(category="smtp", key="port", environment="development"))
+
+
+def test_a_put_writes_in_two_round_trips_and_answers_the_new_version(client, owner, data):
+    token = make_token(owner, "development", write=True)
+    put(client, token, "port", 2500)
+    with CaptureQueriesContext(connection) as captured:
+        answer = put(client, token, "port", 2501)
+    assert answer.status_code == 200, answer.content
+    sql = [q["sql"] for q in captured.captured_queries]
+    # The write's two round trips: no BEGIN, no COMMIT.
+    writing = [q for q in sql if "config_read_for_write" in q or "config_write_if_unchanged" in q]
+    assert len(writing) == 2 and "config_category_version" in writing[1], writing
+    assert not [q for q in sql if q.split()[0] in ("BEGIN", "COMMIT", "SAVEPOINT")]
+    entry = ConfigurationHistory.objects.filter(config_key="port", environment="development").order_by("-id")[0]
+    assert (entry.old_value, entry.new_value, entry.changed_by_id) == ("2500", "2501", owner.pk)
+    assert entry.change_reason.startswith("from the API test (API token ")
+    assert answer.json()["version"] == entry.id and answer["ETag"] == f'"c{entry.id}.m"'
+
+
+def test_if_match_holds_on_the_two_round_trips(client, owner, data):
+    token = make_token(owner, "development", write=True)
+    etag = call(client, "get", f"{API}/development/categories/smtp/", token)["ETag"]
+    assert put(client, token, "port", 2525, HTTP_IF_MATCH=etag).status_code == 200
+    assert_problem(put(client, token, "port", 2600, HTTP_IF_MATCH=etag), 412)
+    assert_problem(put(client, token, "port", "not a port", HTTP_IF_MATCH=etag), 412)  # stale comes first
+    assert _port() == "2525"
+    current = call(client, "get", f"{API}/development/categories/smtp/", token)["ETag"]
+    assert put(client, token, "port", 2600, HTTP_IF_MATCH=current).status_code == 200
+    assert _port() == "2600"
+
+
+def test_a_write_between_the_read_and_the_write_makes_if_match_stale(client, owner, data, monkeypatch):
+    """The category's version is checked again under the lock: another key of the category changed after the read,
+    so the PUT's write refuses itself and the locked path answers 412, with nothing written."""
+    token = make_token(owner, "development", write=True)
+    etag = call(client, "get", f"{API}/development/categories/smtp/", token)["ETag"]
+    planned, pending = writes.plans_from, [True]
+
+    def plans_then_interfere(*args, **kwargs):
+        plans = planned(*args, **kwargs)
+        while pending:  # once: the other writer's own write goes through here too
+            pending.pop()
+            _in_another_thread(
+                lambda: services.set_value(category="smtp", key="host", environment="development", value="other")
+            )
+        return plans
+
+    monkeypatch.setattr(writes, "plans_from", plans_then_interfere)
+    assert_problem(put(client, token, "port", 2700, HTTP_IF_MATCH=etag), 412)
+    monkeypatch.undo()
+    assert _port() == "587"
+    assert services.get_value(category="smtp", key="host", environment="development") == "other"
+
+
+def test_a_token_without_secrets_cannot_write_a_secret_on_this_path_either(client, owner, data):
+    token = make_token(owner, "development", write=True)
+    before = ConfigurationHistory.objects.count()
+    answer = put(client, token, "auth_pass", "guess")
+    assert_problem(answer, 403)
+    assert ConfigurationHistory.objects.count() == before

@@ -1,0 +1,69 @@
+"""The data layer of a write in two round trips (PostgreSQL): what ``read`` reads, and ``write`` landing whole or not at
+all, with real concurrent writers and the database's own refusals (data/optimistic.py, data/triggers/hot_path.py)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from configurations import services
+from configurations.data import audit, optimistic
+from configurations.models import ConfigurationHistory, SystemConfiguration
+from tests.factories import MetadataFactory
+from tests.services.test_writes import PROD, _entries, _in_another_thread
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def test_read_gives_rows_metadata_and_their_versions_without_a_lock():
+    MetadataFactory(category="smtp", config_key="host", validation_rules={"maxLength": 100})
+    services.set_value(key="host", value="a.example.com", **PROD)
+    seen = optimistic.read({("smtp", "host", "production"), ("smtp", "absent", "production")})
+    row = seen.rows[("smtp", "host", "production")]
+    assert (row.config_value, list(seen.rows)) == ("a.example.com", [("smtp", "host", "production")])
+    assert seen.metadata[("smtp", "host")].validation_rules == {"maxLength": 100}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT xmin::text FROM system_configurations WHERE id = %s", [row.id])
+        assert seen.row_versions == {row.id: cursor.fetchone()[0]}
+    assert len(seen.metadata_versions) == 1 and seen.metadata_versions[0].startswith(
+        f"{seen.metadata[('smtp', 'host')].id}:"
+    )
+    assert connection.connection.info.transaction_status == 0  # no transaction, no lock left open
+
+
+@pytest.mark.parametrize("changed", ["host", "user"])
+def test_a_stale_read_writes_nothing_at_all(changed):
+    """The data layer itself: two rows read, one of them changed by another writer, and the write of both answers
+    None with neither row, nor any history, written."""
+    services.set_value(key="host", value="h1", **PROD)
+    services.set_value(key="user", value="u1", **PROD)
+    triples = {("smtp", "host", "production"), ("smtp", "user", "production")}
+    seen = optimistic.read(triples)
+    _in_another_thread(lambda: services.set_value(key=changed, value="other", **PROD))
+    count = ConfigurationHistory.objects.count()
+    rows = [seen.rows[("smtp", key, "production")] for key in ("host", "user")]
+    for row in rows:
+        row.config_value = "ours"
+    assert optimistic.write(rows, seen, context=audit.context_for(reason="r"), pairs={("smtp", "production")}) is None
+    assert ConfigurationHistory.objects.count() == count
+    values = dict(SystemConfiguration.objects.filter(category="smtp").values_list("config_key", "config_value"))
+    assert values == {"host": "h1", "user": "u1", changed: "other"}
+    assert connection.connection.info.transaction_status == 0
+
+
+def test_a_refusal_by_the_database_rolls_the_whole_message_back():
+    """A row marked encrypted whose value is not an envelope, sent straight to the data layer: the refusal trigger
+    raises, and neither the write, its history nor the category lock outlives the message."""
+    services.set_value(key="host", value="a.example.com", **PROD)
+    row = SystemConfiguration.objects.get(config_key="host")
+    seen = optimistic.read({("smtp", "host", "production")})
+    row.config_value, row.is_encrypted = "plain", True
+    with pytest.raises(Exception, match="not an encrypted envelope"):
+        optimistic.write([row], seen, context=audit.context_for(reason="raw"), pairs={("smtp", "production")})
+    assert services.get_value(key="host", **PROD) == "a.example.com"
+    assert [e.new_value for e in _entries("host")] == ["a.example.com"]
+    assert connection.connection.info.transaction_status == 0
+    locks = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+    with connection.cursor() as cursor:
+        cursor.execute(locks)
+        assert cursor.fetchone()[0] == 0  # the category lock ended with the rolled-back message

@@ -1,0 +1,185 @@
+"""A write of its own on PostgreSQL in two round trips (data/optimistic.py, services/writes.py; issue 24).
+
+It reads and validates without a lock, then takes the category's lock and writes in one message that PostgreSQL rolls
+back whole if anything it read changed; the locked path then decides. Here other writers really commit between the
+read and the write (a thread of their own, through the services), and what lands is checked in the history.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection, connections, transaction
+
+from configurations import services
+from configurations.data import optimistic
+from configurations.models import ConfigurationHistory, ConfigurationMetadata
+from configurations.services import writes
+from tests.factories import MetadataFactory, editor_of
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+PROD = {"category": "smtp", "environment": "production"}
+
+
+def _in_another_thread(work) -> None:
+    """Run ``work`` on a connection of its own and wait for it to commit."""
+    failures = []
+
+    def run():
+        try:
+            work()
+        except Exception as error:  # re-raised below, in the test's thread
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=30)
+    assert not failures, failures
+
+
+@pytest.fixture
+def meanwhile(monkeypatch):
+    """``meanwhile(work)``: ``work`` commits in another thread after the next write has read, before it writes."""
+    pending = []
+    planned = writes.plans_from
+
+    def plans_then_interfere(*args, **kwargs):
+        plans = planned(*args, **kwargs)
+        while pending:
+            _in_another_thread(pending.pop(0))
+        return plans
+
+    monkeypatch.setattr(writes, "plans_from", plans_then_interfere)
+    return pending.append
+
+
+def _statements(captured) -> list[str]:
+    return [q["sql"].split()[0] for q in captured.captured_queries]
+
+
+def _entries(key: str) -> list[ConfigurationHistory]:
+    return list(ConfigurationHistory.objects.filter(config_key=key).order_by("id"))
+
+
+def test_a_write_of_its_own_is_two_round_trips_with_its_whole_audit(django_assert_num_queries):
+    """The reads; then the lock with the audit context, and the write whose triggers chain the history and notify."""
+    actor = editor_of("production", username="editor")
+    services.set_value(key="host", value="a.example.com", **PROD)
+    actor.get_all_permissions()  # the user's permissions, as a request has them loaded (data/accounts.py)
+    with django_assert_num_queries(2) as captured:
+        services.apply_changes([services.Change("smtp", "host", "production", "b.example.com")], actor=actor,
+                               reason="why", ip_address="203.0.113.9", user_agent="probe/1")  # fmt: skip
+    assert _statements(captured) == ["SELECT", "SELECT"]
+    assert "config_write_if_unchanged" in captured.captured_queries[1]["sql"]
+    entry = _entries("host")[-1]
+    assert (entry.old_value, entry.new_value, entry.change_reason) == ("a.example.com", "b.example.com", "why")
+    assert (entry.changed_by_id, str(entry.ip_address), entry.user_agent) == (actor.pk, "203.0.113.9", "probe/1")
+    assert not connection.in_atomic_block and connection.connection.info.transaction_status == 0  # idle, committed
+    assert services.verify_history().ok
+
+
+def test_the_write_notifies_runtime_readers_at_commit():
+    services.set_value(key="host", value="a.example.com", **PROD)
+    listener = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+    try:
+        listener.execute("LISTEN configurations_changed")
+        services.set_value(key="host", value="b.example.com", **PROD)
+        payloads = [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
+    finally:
+        listener.close()
+    assert payloads == ["UPDATE"]
+
+
+def test_a_row_changed_after_the_read_is_not_overwritten_blindly(meanwhile, django_assert_max_num_queries):
+    """The other writer's change lands first and stays in the history; ours is written after it, on the locked path,
+    as a change from the other writer's value."""
+    services.set_value(key="host", value="a.example.com", **PROD)
+    meanwhile(lambda: services.set_value(key="host", value="other.example.com", reason="other", **PROD))
+    services.set_value(key="host", value="ours.example.com", reason="ours", **PROD)
+    entries = _entries("host")[-2:]
+    assert [(e.old_value, e.new_value, e.change_reason) for e in entries] == [
+        ("a.example.com", "other.example.com", "other"),
+        ("other.example.com", "ours.example.com", "ours"),
+    ]
+    assert services.get_value(key="host", **PROD) == "ours.example.com"
+    assert services.verify_history().ok
+
+
+def test_nothing_of_a_stale_write_of_several_rows_lands(meanwhile):
+    """One of two rows changed after the read: the message wrote neither (no history of a half), then the locked path
+    wrote both."""
+    services.set_value(key="host", value="h1", **PROD)
+    services.set_value(key="user", value="u1", **PROD)
+    before = ConfigurationHistory.objects.count()
+    meanwhile(lambda: services.set_value(key="user", value="u-other", **PROD))
+    services.apply_changes([services.Change("smtp", "host", "production", "h2"),
+                            services.Change("smtp", "user", "production", "u2")], reason="both")  # fmt: skip
+    added = list(ConfigurationHistory.objects.order_by("id")[before:])
+    assert [(e.config_key, e.old_value, e.new_value) for e in added] == [
+        ("user", "u1", "u-other"),
+        ("host", "h1", "h2"),
+        ("user", "u-other", "u2"),
+    ]
+
+
+def test_metadata_changed_after_the_read_validates_again_under_the_lock(meanwhile):
+    """The value passed the rules it read; the rules changed before the write, and the locked path refuses it."""
+    MetadataFactory(category="smtp", config_key="host", validation_rules={"maxLength": 100})
+    services.set_value(key="host", value="a.example.com", **PROD)
+
+    def tighten():
+        ConfigurationMetadata.objects.filter(category="smtp", config_key="host").update(
+            validation_rules={"maxLength": 5}
+        )
+
+    meanwhile(tighten)
+    with pytest.raises(ValidationError, match=r"smtp\.host"):
+        services.set_value(key="host", value="longer.example.com", **PROD)
+    assert services.get_value(key="host", **PROD) == "a.example.com"
+    assert [e.new_value for e in _entries("host")] == ["a.example.com"]
+
+
+def test_a_review_policy_set_after_the_read_stops_the_write(meanwhile):
+    services.set_value(key="host", value="a.example.com", **PROD)
+    meanwhile(lambda: services.set_policy("production", approvals=1, reason="freeze"))
+    with pytest.raises(services.ReviewRequired):
+        services.set_value(key="host", value="b.example.com", **PROD)
+    assert services.get_value(key="host", **PROD) == "a.example.com"
+
+
+def test_a_protected_environment_takes_the_locked_path_and_its_gate(django_assert_num_queries):
+    services.set_value(key="host", value="a.example.com", **PROD)
+    services.set_policy("production", approvals=1)
+    with pytest.raises(services.ReviewRequired):
+        services.set_value(key="host", value="b.example.com", **PROD)
+    assert services.get_value(key="host", **PROD) == "a.example.com"
+
+
+def test_a_new_key_is_created_on_the_locked_path(django_assert_num_queries):
+    """Creating a row is serialised by the category lock held from before the read: the optimistic read, then the
+    four round trips of the locked path."""
+    with django_assert_num_queries(5) as captured:
+        services.set_value(key="new", value="v", **PROD)
+    assert _statements(captured) == ["SELECT", "BEGIN", "SELECT", "INSERT", "COMMIT"]
+    assert [e.action for e in _entries("new")] == ["create"]
+
+
+def test_an_unchanged_value_is_one_round_trip_and_writes_nothing(django_assert_num_queries):
+    services.set_value(key="host", value="a.example.com", **PROD)
+    with django_assert_num_queries(1):
+        services.set_value(key="host", value="a.example.com", **PROD)
+    assert len(_entries("host")) == 1
+
+
+def test_an_open_transaction_keeps_the_locked_path():
+    services.set_value(key="host", value="a.example.com", **PROD)
+    with transaction.atomic():
+        assert not optimistic.applies()
+        services.set_value(key="host", value="b.example.com", **PROD)
+    assert services.get_value(key="host", **PROD) == "b.example.com"
