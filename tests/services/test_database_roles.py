@@ -166,6 +166,29 @@ def test_through_the_application_the_database_refusal_is_the_permission_error(ro
     assert services.get_value(category="smtp", key="host", environment="production") == "production.example.com"
 
 
+def test_the_two_round_trip_write_runs_as_the_application_role_and_row_level_security_holds_it(roles, data):
+    """As the application role: a write of its own takes the two round trips (its functions are the role's to call),
+    and a write of another environment's row sent straight to the data layer is hidden by row-level security, so it
+    refuses itself whole (data/optimistic.py) instead of writing."""
+    from django.test.utils import CaptureQueriesContext
+
+    from configurations.data import audit, optimistic
+
+    developer = data
+    developer.get_all_permissions()
+    with django_connected_as(roles["app"]):
+        with CaptureQueriesContext(connection) as captured:
+            services.set_value(category="smtp", key="host", environment="development", value="two", actor=developer)
+        assert ["config_write_if_unchanged" in q["sql"] for q in captured.captured_queries] == [False, True]
+        seen = optimistic.read({("smtp", "host", "production")})
+        row = seen.rows[("smtp", "host", "production")]  # reads stay open to the application
+        row.config_value = "not yours"
+        context = audit.context_for(actor=developer, reason="straight to the data layer")
+        assert optimistic.write([row], seen, context=context, pairs={("smtp", "production")}) is None
+    assert services.get_value(category="smtp", key="host", environment="development") == "two"
+    assert services.get_value(category="smtp", key="host", environment="production") == "production.example.com"
+
+
 def test_commands_as_the_application_role_need_an_actor(roles, data, tmp_path):
     source = tmp_path / "prod.json"
     source.write_text(json.dumps({"production": {"smtp": {"port": 2525}}}))
