@@ -68,10 +68,6 @@ def _actor_value(actor, vendor: str) -> str:
 
 def settings_of(ctx: AuditContext, vendor: str) -> dict[str, str]:
     """The transaction-local settings that carry ``ctx``, by name."""
-    return _values(ctx, vendor)
-
-
-def _values(ctx: AuditContext, vendor: str) -> dict[str, str]:
     return {
         SETTINGS["actor"]: _actor_value(ctx.actor, vendor),
         SETTINGS["reason"]: ctx.reason or "",
@@ -94,7 +90,7 @@ def apply(ctx: AuditContext | None = None, *, using: str = DEFAULT_DB_ALIAS) -> 
 
 def set_config_sql(ctx: AuditContext, vendor: str) -> tuple[str, list[str]]:
     """The ``set_config(...)`` calls that set ``ctx`` for the transaction, to run alone or inside another SELECT."""
-    values = _values(ctx, vendor)
+    values = settings_of(ctx, vendor)
     return ", ".join("set_config(%s, %s, true)" for _ in values), [item for pair in values.items() for item in pair]
 
 

@@ -113,14 +113,11 @@ def _select(model, identity: tuple[str, ...], wanted: list[tuple], *, lock: bool
     return found
 
 
-def select_sql(
-    model, identity: tuple[str, ...], wanted: list[tuple], *, lock: bool = False, versioned: bool = False
-) -> tuple[str, list]:
+def select_sql(model, identity: tuple[str, ...], wanted: list[tuple], *, lock: bool) -> tuple[str, list]:
     """SELECT the model's rows whose identity columns are one of ``wanted``: arrays on PostgreSQL (any number), a
-    row-value IN list elsewhere (the caller batches). ``versioned`` (PostgreSQL): each row ends with its version, the
-    ``xmin`` of the row as read (every UPDATE of the row changes it)."""
+    row-value IN list elsewhere (the caller batches)."""
     fields = list(model._meta.concrete_fields)
-    columns = ", ".join(f"t.{connection.ops.quote_name(f.column)}" for f in fields) + ", t.xmin::text" * versioned
+    columns = ", ".join(f"t.{connection.ops.quote_name(f.column)}" for f in fields)
     table = connection.ops.quote_name(model._meta.db_table)
     if connection.vendor == "postgresql":
         unnest = ", ".join("%s::varchar[]" for _ in identity)

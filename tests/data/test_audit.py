@@ -37,5 +37,5 @@ def test_apply_refuses_to_run_outside_a_transaction():
 
 
 def test_user_agent_is_truncated(db):
-    values = audit._values(audit.AuditContext(user_agent="x" * 5000), connection.vendor)
+    values = audit.settings_of(audit.AuditContext(user_agent="x" * 5000), connection.vendor)
     assert len(values["app.user_agent"]) == audit.USER_AGENT_MAX_LENGTH
