@@ -1,7 +1,8 @@
 """The audited single write against its floors and its peer, in one run, rounds interleaved (issue 24).
 
 - ``set_value``: one validated, typed, audited write (category lock, review gate, history row in the hash chain,
-  NOTIFY), in its own transaction;
+  NOTIFY), in its own transaction, of the same key again (the connection remembers it: one round trip) and of a key
+  it does not remember (the read, then the write);
 - floor: a bare ``UPDATE`` of the same row + commit (the table's triggers fire: the history row and chain are part of
   the table), and a bare UPDATE + commit of a table without triggers;
 - peer: django-constance's setter (``setattr(config, KEY, value)``, its database backend);
@@ -40,6 +41,7 @@ def run() -> dict[str, float]:
     from django.db import close_old_connections, connection, transaction
 
     from configurations import services
+    from configurations.data import optimistic
 
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE bench_plain (id integer PRIMARY KEY, value text)")
@@ -49,6 +51,10 @@ def run() -> dict[str, float]:
 
     def ours(i):
         services.set_value(category="bench", key="k", environment="test", value=f"v{i}", reason="bench")
+
+    def ours_cold(i):  # nothing remembered: the read, then the write
+        optimistic.forget()
+        services.set_value(category="bench", key="k", environment="test", value=f"c{i}", reason="bench")
 
     def bare(i):
         with transaction.atomic(), connection.cursor() as cursor:
@@ -83,9 +89,12 @@ def run() -> dict[str, float]:
             worker.join()
         return threads * (WRITES // 2) / (time.perf_counter() - start)
 
-    figures: dict[str, list[float]] = {name: [] for name in ("set_value", "bare", "plain", "constance", "one", "eight")}
+    figures: dict[str, list[float]] = {
+        name: [] for name in ("set_value", "cold", "bare", "plain", "constance", "one", "eight")
+    }
     for _ in range(ROUNDS):
         figures["set_value"].append(_rate(ours, WRITES))
+        figures["cold"].append(_rate(ours_cold, WRITES))
         figures["bare"].append(_rate(bare, WRITES))
         figures["plain"].append(_rate(plain, WRITES))
         figures["constance"].append(_rate(constance_setter, WRITES))
@@ -104,6 +113,9 @@ def run() -> dict[str, float]:
     )
     result["set_value / constance setter"] = statistics.median(
         figures["set_value"][r] / figures["constance"][r] for r in rounds
+    )
+    result["set_value of a key not remembered / constance setter"] = statistics.median(
+        figures["cold"][r] / figures["constance"][r] for r in rounds
     )
     result[f"{THREADS} writers on {THREADS} categories / 1 writer"] = statistics.median(
         figures["eight"][r] / figures["one"][r] for r in rounds

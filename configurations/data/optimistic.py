@@ -10,15 +10,23 @@ API's ``If-Match``) holds. Else it raises and PostgreSQL rolls the whole message
 simple query are one transaction); ``write`` then answers None and the caller takes the locked path. Being a
 function, its statements are planned once per connection, not on every write. The triggers are the table's:
 history, chain, outbox and NOTIFY are written as on every path.
+
+Each connection remembers what it last read and wrote of a (category, key, environment), with the versions: the next
+write of the same key may skip the read (``recall``), one round trip in all. Remembered state is only a guess that the
+write's own checks confirm under the lock; when it is stale the write refuses itself as above and the caller reads
+afresh. A bounded memory (``KEPT`` keys a connection), of rows as stored (a secret only as its envelope).
 """
 
 from __future__ import annotations
 
+import collections
+import copy
 import dataclasses
 import functools
 import json
+import weakref
 
-from django.db import DatabaseError, ProgrammingError, connection
+from django.db import DatabaseError, ProgrammingError, connection, connections
 
 from . import audit, bulk, locks
 from .models import ConfigurationMetadata, SystemConfiguration
@@ -41,7 +49,9 @@ def _read_sql() -> str:
             "FROM config_read_for_write(%s::varchar[], %s::varchar[], %s::varchar[]) AS f")  # fmt: skip
 
 
-_WRITE = "SELECT config_write_if_unchanged(%s::jsonb)"
+# The rows written take the transaction's id as their version (xmin).
+_WRITE = "SELECT config_write_if_unchanged(%s::jsonb), pg_current_xact_id()::xid::text"
+KEPT = 512  # keys a connection remembers
 
 
 @dataclasses.dataclass
@@ -79,13 +89,15 @@ def read(triples: set[tuple[str, str, str]], then: bulk.Then = None) -> Read | N
     found_meta.pop(None, None)
     metadata = bulk.instances(ConfigurationMetadata, [found[:-1] for found in found_meta.values()])
     rows = bulk.instances(SystemConfiguration, [found[:-1] for found in found_rows])
-    return Read(
+    seen = Read(
         metadata={(m.category, m.config_key): m for m in metadata},
         rows={(r.category, r.config_key, r.environment): r for r in rows},
         row_versions={found[0]: found[-1] for found in found_rows},
         metadata_versions=sorted((f"{found[0]}:{found[-1]}" for found in found_meta.values()), key=_by_id),
         then=results[1] if then else [],
     )
+    _remember(wanted, seen, {key: seen.row_versions.get(row.id) for key, row in seen.rows.items()})
+    return seen
 
 
 Condition = tuple[str, str, list[int]] | None  # environment, category, the versions it may have
@@ -112,14 +124,96 @@ def write(rows: list[SystemConfiguration], seen: Read, *, context: audit.AuditCo
     }
     params = [json.dumps(order)]
     statements = [(_WRITE, params), *([then] if then else [])]
+    keys = [(row.category, row.config_key, row.environment) for row in rows]
     try:
         with bulk.refusals_explained(rows):
             results = bulk.run_together(statements)
     except DatabaseError as error:
+        _memory().pop_all(keys)
         if getattr(error.__cause__, "sqlstate", None) == STALE:
             return None
         raise
+    written = {key: row for key, row in zip(keys, rows, strict=True)}
+    _remember(keys, dataclasses.replace(seen, rows={**seen.rows, **written}), dict.fromkeys(keys, results[0][0][1]))
     return results[1] if then else []
+
+
+def recall(triples: set[tuple[str, str, str]]) -> Read | None:
+    """What this connection last read or wrote of each of ``triples``, as ``read`` gives it (copies), if it
+    remembers them all; else None. Only a guess: ``write`` confirms it under the lock."""
+    memory = _memory()
+    kept = [memory.get(triple) for triple in triples]
+    if any(entry is None for entry in kept):
+        return None
+    metadata = {(e.meta.category, e.meta.config_key): (e.meta, e.meta_version) for e in kept if e.meta is not None}
+    rows = {(e.row.category, e.row.config_key, e.row.environment): e for e in kept if e.row is not None}
+    return Read(
+        metadata={pair: copy.copy(meta) for pair, (meta, _) in metadata.items()},
+        rows={triple: copy.copy(e.row) for triple, e in rows.items()},
+        row_versions={e.row.id: e.row_version for e in rows.values()},
+        metadata_versions=sorted((f"{meta.id}:{version}" for meta, version in metadata.values()), key=_by_id),
+        then=[],
+    )
+
+
+def forget() -> None:
+    """Forget what this connection remembers (after a restore, or to test the read)."""
+    _memory().clear()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Kept:
+    row: SystemConfiguration | None
+    row_version: str | None
+    meta: ConfigurationMetadata | None
+    meta_version: str | None
+
+
+class _Memory(collections.OrderedDict):
+    """A connection's remembered keys, the least recently used forgotten first, for one database."""
+
+    def __init__(self, database: tuple):
+        super().__init__()
+        self.database = database
+
+    def keep(self, triple: tuple[str, str, str], entry: _Kept) -> None:
+        self[triple] = entry
+        self.move_to_end(triple)
+        while len(self) > KEPT:
+            self.popitem(last=False)
+
+    def pop_all(self, triples) -> None:
+        for triple in triples:
+            self.pop(triple, None)
+
+
+_MEMORIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _memory() -> _Memory:
+    settings = connection.settings_dict
+    database = (settings["NAME"], settings.get("HOST"), settings.get("PORT"), settings.get("USER"))
+    wrapper = connections[connection.alias]  # this thread's, not the proxy
+    memory = _MEMORIES.get(wrapper)
+    if memory is None or memory.database != database:
+        memory = _MEMORIES[wrapper] = _Memory(database)
+    return memory
+
+
+def _remember(triples, seen: Read, row_versions: dict) -> None:
+    memory = _memory()
+    versions = dict(version.split(":") for version in seen.metadata_versions)
+    for category, key, environment in triples:
+        row, meta = seen.rows.get((category, key, environment)), seen.metadata.get((category, key))
+        memory.keep(
+            (category, key, environment),
+            _Kept(
+                row=copy.copy(row),
+                row_version=row_versions.get((category, key, environment)),
+                meta=copy.copy(meta),
+                meta_version=versions.get(str(meta.id)) if meta is not None else None,
+            ),
+        )
 
 
 def _columns(row: SystemConfiguration) -> dict:

@@ -3,8 +3,10 @@
 The locked path (``plan_changes(lock=True)`` + ``write_plans``) takes the categories' locks, reads and validates under
 them and writes, inside the caller's transaction or one of its own: four round trips on PostgreSQL. A write that is
 a transaction of its own on PostgreSQL first tries the optimistic path (data/optimistic.py): it reads and validates
-without a lock, then takes the locks and writes in one message, which PostgreSQL rolls back whole if anything read
-changed meanwhile; the locked path then does it again. Both record the same history, chain, events and NOTIFY.
+without a lock (or on what the connection remembers of the keys, which skips the read), then takes the locks and
+writes in one message, which PostgreSQL rolls back whole if anything read changed meanwhile; a remembered key is
+then read afresh and written again, a key read afresh is written again on the locked path. Both record the same
+history, chain, events and NOTIFY.
 """
 
 from __future__ import annotations
@@ -74,10 +76,10 @@ def write_optimistically(
     vet: Callable[[list[PlannedChange]], None] | None = None,
     expects: Callable[[list[tuple]], bool] | None = None,
 ) -> tuple[list[PlannedChange], list[tuple]] | None:
-    """The changes planned and written in two round trips, with the rows of ``then`` read after them; or None when
-    this path does not apply (a transaction is open, SQLite, a new key) or the write was refused (something read
-    changed before it, or a review policy protects the environment; nothing was written): the caller then takes the
-    locked path, which decides.
+    """The changes planned and written in two round trips (one when the connection remembers their keys), with the
+    rows of ``then`` read after them; or None when this path does not apply (a transaction is open, SQLite, a new
+    key) or the write was refused (something read changed before it, or a review policy protects the environment;
+    nothing was written): the caller then takes the locked path, which decides.
 
     ``context`` is the audit context's values (as ``audit_context`` takes them); ``condition`` a version the category
     must have under the lock (the API's If-Match); ``expects`` whether the rows of ``then`` as first read let the
@@ -88,7 +90,11 @@ def write_optimistically(
         return None
     refuse_unwritable(changes, actor=actor)
     ctx = audit.context_for(**context)
-    seen = optimistic.read({(c.category, c.key, c.environment) for c in changes}, then if expects else None)
+    triples = {(c.category, c.key, c.environment) for c in changes}
+    remembered = optimistic.recall(triples) if expects is None else None
+    if remembered and (written := _from_memory(changes, remembered, ctx, condition, then, vet)) is not None:
+        return written
+    seen = optimistic.read(triples, then if expects else None)
     if seen is None or (expects is not None and not expects(seen.then)):
         return None  # the locked path decides
     plans = plans_from(changes, seen.metadata, seen.rows)
@@ -99,6 +105,22 @@ def write_optimistically(
     if any(plan.writes and plan.row is None for plan in plans):
         return None  # a new key: its row's creation is serialised by the lock, on the locked path
     found = _write(plans, seen, ctx, condition, then)
+    return None if found is None else (plans, found)
+
+
+@sensitive_variables()
+def _from_memory(changes, remembered: optimistic.Read, ctx, condition, then, vet):
+    """The changes planned on what this connection remembers of their keys and written in one round trip; or None:
+    the caller reads afresh. A refusal, an unchanged value or a new key decided on remembered state is not final."""
+    try:
+        plans = plans_from(changes, remembered.metadata, remembered.rows)
+        if vet is not None:
+            vet(plans)
+    except Exception:  # decided again on what the database holds, which raises it if it stands
+        return None
+    if not all(plan.writes and plan.row is not None for plan in plans):
+        return None
+    found = _write(plans, remembered, ctx, condition, then)
     return None if found is None else (plans, found)
 
 

@@ -183,3 +183,72 @@ def test_an_open_transaction_keeps_the_locked_path():
         assert not optimistic.applies()
         services.set_value(key="host", value="b.example.com", **PROD)
     assert services.get_value(key="host", **PROD) == "b.example.com"
+
+
+# ---------------------------------------------------------------------------- what a connection remembers
+
+
+def test_the_next_write_of_a_key_is_one_round_trip(django_assert_num_queries):
+    """The connection remembers the row as it wrote it, with its new version: the next write skips the read."""
+    services.set_value(key="host", value="a.example.com", **PROD)
+    services.set_value(key="host", value="b.example.com", **PROD)  # the read, then the write
+    with django_assert_num_queries(1) as captured:
+        services.set_value(key="host", value="c.example.com", reason="third", **PROD)
+    assert "config_write_if_unchanged" in captured.captured_queries[0]["sql"]
+    assert [(e.old_value, e.new_value) for e in _entries("host")][-2:] == [
+        ("a.example.com", "b.example.com"),
+        ("b.example.com", "c.example.com"),
+    ]
+    assert services.verify_history().ok
+
+
+def test_what_another_connection_wrote_since_is_read_afresh(django_assert_num_queries):
+    """The remembered version is stale: the write refuses itself whole, the key is read afresh and written."""
+    services.set_value(key="host", value="a.example.com", **PROD)
+    services.set_value(key="host", value="b.example.com", **PROD)
+    _in_another_thread(lambda: services.set_value(key="host", value="other.example.com", reason="other", **PROD))
+    with django_assert_num_queries(3) as captured:  # the refused write, the read, the write
+        services.set_value(key="host", value="ours.example.com", reason="ours", **PROD)
+    assert ["config_write_if_unchanged" in q["sql"] for q in captured.captured_queries] == [True, False, True]
+    assert [(e.old_value, e.new_value, e.change_reason) for e in _entries("host")][-2:] == [
+        ("b.example.com", "other.example.com", "other"),
+        ("other.example.com", "ours.example.com", "ours"),
+    ]
+
+
+def test_a_refusal_decided_on_remembered_rules_is_not_final():
+    """Rules loosened by another connection: the value the remembered rules refuse is written; rules tightened: the
+    value they allow is refused, and nothing is written."""
+    MetadataFactory(category="smtp", config_key="host", validation_rules={"maxLength": 5})
+    services.set_value(key="host", value="a.com", **PROD)
+    services.set_value(key="host", value="b.com", **PROD)  # remembered, with maxLength 5
+
+    def rules(length):
+        return lambda: ConfigurationMetadata.objects.filter(category="smtp", config_key="host").update(
+            validation_rules={"maxLength": length}
+        )
+
+    _in_another_thread(rules(100))
+    services.set_value(key="host", value="longer.example.com", **PROD)
+    assert services.get_value(key="host", **PROD) == "longer.example.com"
+    services.set_value(key="host", value="c.com", **PROD)  # remembered, with maxLength 100
+    _in_another_thread(rules(5))
+    with pytest.raises(ValidationError, match=r"smtp\.host"):
+        services.set_value(key="host", value="longest.example.com", **PROD)
+    assert services.get_value(key="host", **PROD) == "c.com"
+    assert [e.new_value for e in _entries("host")][-1] == "c.com"
+
+
+def test_the_memory_is_bounded_and_holds_copies(monkeypatch):
+    monkeypatch.setattr(optimistic, "KEPT", 2)
+    for key in ("host", "user", "port"):
+        services.set_value(key=key, value="1", **PROD)
+        services.set_value(key=key, value="2", **PROD)
+    assert optimistic.recall({("smtp", "host", "production")}) is None  # the least recently used, forgotten
+    row = services.set_value(key="port", value="3", **PROD)
+    row.value_type, row.config_value = "json", "{}"  # the caller's row is not the remembered one
+    remembered = optimistic.recall({("smtp", "port", "production")})
+    assert (remembered.rows[("smtp", "port", "production")].value_type, remembered.rows[("smtp", "port", "production")]
+            .config_value) == ("string", "3")  # fmt: skip
+    services.set_value(key="port", value="4", **PROD)
+    assert ConfigurationHistory.objects.filter(config_key="port").latest("id").new_value_type == "string"
