@@ -14,7 +14,8 @@ history, chain, outbox and NOTIFY are written as on every path.
 Each connection remembers what it last read and wrote of a (category, key, environment), with the versions: the next
 write of the same key may skip the read (``recall``), one round trip in all. Remembered state is only a guess that the
 write's own checks confirm under the lock; when it is stale the write refuses itself as above and the caller reads
-afresh. A bounded memory (``KEPT`` keys a connection), of rows as stored (a secret only as its envelope).
+afresh. A bounded memory (``KEPT`` keys a database session, which a pool lends to one request at a time), of rows as
+stored (a secret only as its envelope).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import functools
 import json
 import weakref
 
-from django.db import DatabaseError, ProgrammingError, connection, connections
+from django.db import DatabaseError, ProgrammingError, connection
 
 from . import audit, bulk, locks
 from .models import ConfigurationMetadata, SystemConfiguration
@@ -170,11 +171,7 @@ class _Kept:
 
 
 class _Memory(collections.OrderedDict):
-    """A connection's remembered keys, the least recently used forgotten first, for one database."""
-
-    def __init__(self, database: tuple):
-        super().__init__()
-        self.database = database
+    """A database session's remembered keys, the least recently used forgotten first."""
 
     def keep(self, triple: tuple[str, str, str], entry: _Kept) -> None:
         self[triple] = entry
@@ -191,12 +188,13 @@ _MEMORIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _memory() -> _Memory:
-    settings = connection.settings_dict
-    database = (settings["NAME"], settings.get("HOST"), settings.get("PORT"), settings.get("USER"))
-    wrapper = connections[connection.alias]  # this thread's, not the proxy
-    memory = _MEMORIES.get(wrapper)
-    if memory is None or memory.database != database:
-        memory = _MEMORIES[wrapper] = _Memory(database)
+    # Keyed by the database session, not Django's connection object: a pool's sessions outlive the requests (and the
+    # objects) that borrow them, one at a time.
+    connection.ensure_connection()
+    session = connection.connection
+    memory = _MEMORIES.get(session)
+    if memory is None:
+        memory = _MEMORIES[session] = _Memory()
     return memory
 
 
