@@ -11,11 +11,11 @@ simple query are one transaction); ``write`` then answers None and the caller ta
 function, its statements are planned once per connection, not on every write. The triggers are the table's:
 history, chain, outbox and NOTIFY are written as on every path.
 
-Each connection remembers what it last read and wrote of a (category, key, environment), with the versions: the next
+The process remembers what it last read and wrote of a (category, key, environment), with the versions: the next
 write of the same key may skip the read (``recall``), one round trip in all. Remembered state is only a guess that the
-write's own checks confirm under the lock; when it is stale the write refuses itself as above and the caller reads
-afresh. A bounded memory (``KEPT`` keys a database session, which a pool lends to one request at a time), of rows as
-stored (a secret only as its envelope).
+write's own checks confirm under the lock; when another session (or process) wrote since, the write refuses itself as
+above and the caller reads afresh. A bounded memory (``KEPT`` keys a database), of rows as stored (a secret only as
+its envelope).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import copy
 import dataclasses
 import functools
 import json
-import weakref
+import threading
 
 from django.db import DatabaseError, ProgrammingError, connection
 
@@ -140,7 +140,7 @@ def write(rows: list[SystemConfiguration], seen: Read, *, context: audit.AuditCo
 
 
 def recall(triples: set[tuple[str, str, str]]) -> Read | None:
-    """What this connection last read or wrote of each of ``triples``, as ``read`` gives it (copies), if it
+    """What the process last read or wrote of each of ``triples``, as ``read`` gives it (copies), if it
     remembers them all; else None. Only a guess: ``write`` confirms it under the lock."""
     memory = _memory()
     kept = [memory.get(triple) for triple in triples]
@@ -158,8 +158,8 @@ def recall(triples: set[tuple[str, str, str]]) -> Read | None:
 
 
 def forget() -> None:
-    """Forget what this connection remembers (after a restore, or to test the read)."""
-    _memory().clear()
+    """Forget everything the process remembers (after a restore; before each test)."""
+    _MEMORIES.clear()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,30 +171,40 @@ class _Kept:
 
 
 class _Memory(collections.OrderedDict):
-    """A database session's remembered keys, the least recently used forgotten first."""
+    """A database's remembered keys, the least recently used forgotten first; shared by the process's threads."""
+
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+
+    def get(self, triple, default=None):
+        with self.lock:
+            return super().get(triple, default)
 
     def keep(self, triple: tuple[str, str, str], entry: _Kept) -> None:
-        self[triple] = entry
-        self.move_to_end(triple)
-        while len(self) > KEPT:
-            self.popitem(last=False)
+        with self.lock:
+            self[triple] = entry
+            self.move_to_end(triple)
+            while len(self) > KEPT:
+                self.popitem(last=False)
 
     def pop_all(self, triples) -> None:
-        for triple in triples:
-            self.pop(triple, None)
+        with self.lock:
+            for triple in triples:
+                self.pop(triple, None)
 
 
-_MEMORIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_MEMORIES: dict[tuple, _Memory] = {}
 
 
 def _memory() -> _Memory:
-    # Keyed by the database session, not Django's connection object: a pool's sessions outlive the requests (and the
-    # objects) that borrow them, one at a time.
-    connection.ensure_connection()
-    session = connection.connection
-    memory = _MEMORIES.get(session)
+    # One per database, shared by the process's threads and sessions: what one request wrote serves the next, whichever
+    # of a pool's sessions each borrows; a version another session wrote since is the database's to refuse.
+    settings = connection.settings_dict
+    database = (connection.alias, settings["NAME"], settings.get("HOST"), settings.get("PORT"), settings.get("USER"))
+    memory = _MEMORIES.get(database)
     if memory is None:
-        memory = _MEMORIES[session] = _Memory()
+        memory = _MEMORIES.setdefault(database, _Memory())
     return memory
 
 

@@ -202,11 +202,22 @@ def test_the_next_write_of_a_key_is_one_round_trip(django_assert_num_queries):
     assert services.verify_history().ok
 
 
-def test_what_another_connection_wrote_since_is_read_afresh(django_assert_num_queries):
+def _written_elsewhere(key: str, value: str, reason: str) -> None:
+    """Another process's write: a session of its own, which this process's memory knows nothing of."""
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other, other.transaction():
+        other.execute("SELECT set_config('app.reason', %s, true)", [reason])
+        other.execute(
+            "UPDATE system_configurations SET config_value = %s WHERE category = 'smtp' AND config_key = %s "
+            "AND environment = 'production'",
+            [value, key],
+        )
+
+
+def test_what_another_process_wrote_since_is_read_afresh(django_assert_num_queries):
     """The remembered version is stale: the write refuses itself whole, the key is read afresh and written."""
     services.set_value(key="host", value="a.example.com", **PROD)
     services.set_value(key="host", value="b.example.com", **PROD)
-    _in_another_thread(lambda: services.set_value(key="host", value="other.example.com", reason="other", **PROD))
+    _written_elsewhere("host", "other.example.com", "other")
     with django_assert_num_queries(3) as captured:  # the refused write, the read, the write
         services.set_value(key="host", value="ours.example.com", reason="ours", **PROD)
     assert ["config_write_if_unchanged" in q["sql"] for q in captured.captured_queries] == [True, False, True]
@@ -214,6 +225,15 @@ def test_what_another_connection_wrote_since_is_read_afresh(django_assert_num_qu
         ("b.example.com", "other.example.com", "other"),
         ("other.example.com", "ours.example.com", "ours"),
     ]
+
+
+def test_what_another_thread_wrote_serves_the_next_write(django_assert_num_queries):
+    """The memory is the process's: a request on another thread (another of a pool's sessions) wrote the key last."""
+    services.set_value(key="host", value="a.example.com", **PROD)
+    _in_another_thread(lambda: services.set_value(key="host", value="b.example.com", reason="other", **PROD))
+    with django_assert_num_queries(1):
+        services.set_value(key="host", value="c.example.com", **PROD)
+    assert [(e.old_value, e.new_value) for e in _entries("host")][-1] == ("b.example.com", "c.example.com")
 
 
 def test_a_refusal_decided_on_remembered_rules_is_not_final():
