@@ -110,6 +110,18 @@ def _admin_connection():
     )
 
 
+def _until_listening(admin, pid: int) -> None:
+    deadline = time.monotonic() + BOUND
+    while time.monotonic() < deadline:
+        found = admin.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE application_name = %s", [f"configurations-watcher-{pid}"]
+        ).fetchall()
+        if found:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"the reader {pid}'s watcher did not connect within {BOUND}s")
+
+
 @pytest.mark.postgres
 def test_reads_survive_an_outage_and_resync_after_it(probe):
     reader = Reader("--heartbeat", "0.1")
@@ -117,6 +129,7 @@ def test_reads_survive_an_outage_and_resync_after_it(probe):
     admin = _admin_connection()
     try:
         reader.wait_for(lambda line: line.startswith("initial "))
+        _until_listening(admin, reader.process.pid)  # the watcher thread connects after the first read
         admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [database])
         connection.close()  # ours was terminated too
