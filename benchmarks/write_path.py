@@ -41,7 +41,7 @@ def run() -> dict[str, float]:
     from django.db import close_old_connections, connection, transaction
 
     from configurations import services
-    from configurations.data import optimistic
+    from configurations.data import write_memory
 
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE bench_plain (id integer PRIMARY KEY, value text)")
@@ -53,7 +53,7 @@ def run() -> dict[str, float]:
         services.set_value(category="bench", key="k", environment="test", value=f"v{i}", reason="bench")
 
     def ours_cold(i):  # nothing remembered: the read, then the write
-        optimistic.forget()
+        write_memory.forget()
         services.set_value(category="bench", key="k", environment="test", value=f"c{i}", reason="bench")
 
     def bare(i):

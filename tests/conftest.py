@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
-from configurations.data import optimistic
+from configurations.data import write_memory
 from configurations.data.triggers import records
 from configurations.models import AuditChainHead, ConfigurationHistory
 from tests import chromium as browser_support
@@ -35,9 +35,9 @@ def _restart_record_chains_after_flush(using, sender, **kwargs):
 
 @pytest.fixture(autouse=True)
 def _nothing_remembered():
-    """Each test starts with nothing remembered of earlier tests' rows (data/optimistic.py): a flushed database's
+    """Each test starts with nothing remembered of earlier tests' rows (data/write_memory.py): a flushed database's
     rows are new, and a stale memory would cost a write one refused round trip, which the query counts would see."""
-    optimistic.forget()
+    write_memory.forget()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -11,25 +11,19 @@ simple query are one transaction); ``write`` then answers None and the caller ta
 function, its statements are planned once per connection, not on every write. The triggers are the table's:
 history, chain, outbox and NOTIFY are written as on every path.
 
-The process remembers what it last read and wrote of a (category, key, environment), with the versions: the next
-write of the same key may skip the read (``recall``), one round trip in all. Remembered state is only a guess that the
-write's own checks confirm under the lock; when another session (or process) wrote since, the write refuses itself as
-above and the caller reads afresh. A bounded memory (``KEPT`` keys a database), of rows as stored (a secret only as
-its envelope).
+What the process last read or wrote of a key is remembered with its versions (data/write_memory.py): the next write
+of the key may skip the read (``recall``), one round trip in all.
 """
 
 from __future__ import annotations
 
-import collections
-import copy
 import dataclasses
 import functools
 import json
-import threading
 
 from django.db import DatabaseError, ProgrammingError, connection
 
-from . import audit, bulk, locks
+from . import audit, bulk, locks, write_memory
 from .models import ConfigurationMetadata, SystemConfiguration
 
 UNDEFINED_FUNCTION = "42883"
@@ -52,7 +46,9 @@ def _read_sql() -> str:
 
 # The rows written take the transaction's id as their version (xmin).
 _WRITE = "SELECT config_write_if_unchanged(%s::jsonb), pg_current_xact_id()::xid::text"
-KEPT = 512  # keys a connection remembers
+# The history's head: read before the rows (what changed after it is newer than what was read), and after a write in
+# its transaction (the write's own last history id).
+_HEAD = ("SELECT last_id FROM configuration_history_head WHERE id = 1", [])
 
 
 @dataclasses.dataclass
@@ -78,13 +74,18 @@ def read(triples: set[tuple[str, str, str]], then: bulk.Then = None) -> Read | N
     versions (``config_read_for_write``), and the rows of ``then``; None on a database below migration 0029 (no
     such function yet: the caller takes the locked path)."""
     wanted = sorted(triples)
-    statements = [(_read_sql(), [list(column) for column in zip(*wanted, strict=True)]), *([then] if then else [])]
+    statements = [
+        _HEAD,
+        (_read_sql(), [list(column) for column in zip(*wanted, strict=True)]),
+        *([then] if then else []),
+    ]
     try:
         results = bulk.run_together(statements)
     except ProgrammingError as error:  # outside any transaction: nothing to roll back
         if getattr(error.__cause__, "sqlstate", None) == UNDEFINED_FUNCTION:
             return None
         raise
+    head, results = _head(results[0]), results[1:]
     found_rows = [found[: _ROW_FIELDS + 1] for found in results[0] if found[0] is not None]
     found_meta = {found[_ROW_FIELDS + 1]: found[_ROW_FIELDS + 1 :] for found in results[0]}
     found_meta.pop(None, None)
@@ -97,7 +98,7 @@ def read(triples: set[tuple[str, str, str]], then: bulk.Then = None) -> Read | N
         metadata_versions=sorted((f"{found[0]}:{found[-1]}" for found in found_meta.values()), key=_by_id),
         then=results[1] if then else [],
     )
-    _remember(wanted, seen, {key: seen.row_versions.get(row.id) for key, row in seen.rows.items()})
+    _remember(wanted, seen, {key: seen.row_versions.get(row.id) for key, row in seen.rows.items()}, head)
     return seen
 
 
@@ -124,108 +125,57 @@ def write(rows: list[SystemConfiguration], seen: Read, *, context: audit.AuditCo
         "version": dict(zip(("environment", "category", "versions"), condition, strict=True)) if condition else None,
     }
     params = [json.dumps(order)]
-    statements = [(_WRITE, params), *([then] if then else [])]
+    statements = [(_WRITE, params), _HEAD, *([then] if then else [])]
     keys = [(row.category, row.config_key, row.environment) for row in rows]
     try:
         with bulk.refusals_explained(rows):
             results = bulk.run_together(statements)
     except DatabaseError as error:
-        _memory().pop_all(keys)
+        write_memory.forget_keys(keys)
         if getattr(error.__cause__, "sqlstate", None) == STALE:
             return None
         raise
     written = {key: row for key, row in zip(keys, rows, strict=True)}
-    _remember(keys, dataclasses.replace(seen, rows={**seen.rows, **written}), dict.fromkeys(keys, results[0][0][1]))
-    return results[1] if then else []
+    version, head = results[0][0][1], _head(results[1])
+    _remember(keys, dataclasses.replace(seen, rows={**seen.rows, **written}), dict.fromkeys(keys, version), head)
+    return results[2] if then else []
 
 
 def recall(triples: set[tuple[str, str, str]]) -> Read | None:
-    """What the process last read or wrote of each of ``triples``, as ``read`` gives it (copies), if it
-    remembers them all; else None. Only a guess: ``write`` confirms it under the lock."""
-    memory = _memory()
-    kept = [memory.get(triple) for triple in triples]
-    if any(entry is None for entry in kept):
+    """What the process last read or wrote of each of ``triples`` (data/write_memory.py), as ``read`` gives it, if
+    it remembers them all; else None. Only a guess: ``write`` confirms it under the lock."""
+    kept = write_memory.entries(triples)
+    if kept is None:
         return None
     metadata = {(e.meta.category, e.meta.config_key): (e.meta, e.meta_version) for e in kept if e.meta is not None}
     rows = {(e.row.category, e.row.config_key, e.row.environment): e for e in kept if e.row is not None}
     return Read(
-        metadata={pair: copy.copy(meta) for pair, (meta, _) in metadata.items()},
-        rows={triple: copy.copy(e.row) for triple, e in rows.items()},
+        metadata={pair: meta for pair, (meta, _) in metadata.items()},
+        rows={triple: e.row for triple, e in rows.items()},
         row_versions={e.row.id: e.row_version for e in rows.values()},
         metadata_versions=sorted((f"{meta.id}:{version}" for meta, version in metadata.values()), key=_by_id),
         then=[],
     )
 
 
-def forget() -> None:
-    """Forget everything the process remembers (after a restore; before each test)."""
-    _MEMORIES.clear()
-
-
-@dataclasses.dataclass(frozen=True)
-class _Kept:
-    row: SystemConfiguration | None
-    row_version: str | None
-    meta: ConfigurationMetadata | None
-    meta_version: str | None
-
-
-class _Memory(collections.OrderedDict):
-    """A database's remembered keys, the least recently used forgotten first; shared by the process's threads."""
-
-    def __init__(self):
-        super().__init__()
-        self.lock = threading.Lock()
-
-    def get(self, triple, default=None):
-        with self.lock:
-            return super().get(triple, default)
-
-    def keep(self, triple: tuple[str, str, str], entry: _Kept) -> None:
-        with self.lock:
-            self[triple] = entry
-            self.move_to_end(triple)
-            while len(self) > KEPT:
-                self.popitem(last=False)
-
-    def pop_all(self, triples) -> None:
-        with self.lock:
-            for triple in triples:
-                self.pop(triple, None)
-
-
-_MEMORIES: dict[tuple, _Memory] = {}
-
-
-def _memory() -> _Memory:
-    # One per database, shared by the process's threads and sessions: what one request wrote serves the next, whichever
-    # of a pool's sessions each borrows; a version another session wrote since is the database's to refuse.
-    settings = connection.settings_dict
-    database = (connection.alias, settings["NAME"], settings.get("HOST"), settings.get("PORT"), settings.get("USER"))
-    memory = _MEMORIES.get(database)
-    if memory is None:
-        memory = _MEMORIES.setdefault(database, _Memory())
-    return memory
-
-
-def _remember(triples, seen: Read, row_versions: dict) -> None:
-    memory = _memory()
+def _remember(triples, seen: Read, row_versions: dict, seen_at: int) -> None:
     versions = dict(version.split(":") for version in seen.metadata_versions)
     for category, key, environment in triples:
         row, meta = seen.rows.get((category, key, environment)), seen.metadata.get((category, key))
-        memory.keep(
+        write_memory.keep(
             (category, key, environment),
-            _Kept(
-                row=copy.copy(row),
+            write_memory.Kept(
+                row=row,
                 row_version=row_versions.get((category, key, environment)),
-                meta=copy.copy(meta),
+                meta=meta,
                 meta_version=versions.get(str(meta.id)) if meta is not None else None,
+                seen_at=seen_at,
             ),
         )
 
 
-def _columns(row: SystemConfiguration) -> dict:
-    return {column: getattr(row, column) for column in ("id", *bulk.COLUMNS)}
+def _head(rows: list[tuple]) -> int:
+    return rows[0][0] if rows and rows[0][0] is not None else 0
 
 
 def _by_id(version: str) -> int:

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..core import crypto, secrecy, stored, values
 from ..core.vocabulary import label, value_type_for_input
-from ..data import queries
+from ..data import queries, write_memory
 from . import persistence
 from .store import store
 
@@ -227,6 +227,7 @@ def refresh(query: Query, environments: Iterable[str]) -> None:
             or not apply_history_since(query, environments)
         ):
             store.seen = None
+            write_memory.forget()  # what changed is not known row by row
             for environment in environments:
                 load_full(query, environment)
 
@@ -245,6 +246,7 @@ def apply_history_since(query: Query, environments: list[str]) -> bool:
         return False  # too many to apply one by one, or the head's own row is gone (truncated, archived)
     if query(queries.ARCHIVED_SINCE_SQL, [since, since])[0][0]:
         return False  # rows after `since` were archived before this process saw them
+    write_memory.changed((config_id, history_id) for history_id, config_id, _, _ in changes)
     watched = set(environments)
     touched: dict[str, dict[str, int]] = {}
     config_ids = set()

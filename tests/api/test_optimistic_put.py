@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from configurations import services
-from configurations.data import optimistic
+from configurations.data import write_memory
 from configurations.data.models import ConfigurationHistory
 from configurations.services import writes
 from tests.api.test_views import assert_problem, call, make_token, put
@@ -44,7 +44,7 @@ def _writing(captured) -> list[str]:
 
 def test_a_put_writes_in_two_round_trips_then_one_and_answers_the_new_version(client, owner, data):
     token = make_token(owner, "development", write=True)
-    optimistic.forget()
+    write_memory.forget()
     with CaptureQueriesContext(connection) as captured:
         assert put(client, token, "port", 2500).status_code == 200
     # The read, then the write with the new version: no BEGIN, no COMMIT.

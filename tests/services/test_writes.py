@@ -14,9 +14,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, connections, transaction
 
-from configurations import services
+from configurations import runtime, services
 from configurations.data import optimistic
 from configurations.models import ConfigurationHistory, ConfigurationMetadata
+from configurations.runtime import snapshots
 from configurations.services import writes
 from tests.factories import MetadataFactory, editor_of
 
@@ -259,16 +260,37 @@ def test_a_refusal_decided_on_remembered_rules_is_not_final():
     assert [e.new_value for e in _entries("host")][-1] == "c.com"
 
 
-def test_the_memory_is_bounded_and_holds_copies(monkeypatch):
-    monkeypatch.setattr(optimistic, "KEPT", 2)
-    for key in ("host", "user", "port"):
-        services.set_value(key=key, value="1", **PROD)
-        services.set_value(key=key, value="2", **PROD)
-    assert optimistic.recall({("smtp", "host", "production")}) is None  # the least recently used, forgotten
+def test_the_caller_may_change_the_row_it_is_given():
+    services.set_value(key="port", value="1", **PROD)
+    services.set_value(key="port", value="2", **PROD)
     row = services.set_value(key="port", value="3", **PROD)
     row.value_type, row.config_value = "json", "{}"  # the caller's row is not the remembered one
-    remembered = optimistic.recall({("smtp", "port", "production")})
-    assert (remembered.rows[("smtp", "port", "production")].value_type, remembered.rows[("smtp", "port", "production")]
-            .config_value) == ("string", "3")  # fmt: skip
     services.set_value(key="port", value="4", **PROD)
-    assert ConfigurationHistory.objects.filter(config_key="port").latest("id").new_value_type == "string"
+    entry = ConfigurationHistory.objects.filter(config_key="port").latest("id")
+    assert (entry.old_value, entry.new_value, entry.new_value_type) == ("3", "4", "string")
+
+
+@pytest.fixture
+def watched(settings):
+    """The runtime's snapshot of production, refreshed as its watcher does after a NOTIFY (``refresh()``)."""
+    settings.CONFIG_ENVIRONMENT = "production"
+    runtime.reset()
+    services.set_value(key="host", value="a.example.com", **PROD)
+    runtime.reload("production")
+    yield lambda: snapshots.refresh(runtime._django_query, ["production"])
+    runtime.reset()
+
+
+def test_a_watcher_forgets_what_another_process_wrote(watched, django_assert_num_queries):
+    """The refresh after another process's write forgets the row: the next write reads it, without a refused round
+    trip; the refresh after the process's own write forgets nothing."""
+    services.set_value(key="host", value="b.example.com", **PROD)  # remembered
+    watched()
+    with django_assert_num_queries(1):
+        services.set_value(key="host", value="c.example.com", **PROD)
+    _written_elsewhere("host", "other.example.com", "other")
+    watched()
+    with django_assert_num_queries(2) as captured:  # the read, the write
+        services.set_value(key="host", value="ours.example.com", reason="ours", **PROD)
+    assert ["config_write_if_unchanged" in q["sql"] for q in captured.captured_queries] == [False, True]
+    assert [(e.old_value, e.new_value) for e in _entries("host")][-1] == ("other.example.com", "ours.example.com")

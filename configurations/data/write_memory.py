@@ -1,0 +1,104 @@
+"""What the process remembers of the rows its writes of their own last read or wrote (data/optimistic.py), so that the
+next write of a key may skip the read: one round trip in all.
+
+Each entry is a key's row and metadata with their versions (``xmin``) and the history head it was read or written at.
+It is only a guess, which the write's own checks confirm under the lock: a version another session wrote since makes
+the write refuse itself whole, and the key is read afresh. To spare that wasted round trip, a runtime watcher reports
+the rows other writes changed (``changed``, from the history it already reads after each NOTIFY) and their entries are
+forgotten. Bounded (``KEPT`` keys a database, the least recently used forgotten first), shared by the process's
+threads (a pool lends its sessions to one request at a time), rows as stored: a secret only as its envelope.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import dataclasses
+import threading
+from collections.abc import Iterable
+
+from django.db import connection
+
+from .models import ConfigurationMetadata, SystemConfiguration
+
+KEPT = 512  # keys a database
+
+Triple = tuple[str, str, str]  # category, key, environment
+
+
+@dataclasses.dataclass(frozen=True)
+class Kept:
+    """A key as last read or written: its row and metadata (None: none), their versions, and the history head then."""
+
+    row: SystemConfiguration | None
+    row_version: str | None
+    meta: ConfigurationMetadata | None
+    meta_version: str | None
+    seen_at: int
+
+
+class _Memory(collections.OrderedDict):
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+
+
+_MEMORIES: dict[tuple, _Memory] = {}
+
+
+def _memory() -> _Memory:
+    settings = connection.settings_dict
+    database = (connection.alias, settings["NAME"], settings.get("HOST"), settings.get("PORT"), settings.get("USER"))
+    memory = _MEMORIES.get(database)
+    return memory if memory is not None else _MEMORIES.setdefault(database, _Memory())
+
+
+def keep(triple: Triple, entry: Kept) -> None:
+    """Remember ``entry`` for ``triple`` (its row and metadata copied: callers may change theirs)."""
+    entry = dataclasses.replace(entry, row=copy.copy(entry.row), meta=copy.copy(entry.meta))
+    memory = _memory()
+    with memory.lock:
+        memory[triple] = entry
+        memory.move_to_end(triple)
+        while len(memory) > KEPT:
+            memory.popitem(last=False)
+
+
+def entries(triples: Iterable[Triple]) -> list[Kept] | None:
+    """What is remembered of each of ``triples`` (rows and metadata copied), or None unless all are."""
+    memory = _memory()
+    with memory.lock:
+        found = [memory.get(triple) for triple in triples]
+    if any(entry is None for entry in found):
+        return None
+    return [dataclasses.replace(e, row=copy.copy(e.row), meta=copy.copy(e.meta)) for e in found]
+
+
+def forget_keys(triples: Iterable[Triple]) -> None:
+    """Forget what is remembered of ``triples``."""
+    memory = _memory()
+    with memory.lock:
+        for triple in triples:
+            memory.pop(triple, None)
+
+
+def changed(history: Iterable[tuple[int, int]]) -> int:
+    """Forget the rows that changed after they were remembered, given as (configuration id, history id) pairs in the
+    order of the history (a runtime watcher's delta); the number forgotten. A write's own history row is not after
+    the head it was remembered at, so it forgets nothing of its own."""
+    newest = dict(history)
+    memory = _memory()
+    with memory.lock:
+        stale = [
+            triple
+            for triple, entry in memory.items()
+            if entry.row is not None and newest.get(entry.row.id, 0) > entry.seen_at
+        ]
+        for triple in stale:
+            del memory[triple]
+    return len(stale)
+
+
+def forget() -> None:
+    """Forget everything the process remembers (a full reload of the runtime, a restore; before each test)."""
+    _MEMORIES.clear()
