@@ -1,5 +1,5 @@
-"""A write of its own in two round trips (PostgreSQL): read without a lock, then write under the lock only if nothing
-that was read has changed.
+"""A write of its own in two round trips, or one (PostgreSQL): read without a lock, then write under the lock only if
+nothing that was read has changed.
 
 The locked write (data/locks.py, ``bulk.read_for_write``) costs four round trips: BEGIN, the lock with the reads, the
 write, COMMIT. Here the reads travel alone and outside any transaction; the caller validates in Python; then one

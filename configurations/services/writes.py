@@ -1,4 +1,4 @@
-"""Writing values: one audited transaction per call, validated first, on the locked path or in two round trips.
+"""Writing values: one audited transaction per call, validated first, on the locked path or in one or two round trips.
 
 The locked path (``plan_changes(lock=True)`` + ``write_plans``) takes the categories' locks, reads and validates under
 them and writes, inside the caller's transaction or one of its own: four round trips on PostgreSQL. A write that is
@@ -76,7 +76,7 @@ def write_optimistically(
     vet: Callable[[list[PlannedChange]], None] | None = None,
     expects: Callable[[list[tuple]], bool] | None = None,
 ) -> tuple[list[PlannedChange], list[tuple]] | None:
-    """The changes planned and written in two round trips (one when the connection remembers their keys), with the
+    """The changes planned and written in two round trips (one when the process remembers their keys), with the
     rows of ``then`` read after them; or None when this path does not apply (a transaction is open, SQLite, a new
     key) or the write was refused (something read changed before it, or a review policy protects the environment;
     nothing was written): the caller then takes the locked path, which decides.
