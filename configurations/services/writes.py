@@ -3,7 +3,7 @@
 The locked path (``plan_changes(lock=True)`` + ``write_plans``) takes the categories' locks, reads and validates under
 them and writes, inside the caller's transaction or one of its own: four round trips on PostgreSQL. A write that is
 a transaction of its own on PostgreSQL first tries the optimistic path (data/optimistic.py): it reads and validates
-without a lock (or on what the connection remembers of the keys, which skips the read), then takes the locks and
+without a lock (or on what the process remembers of the keys, which skips the read), then takes the locks and
 writes in one message, which PostgreSQL rolls back whole if anything read changed meanwhile; a remembered key is
 then read afresh and written again, a key read afresh is written again on the locked path. Both record the same
 history, chain, events and NOTIFY.
@@ -92,7 +92,7 @@ def write_optimistically(
     ctx = audit.context_for(**context)
     triples = {(c.category, c.key, c.environment) for c in changes}
     remembered = optimistic.recall(triples) if expects is None else None
-    if remembered and (written := _from_memory(changes, remembered, ctx, condition, then, vet)) is not None:
+    if remembered is not None and (written := _from_memory(changes, remembered, ctx, condition, then, vet)) is not None:
         return written
     seen = optimistic.read(triples, then if expects else None)
     if seen is None or (expects is not None and not expects(seen.then)):
@@ -110,7 +110,7 @@ def write_optimistically(
 
 @sensitive_variables()
 def _from_memory(changes, remembered: optimistic.Read, ctx, condition, then, vet):
-    """The changes planned on what this connection remembers of their keys and written in one round trip; or None:
+    """The changes planned on what the process remembers of their keys and written in one round trip; or None:
     the caller reads afresh. A refusal, an unchanged value or a new key decided on remembered state is not final."""
     try:
         plans = plans_from(changes, remembered.metadata, remembered.rows)
