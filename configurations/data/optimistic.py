@@ -131,8 +131,9 @@ def write(rows: list[SystemConfiguration], seen: Read, *, context: audit.AuditCo
         with bulk.refusals_explained(rows):
             results = bulk.run_together(statements)
     except DatabaseError as error:
-        write_memory.forget_keys(keys)
-        if getattr(error.__cause__, "sqlstate", None) == STALE:
+        stale = getattr(error.__cause__, "sqlstate", None) == STALE
+        write_memory.forget_keys(keys, contended=stale)
+        if stale:
             return None
         raise
     written = {key: row for key, row in zip(keys, rows, strict=True)}

@@ -5,8 +5,10 @@ Each entry is a key's row and metadata with their versions (``xmin``) and the hi
 It is only a guess, which the write's own checks confirm under the lock: a version another session wrote since makes
 the write refuse itself whole, and the key is read afresh. To spare that wasted round trip, a runtime watcher reports
 the rows other writes changed (``changed``, from the history it already reads after each NOTIFY) and their entries are
-forgotten. Bounded (``KEPT`` keys a database, the least recently used forgotten first), shared by the process's
-threads (a pool lends its sessions to one request at a time), rows as stored: a secret only as its envelope.
+forgotten. Where no watcher runs, a key whose write was refused is not trusted from memory for ``CONTENDED_SECONDS``
+(another process writes it too): at most one wasted round trip a key in that time. Bounded (``KEPT`` keys a
+database, the least recently used forgotten first), shared by the process's threads (a pool lends its sessions to one
+request at a time), rows as stored: a secret only as its envelope.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import collections
 import copy
 import dataclasses
 import threading
+import time
 from collections.abc import Iterable
 
 from django.db import connection
@@ -22,6 +25,7 @@ from django.db import connection
 from .models import ConfigurationMetadata, SystemConfiguration
 
 KEPT = 512  # keys a database
+CONTENDED_SECONDS = 30.0
 
 Triple = tuple[str, str, str]  # category, key, environment
 
@@ -41,6 +45,13 @@ class _Memory(collections.OrderedDict):
     def __init__(self):
         super().__init__()
         self.lock = threading.Lock()
+        self.contended: collections.OrderedDict[Triple, float] = collections.OrderedDict()  # key: until (monotonic)
+
+    def trusted(self, triple: Triple, now: float) -> bool:
+        until = self.contended.get(triple)
+        if until is not None and until <= now:
+            del self.contended[triple]
+        return until is None or until <= now
 
 
 _MEMORIES: dict[tuple, _Memory] = {}
@@ -66,20 +77,26 @@ def keep(triple: Triple, entry: Kept) -> None:
 
 def entries(triples: Iterable[Triple]) -> list[Kept] | None:
     """What is remembered of each of ``triples`` (rows and metadata copied), or None unless all are."""
-    memory = _memory()
+    memory, now = _memory(), time.monotonic()
     with memory.lock:
-        found = [memory.get(triple) for triple in triples]
+        found = [memory.get(triple) if memory.trusted(triple, now) else None for triple in triples]
     if any(entry is None for entry in found):
         return None
     return [dataclasses.replace(e, row=copy.copy(e.row), meta=copy.copy(e.meta)) for e in found]
 
 
-def forget_keys(triples: Iterable[Triple]) -> None:
-    """Forget what is remembered of ``triples``."""
-    memory = _memory()
+def forget_keys(triples: Iterable[Triple], *, contended: bool = False) -> None:
+    """Forget what is remembered of ``triples``; ``contended``: their write was refused, so for a while they are read
+    afresh even once remembered again."""
+    memory, until = _memory(), time.monotonic() + CONTENDED_SECONDS
     with memory.lock:
         for triple in triples:
             memory.pop(triple, None)
+            if contended:
+                memory.contended[triple] = until
+                memory.contended.move_to_end(triple)
+        while len(memory.contended) > KEPT:
+            memory.contended.popitem(last=False)
 
 
 def changed(history: Iterable[tuple[int, int]]) -> int:

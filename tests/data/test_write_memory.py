@@ -53,3 +53,24 @@ def test_forget_forgets_everything():
     write_memory.keep(HOST, _kept(1))
     write_memory.forget()
     assert write_memory.entries([HOST]) is None
+
+
+def test_a_key_whose_write_was_refused_is_read_afresh_for_a_while(monkeypatch):
+    """Another process writes it too (and no watcher says when): remembered again, it is still not trusted until the
+    time is up, so that each write does not pay a refused round trip first."""
+    write_memory.keep(HOST, _kept(1))
+    write_memory.forget_keys([HOST], contended=True)
+    write_memory.keep(HOST, _kept(1, seen_at=20))
+    assert write_memory.entries([HOST]) is None
+    monkeypatch.setattr(write_memory, "CONTENDED_SECONDS", 0.0)
+    write_memory.forget_keys([HOST], contended=True)  # until now: already over
+    write_memory.keep(HOST, _kept(1, seen_at=30))
+    [entry] = write_memory.entries([HOST])
+    assert entry.seen_at == 30
+
+
+def test_a_plain_forget_does_not_mark_a_key():
+    write_memory.keep(HOST, _kept(1))
+    write_memory.forget_keys([HOST])
+    write_memory.keep(HOST, _kept(1, seen_at=20))
+    assert write_memory.entries([HOST]) is not None
