@@ -98,7 +98,7 @@ def read(triples: set[tuple[str, str, str]], then: bulk.Then = None) -> Read | N
         metadata_versions=sorted((f"{found[0]}:{found[-1]}" for found in found_meta.values()), key=_by_id),
         then=results[1] if then else [],
     )
-    _remember(wanted, seen, {key: seen.row_versions.get(row.id) for key, row in seen.rows.items()}, head)
+    _remember(wanted, seen, head)
     return seen
 
 
@@ -138,7 +138,7 @@ def write(rows: list[SystemConfiguration], seen: Read, *, context: audit.AuditCo
         raise
     written = {key: row for key, row in zip(keys, rows, strict=True)}
     version, head = results[0][0][1], _head(results[1])
-    _remember(keys, dataclasses.replace(seen, rows={**seen.rows, **written}), dict.fromkeys(keys, version), head)
+    _remember(keys, dataclasses.replace(seen, rows={**seen.rows, **written}), head, version=version)
     return results[2] if then else []
 
 
@@ -159,17 +159,19 @@ def recall(triples: set[tuple[str, str, str]]) -> Read | None:
     )
 
 
-def _remember(triples, seen: Read, row_versions: dict, seen_at: int) -> None:
-    versions = dict(version.split(":") for version in seen.metadata_versions)
+def _remember(triples, seen: Read, seen_at: int, *, version: str | None = None) -> None:
+    """Remember the rows of ``triples`` as ``seen`` has them, at the versions read (``version``: the one they were
+    written at)."""
+    metadata_versions = dict(pair.split(":") for pair in seen.metadata_versions)
     for category, key, environment in triples:
         row, meta = seen.rows.get((category, key, environment)), seen.metadata.get((category, key))
         write_memory.keep(
             (category, key, environment),
             write_memory.Kept(
                 row=row,
-                row_version=row_versions.get((category, key, environment)),
+                row_version=None if row is None else version or seen.row_versions[row.id],
                 meta=meta,
-                meta_version=versions.get(str(meta.id)) if meta is not None else None,
+                meta_version=metadata_versions.get(str(meta.id)) if meta is not None else None,
                 seen_at=seen_at,
             ),
         )
