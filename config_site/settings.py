@@ -63,6 +63,7 @@ if not CONFIG_ENCRYPTION_KEYS and DEBUG:
 # Runtime reads (configurations.runtime): a watcher thread per process keeps snapshots fresh.
 CONFIG_RUNTIME_WATCH = _from_env(env.bool, "CONFIG_RUNTIME_WATCH")
 CONFIG_RUNTIME_POLL_INTERVAL = _from_env(env.float, "CONFIG_RUNTIME_POLL_INTERVAL")
+CONFIG_RUNTIME_REFRESH_SPACING = _from_env(env.float, "CONFIG_RUNTIME_REFRESH_SPACING")
 CONFIG_RUNTIME_SNAPSHOT_DIR = _from_env(env.str, "CONFIG_RUNTIME_SNAPSHOT_DIR")
 # LISTEN needs a session of its own: behind a transaction-pooling PgBouncer, point the watcher at PostgreSQL itself.
 CONFIG_RUNTIME_LISTEN = env.db_url("CONFIG_RUNTIME_LISTEN_URL") if env.str("CONFIG_RUNTIME_LISTEN_URL", "") else None

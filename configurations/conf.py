@@ -18,6 +18,7 @@ DEFAULTS: dict[str, object] = {
     "CONFIG_PATTERN_TIMEOUT": 0.25,
     "CONFIG_RUNTIME_WATCH": True,
     "CONFIG_RUNTIME_POLL_INTERVAL": 0.2,
+    "CONFIG_RUNTIME_REFRESH_SPACING": 0.05,
     "CONFIG_RUNTIME_SNAPSHOT_DIR": "",
     "CONFIG_RUNTIME_LISTEN": None,  # read from CONFIG_RUNTIME_LISTEN_URL
     "CONFIG_SMTP_TIMEOUT": 10.0,
@@ -73,6 +74,12 @@ def runtime_watch() -> bool:
 def runtime_poll_interval() -> float:
     """``CONFIG_RUNTIME_POLL_INTERVAL``: seconds between change checks on SQLite (PostgreSQL is notified)."""
     return float(value("CONFIG_RUNTIME_POLL_INTERVAL"))
+
+
+def runtime_refresh_spacing() -> float:
+    """``CONFIG_RUNTIME_REFRESH_SPACING``: the fewest seconds between two of a watcher's refreshes on PostgreSQL, so
+    that a stream of commits costs each process at most one refresh per interval (0: one per notification drained)."""
+    return float(value("CONFIG_RUNTIME_REFRESH_SPACING"))
 
 
 def smtp_timeout() -> float:

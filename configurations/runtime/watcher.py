@@ -114,20 +114,7 @@ class Watcher(threading.Thread):
 
     def _follow(self) -> None:
         if self.vendor == "postgresql":
-            while not self._stop_event.is_set():
-                # Wake at least every second to notice stop() and a dead connection; drain bursts into one refresh.
-                notified = list(self._connection.notifies(timeout=1.0, stop_after=1))
-                if notified:
-                    notified += self._connection.notifies(timeout=0)  # what already arrived
-                    metrics.NOTIFICATIONS.inc(len(notified))
-                    payloads = {notification.payload for notification in notified}
-                    if payloads - {"tokens"}:
-                        self._refresh()
-                    if "tokens" in payloads:
-                        self._reload_tokens()
-                else:
-                    self._connection.execute(queries.ALIVE_SQL)  # notices a dead connection
-                    store.confirm(self.environments)
+            self._follow_notifications()
         else:
             last = self._counter()
             while not self._stop_event.wait(conf.runtime_poll_interval()):
@@ -139,6 +126,32 @@ class Watcher(threading.Thread):
                     self._reload_tokens()
                 else:
                     store.confirm(self.environments)
+
+    def _follow_notifications(self) -> None:
+        spacing, refreshed = conf.runtime_refresh_spacing(), float("-inf")
+        while not self._stop_event.is_set():
+            # Wake at least every second to notice stop() and a dead connection; drain bursts into one refresh.
+            notified = list(self._connection.notifies(timeout=1.0, stop_after=1))
+            if not notified:
+                self._connection.execute(queries.ALIVE_SQL)  # notices a dead connection
+                store.confirm(self.environments)
+                continue
+            # Under a stream of commits, at most one refresh per `spacing`: what arrives meanwhile joins the next.
+            # A token's change (a revocation) is never held back.
+            pause = refreshed + spacing - time.monotonic()
+            if pause > 0 and notified[0].payload != "tokens":
+                for notification in self._connection.notifies(timeout=pause):
+                    notified.append(notification)
+                    if notification.payload == "tokens":
+                        break
+            notified += self._connection.notifies(timeout=0)  # what already arrived
+            metrics.NOTIFICATIONS.inc(len(notified))
+            payloads = {notification.payload for notification in notified}
+            if payloads - {"tokens"}:
+                refreshed = time.monotonic()
+                self._refresh()
+            if "tokens" in payloads:
+                self._reload_tokens()
 
     def _counter(self) -> int:
         return self._connection.execute(queries.CHANGE_COUNTER_SQL).fetchone()[0]
