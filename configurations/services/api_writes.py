@@ -16,8 +16,8 @@ from .versions import (
     StaleVersion,
     category_version,
     check_version,
+    version_after_write_query,
     version_of,
-    version_query,
 )
 
 __all__ = ["SecretWriteRefused", "StaleVersion", "category_version", "write_key"]
@@ -60,7 +60,7 @@ def write_key(
         _refuse_secret(token, plans)
         [plan] = plans
         # The new version is read in the write's round trip: one fewer while the chain's head is locked.
-        found = changes.write_plans([plan], then=version_query(environment, category))
+        found = changes.write_plans([plan], then=version_after_write_query(environment, category))
         return plan, version_of(found)
 
 
@@ -75,7 +75,7 @@ def _write_in_two_round_trips(token: ApiToken, change: Change, why: str, expecte
         [change],
         actor=token.owner,
         context={"actor": token.owner, "reason": why},
-        then=version_query(environment, category),
+        then=version_after_write_query(environment, category),
         condition=condition,
         expects=expects,
         vet=functools.partial(_refuse_secret, token),

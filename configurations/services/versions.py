@@ -35,6 +35,23 @@ def version_query(environment: str, category: str) -> tuple[str, list]:
     return _VERSION_SQL, [environment, category]
 
 
+# After this transaction wrote rows of one category alone, the history's head holds its newest history id: the head's
+# row was last written by this transaction's trigger (its xmin), which keeps it locked until the commit. Else (nothing
+# written, or outside a transaction) the category's version as ``version_query`` reads it.
+_AFTER_WRITE_SQL = (
+    "SELECT COALESCE((SELECT h.last_id FROM configuration_history_head h "
+    "WHERE h.id = 1 AND h.xmin = pg_current_xact_id_if_assigned()::xid), config_category_version(%s, %s))"
+)
+
+
+def version_after_write_query(environment: str, category: str) -> tuple[str, list]:
+    """Like ``version_query``, for a write of rows of this category alone (or before it): on PostgreSQL, once the write
+    wrote history, the chain's head instead of every history partition's index (0.46 ms a PUT)."""
+    if connection.vendor == "postgresql":
+        return _AFTER_WRITE_SQL, [environment, category]
+    return version_query(environment, category)
+
+
 def version_of(rows: list[tuple]) -> int:
     """The version read by ``version_query``."""
     return rows[0][0] or 0

@@ -62,6 +62,27 @@ def test_a_put_writes_in_two_round_trips_then_one_and_answers_the_new_version(cl
     assert answer.json()["version"] == entry.id and answer["ETag"] == f'"c{entry.id}.m"'
 
 
+def test_the_version_answered_is_the_categorys_whatever_the_chain_head_holds(client, owner, data):
+    """After the write, the new version is the chain's head, which the write's own transaction holds; when nothing was
+    written (the same value again), the head is another category's row and the version is read from the history."""
+    from configurations.services.versions import category_version
+
+    token = make_token(owner, "development", write=True)
+    for value in (2600, 2601):  # the first reads and writes, the second writes alone: both answer the head
+        answer = put(client, token, "port", value)
+        assert answer.status_code == 200, answer.content
+        assert answer.json()["version"] == category_version("development", "smtp")
+    services.set_value(category="imap", key="host", environment="development", value="imap.example.com")
+    newest = ConfigurationHistory.objects.order_by("-id")[0]
+    assert newest.category == "imap"  # the head is another category's row now
+    unchanged = put(client, token, "port", 2601)
+    assert unchanged.status_code == 200, unchanged.content
+    assert unchanged.json()["version"] == category_version("development", "smtp") < newest.id
+    for other in (2602, 2603):  # after another category's write, the head is again this write's own row
+        answer = put(client, token, "port", other)
+        assert answer.json()["version"] == category_version("development", "smtp") > newest.id
+
+
 def test_if_match_holds_on_the_two_round_trips(client, owner, data):
     token = make_token(owner, "development", write=True)
     etag = call(client, "get", f"{API}/development/categories/smtp/", token)["ETag"]
