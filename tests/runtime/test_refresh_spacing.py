@@ -6,22 +6,20 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.db import connection
 
 from configurations import runtime, services
 from configurations.runtime.store import store
 from configurations.services import tokens
 from tests.factories import editor_of
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# PostgreSQL only: an SQLite watcher polls every CONFIG_RUNTIME_POLL_INTERVAL.
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 BOUND = 5.0
 
 
 @pytest.fixture
 def watching(settings):
     """A real watcher thread of this process following the test environment, with the spacing the test sets."""
-    if connection.vendor != "postgresql":
-        pytest.skip("the spacing applies to LISTEN/NOTIFY; SQLite polls every CONFIG_RUNTIME_POLL_INTERVAL")
     settings.CONFIG_ENVIRONMENT = "test"
     settings.CONFIG_RUNTIME_WATCH = True
     runtime.reset()
