@@ -1,9 +1,11 @@
 """A user with all their permissions in one query: what an API token's owner needs on each write.
 
 Django's ``ModelBackend`` asks two queries for a user's permissions (their own, their groups'), after the one that
-loads the user; a token's owner is loaded afresh for every request (a revoked permission must count at once), so a
-write paid three queries before it began. Here one statement loads the user and every permission they hold, and the
-permissions are handed to Django's own cache on the user object (``_perm_cache``), which ``has_perm`` reads.
+loads the user; without a watcher a token's owner is loaded afresh for every request (a revoked permission must
+count at once), so a write paid three queries before it began. Here one statement loads the user and every
+permission they hold, and the permissions are handed to Django's own cache on the user object (``_perm_cache``),
+which ``has_perm`` reads. While a watcher follows the database, the owner comes from its memory instead
+(``remembered_user``; runtime/tokens.py), reloaded whenever what the owner may do changes.
 """
 
 from __future__ import annotations
@@ -42,6 +44,15 @@ def user_with_permissions(user_id) -> User | None:
         converted.append(value)
     user = User.from_db(connection.alias, [f.attname for f in fields], converted)
     user._perm_cache = {f"{app}.{codename}" for *_, app, codename in rows if codename is not None}
+    return user
+
+
+def remembered_user(fields: dict, permissions) -> User:
+    """A user built from what memory holds of them (``fields`` by attribute name), with ``has_perm`` answered from
+    ``permissions``; any other field is loaded from the database if something asks for it."""
+    names = [f.attname for f in User._meta.concrete_fields if f.attname in fields]
+    user = User.from_db(connection.alias, names, [fields[name] for name in names])
+    user._perm_cache = set(permissions)
     return user
 
 

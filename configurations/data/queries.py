@@ -63,3 +63,19 @@ TOKENS_SQL = (
     "t.expires_at, t.created_at, t.last_used_at FROM configuration_api_tokens t JOIN users u ON u.id = t.owner_id "
     "WHERE NOT t.revoked AND u.is_active"
 )
+# Their owners, with what a request's checks read of them (permissions.can_edit: active, staff, superuser); the other
+# columns (the password's hash among them) stay in the database.
+_OWNERS = "SELECT owner_id FROM configuration_api_tokens WHERE NOT revoked"
+TOKEN_OWNERS_SQL = (
+    f"SELECT u.id, u.username, u.is_active, u.is_staff, u.is_superuser FROM users u WHERE u.id IN ({_OWNERS})"
+)
+# Every permission each of them holds, their own and their groups' (data/accounts.py asks the same of one user).
+TOKEN_OWNER_PERMISSIONS_SQL = (
+    "SELECT up.user_id, ct.app_label, p.codename FROM users_user_permissions up "
+    "JOIN auth_permission p ON p.id = up.permission_id JOIN django_content_type ct ON ct.id = p.content_type_id "
+    f"WHERE up.user_id IN ({_OWNERS}) "
+    "UNION SELECT ug.user_id, ct.app_label, p.codename FROM users_groups ug "
+    "JOIN auth_group_permissions gp ON gp.group_id = ug.group_id "
+    "JOIN auth_permission p ON p.id = gp.permission_id JOIN django_content_type ct ON ct.id = p.content_type_id "
+    f"WHERE ug.user_id IN ({_OWNERS})"
+)

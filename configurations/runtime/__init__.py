@@ -226,6 +226,15 @@ def token_grant(digest: str):
 NOT_FOLLOWING = object()
 
 
+def owner_grant(owner_id):
+    """A token's owner from memory, with every permission they hold (None: not held), or NOT_FOLLOWING when no
+    watcher follows the database, so that memory cannot be trusted to know of a permission taken away: then ask the
+    database. Held only for the owners of the tokens in memory (``token_grant`` loads them)."""
+    if not _following() or _tokens.by_digest is None:
+        return NOT_FOLLOWING
+    return _tokens.owners.get(owner_id)
+
+
 def remembered_grant(digest: str):
     """The token as this process last knew it (None: unknown), or NOT_FOLLOWING if it never loaded the tokens: for
     an outage, when the database cannot say whether a token was revoked since."""

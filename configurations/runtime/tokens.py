@@ -1,8 +1,11 @@
-"""API tokens in memory, kept fresh by the watcher, so that authenticating a request costs no query.
+"""API tokens and their owners in memory, kept fresh by the watcher, so that authenticating a request and checking
+what its owner may do cost no query.
 
-Loaded on first use (one query) and reloaded by the watcher when the tokens or their owners change (migration
-0015 notifies). Only digests are held, as in the table. Used only while the watcher follows the database; without
-one, the API authenticates from the database on every request (``services.tokens.authenticate``).
+Loaded on first use (three queries) and reloaded by the watcher when the tokens, their owners or the owners'
+permissions and groups change (migrations 0015 and 0030 notify). Only digests are held, as in the table; of an
+owner, only what the permission checks read (no password hash). Used only while the watcher follows the database;
+without one, the API authenticates and loads the owner from the database on every request
+(``services.tokens.authenticate``, ``owner_of``).
 """
 
 from __future__ import annotations
@@ -34,17 +37,40 @@ class Grant:
     last_used_at: datetime.datetime | None
 
 
+@dataclasses.dataclass(frozen=True)
+class OwnerGrant:
+    """A token's owner as the permission checks read them: active, staff, superuser, and every permission they hold
+    (``app_label.codename``, their own and their groups')."""
+
+    id: uuid.UUID
+    username: str
+    is_active: bool
+    is_staff: bool
+    is_superuser: bool
+    permissions: frozenset[str]
+
+
 class Tokens:
     """The API tokens in memory, loaded on first use and reloaded by the watcher."""
 
     def __init__(self) -> None:
         self.by_digest: dict[str, Grant] | None = None  # None: not loaded (nobody asked yet)
+        self.owners: dict[uuid.UUID, OwnerGrant] = {}
         self.wanted = False  # once asked for, the watcher reloads them on every change
 
     def load(self, query: Callable[[str, Sequence[Any]], list[tuple]]) -> None:
         """Call with the store's refresh lock held: the watcher's reloads and a first load never interleave."""
         grants = [_grant(row) for row in query(queries.TOKENS_SQL, [])]
-        self.by_digest = {grant.token_hash: grant for grant in grants}
+        held: dict[uuid.UUID, set[str]] = {}
+        for owner, app_label, codename in query(queries.TOKEN_OWNER_PERMISSIONS_SQL, []):
+            held.setdefault(_uuid(owner), set()).add(f"{app_label}.{codename}")
+        owners = [
+            OwnerGrant(
+                _uuid(id_), username, bool(active), bool(staff), bool(superuser), frozenset(held.get(_uuid(id_), ()))
+            )
+            for id_, username, active, staff, superuser in query(queries.TOKEN_OWNERS_SQL, [])
+        ]
+        self.by_digest, self.owners = {grant.token_hash: grant for grant in grants}, {o.id: o for o in owners}
 
 
 def _grant(row) -> Grant:

@@ -2,7 +2,8 @@
 
 PostgreSQL: statement-level triggers send ``NOTIFY configurations_changed`` (delivered at commit, never for a
 rolled-back transaction). SQLite: triggers bump ``configuration_change_counter``, which the watcher polls. The
-values, the metadata (defaults are values; password keys are secrets) and the API tokens are watched.
+values, the metadata (defaults are values; password keys are secrets), the API tokens and what their owners may do
+(the owner's row, their permissions and groups, the groups' permissions) are watched.
 """
 
 from __future__ import annotations
@@ -62,6 +63,28 @@ POSTGRESQL_TRIGGERS = (
         "CREATE TRIGGER users_notify_tokens AFTER DELETE OR UPDATE ON users "
         "FOR EACH STATEMENT EXECUTE FUNCTION config_notify_tokens()",
     ),
+    # What a token's owner may do (migration 0030): the runtime holds it beside the tokens.
+    *(
+        PostgresTrigger(
+            f"{table}_notify_tokens",
+            table,
+            f"CREATE TRIGGER {table}_notify_tokens AFTER {events} ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION config_notify_tokens()",
+        )
+        for table, events in (
+            ("users_user_permissions", "INSERT OR DELETE OR UPDATE OR TRUNCATE"),
+            ("users_groups", "INSERT OR DELETE OR UPDATE OR TRUNCATE"),
+            ("auth_group_permissions", "INSERT OR DELETE OR UPDATE OR TRUNCATE"),
+            ("auth_permission", "DELETE OR UPDATE"),
+        )
+    ),
+)
+# The tables whose changes change what a token's owner may do, and the events that do (SQLite's counter triggers).
+OWNER_TABLES = (
+    ("users_user_permissions", ("INSERT", "UPDATE", "DELETE")),
+    ("users_groups", ("INSERT", "UPDATE", "DELETE")),
+    ("auth_group_permissions", ("INSERT", "UPDATE", "DELETE")),
+    ("auth_permission", ("UPDATE", "DELETE")),
 )
 
 _BUMP = "UPDATE configuration_change_counter SET value = value + 1 WHERE id = 1;"
@@ -100,5 +123,14 @@ SQLITE_TRIGGERS = (
             f"CREATE TRIGGER users_count_{event.lower()} AFTER {event} ON users BEGIN {_BUMP} END",
         )
         for event in ("UPDATE", "DELETE")
+    ),
+    *(
+        SqliteTrigger(
+            f"{table}_count_{event.lower()}",
+            table,
+            f"CREATE TRIGGER {table}_count_{event.lower()} AFTER {event} ON {table} BEGIN {_BUMP} END",
+        )
+        for table, events in OWNER_TABLES
+        for event in events
     ),
 )
