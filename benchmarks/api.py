@@ -2,14 +2,19 @@
 requests/s and p50/p99 of the category GET
 (a token lookup, values from the runtime snapshot), of its 304 (If-None-Match) and of the PUT of one key (an audited
 write: validation, the category lock, the review gate, the history row in the chain; each client writes a category
-of its own), 4 workers, 8 client threads, a fixed time each. ``python benchmarks/run.py api --engine postgres``."""
+of its own), 4 workers, 8 client threads, a fixed time each; and the CPU the workers and PostgreSQL spent per request
+in each phase (from /proc: the machine is shared, so time per request alone says little).
+``python benchmarks/run.py api --engine postgres``."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import os
 import statistics
+import subprocess
 import time
+from pathlib import Path
 
 from .load import CLIENTS, SECONDS, WORKERS, _server_env
 
@@ -67,6 +72,37 @@ def measure(figures: dict, name: str, url: str, headers: dict, client=_hammer) -
     figures[f"{name} errors"] = sum(r[1] for r in results)
 
 
+def _cpu_seconds(pids) -> float:
+    """User + system CPU time of ``pids`` so far (from /proc; a process that is gone counts 0)."""
+    ticks, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def _postgres_pids() -> list[int]:
+    """The local PostgreSQL server's processes (its backends among them), or none where there is no /proc or pgrep."""
+    try:
+        found = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        return []
+    return [int(pid) for pid in found.split()]
+
+
+def measure_cpu(figures: dict, name: str, workers: set[int], run) -> None:
+    """``run()``, and the CPU the server's workers and PostgreSQL spent per request meanwhile (ms), into figures."""
+    postgres = _postgres_pids()
+    before = _cpu_seconds(workers), _cpu_seconds(postgres)
+    run()
+    requests = figures[f"{name} req/s"] * SECONDS
+    figures[f"{name} workers' CPU per request (ms)"] = (_cpu_seconds(workers) - before[0]) / requests * 1000
+    figures[f"{name} PostgreSQL CPU per request (ms)"] = (_cpu_seconds(postgres) - before[1]) / requests * 1000
+
+
 def run() -> dict[str, float]:
     from configurations import services
     from configurations.services import tokens
@@ -92,8 +128,9 @@ def run() -> dict[str, float]:
             "category 304": (category, {**auth, "If-None-Match": etag}, _hammer),
             "key PUT": (put, auth, _write),
         }
+        workers = server.worker_pids()
         for name, (url, headers, client) in runs.items():
-            measure(figures, name, url, headers, client)
+            measure_cpu(figures, name, workers, functools.partial(measure, figures, name, url, headers, client))
     figures["category GET / bare view"] = figures["category GET req/s"] / figures["bare view req/s"]
     figures["key PUT / bare view"] = figures["key PUT req/s"] / figures["bare view req/s"]
     return figures
