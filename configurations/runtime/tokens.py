@@ -64,13 +64,12 @@ class Tokens:
         held: dict[uuid.UUID, set[str]] = {}
         for owner, app_label, codename in query(queries.TOKEN_OWNER_PERMISSIONS_SQL, []):
             held.setdefault(_uuid(owner), set()).add(f"{app_label}.{codename}")
-        owners = [
-            OwnerGrant(
-                _uuid(id_), username, bool(active), bool(staff), bool(superuser), frozenset(held.get(_uuid(id_), ()))
-            )
-            for id_, username, active, staff, superuser in query(queries.TOKEN_OWNERS_SQL, [])
-        ]
-        self.by_digest, self.owners = {grant.token_hash: grant for grant in grants}, {o.id: o for o in owners}
+        owners = {}
+        for id_, username, active, staff, superuser in query(queries.TOKEN_OWNERS_SQL, []):
+            owner = _uuid(id_)
+            owners[owner] = OwnerGrant(owner, username, bool(active), bool(staff), bool(superuser),
+                                       frozenset(held.get(owner, ())))  # fmt: skip
+        self.by_digest, self.owners = {grant.token_hash: grant for grant in grants}, owners
 
 
 def _grant(row) -> Grant:

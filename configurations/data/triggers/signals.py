@@ -38,6 +38,16 @@ END
     ),
 )
 
+# The tables whose changes change what a token's owner may do, and the events that do (in pg_get_triggerdef's order;
+# SQLite has no TRUNCATE).
+_ANY = ("INSERT", "DELETE", "UPDATE", "TRUNCATE")
+OWNER_TABLES = (
+    ("users_user_permissions", _ANY),
+    ("users_groups", _ANY),
+    ("auth_group_permissions", _ANY),
+    ("auth_permission", ("DELETE", "UPDATE")),
+)
+
 POSTGRESQL_TRIGGERS = (
     PostgresTrigger(
         "system_configurations_notify",
@@ -68,23 +78,11 @@ POSTGRESQL_TRIGGERS = (
         PostgresTrigger(
             f"{table}_notify_tokens",
             table,
-            f"CREATE TRIGGER {table}_notify_tokens AFTER {events} ON {table} "
+            f"CREATE TRIGGER {table}_notify_tokens AFTER {' OR '.join(events)} ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION config_notify_tokens()",
         )
-        for table, events in (
-            ("users_user_permissions", "INSERT OR DELETE OR UPDATE OR TRUNCATE"),
-            ("users_groups", "INSERT OR DELETE OR UPDATE OR TRUNCATE"),
-            ("auth_group_permissions", "INSERT OR DELETE OR UPDATE OR TRUNCATE"),
-            ("auth_permission", "DELETE OR UPDATE"),
-        )
+        for table, events in OWNER_TABLES
     ),
-)
-# The tables whose changes change what a token's owner may do, and the events that do (SQLite's counter triggers).
-OWNER_TABLES = (
-    ("users_user_permissions", ("INSERT", "UPDATE", "DELETE")),
-    ("users_groups", ("INSERT", "UPDATE", "DELETE")),
-    ("auth_group_permissions", ("INSERT", "UPDATE", "DELETE")),
-    ("auth_permission", ("UPDATE", "DELETE")),
 )
 
 _BUMP = "UPDATE configuration_change_counter SET value = value + 1 WHERE id = 1;"
@@ -132,5 +130,6 @@ SQLITE_TRIGGERS = (
         )
         for table, events in OWNER_TABLES
         for event in events
+        if event != "TRUNCATE"
     ),
 )
