@@ -5,8 +5,9 @@ Each entry is a key's row and metadata with their versions (``xmin``) and the hi
 It is only a guess, which the write's own checks confirm under the lock: a version another session wrote since makes
 the write refuse itself whole, and the key is read afresh. To spare that wasted round trip, a runtime watcher reports
 the rows other writes changed (``changed``, from the history it already reads after each NOTIFY) and their entries are
-forgotten. Where no watcher runs, a key whose write was refused is not trusted from memory for ``CONTENDED_SECONDS``
-(another process writes it too): at most one wasted round trip a key in that time. Bounded (``KEPT`` keys a
+forgotten. Where no watcher runs, a key whose write was refused twice within ``CONTENDED_SECONDS`` is not trusted from
+memory for that long (another process keeps writing it): at most two wasted round trips a key in that time, while a
+single write by another process costs one and leaves the key trusted again. Bounded (``KEPT`` keys a
 database, the least recently used forgotten first), shared by the process's threads (a pool lends its sessions to one
 request at a time), rows as stored: a secret only as its envelope.
 """
@@ -46,6 +47,7 @@ class _Memory(collections.OrderedDict):
         super().__init__()
         self.lock = threading.Lock()
         self.contended: collections.OrderedDict[Triple, float] = collections.OrderedDict()  # key: until (monotonic)
+        self.refused: collections.OrderedDict[Triple, float] = collections.OrderedDict()  # key: its last refusal
 
     def trusted(self, triple: Triple, now: float) -> bool:
         until = self.contended.get(triple)
@@ -86,17 +88,22 @@ def entries(triples: Iterable[Triple]) -> list[Kept] | None:
 
 
 def forget_keys(triples: Iterable[Triple], *, contended: bool = False) -> None:
-    """Forget what is remembered of ``triples``; ``contended``: their write was refused, so for a while they are read
-    afresh even once remembered again."""
-    memory, until = _memory(), time.monotonic() + CONTENDED_SECONDS
+    """Forget what is remembered of ``triples``; ``contended``: their write was refused, and a key refused a second
+    time within ``CONTENDED_SECONDS`` is read afresh for that long, even once remembered again."""
+    memory, now = _memory(), time.monotonic()
     with memory.lock:
         for triple in triples:
             memory.pop(triple, None)
-            if contended:
-                memory.contended[triple] = until
+            if not contended:
+                continue
+            before = memory.refused.pop(triple, None)
+            memory.refused[triple] = now
+            if before is not None and now - before < CONTENDED_SECONDS:
+                memory.contended[triple] = now + CONTENDED_SECONDS
                 memory.contended.move_to_end(triple)
-        while len(memory.contended) > KEPT:
-            memory.contended.popitem(last=False)
+        for marks in (memory.contended, memory.refused):
+            while len(marks) > KEPT:
+                marks.popitem(last=False)
 
 
 def changed(history: Iterable[tuple[int, int]]) -> int:

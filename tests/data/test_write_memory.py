@@ -55,18 +55,49 @@ def test_forget_forgets_everything():
     assert write_memory.entries([HOST]) is None
 
 
-def test_a_key_whose_write_was_refused_is_read_afresh_for_a_while(monkeypatch):
-    """Another process writes it too (and no watcher says when): remembered again, it is still not trusted until the
-    time is up, so that each write does not pay a refused round trip first."""
+def test_a_key_refused_twice_is_read_afresh_for_a_while(monkeypatch):
+    """Another process keeps writing it (and no watcher says when): after its second refusal in the window,
+    remembered again, it is still not trusted until the time is up, so that each write does not pay a refused round
+    trip first."""
     write_memory.keep(HOST, _kept(1))
     write_memory.forget_keys([HOST], contended=True)
     write_memory.keep(HOST, _kept(1, seen_at=20))
+    write_memory.forget_keys([HOST], contended=True)
+    write_memory.keep(HOST, _kept(1, seen_at=25))
     assert write_memory.entries([HOST]) is None
     monkeypatch.setattr(write_memory, "CONTENDED_SECONDS", 0.0)
-    write_memory.forget_keys([HOST], contended=True)  # until now: already over
+    write_memory.forget()
+    write_memory.forget_keys([HOST], contended=True)
+    write_memory.forget_keys([HOST], contended=True)  # the window is over at once: not marked
     write_memory.keep(HOST, _kept(1, seen_at=30))
     [entry] = write_memory.entries([HOST])
     assert entry.seen_at == 30
+
+
+def test_a_single_refusal_leaves_the_key_trusted_once_remembered_again():
+    """One write by another process costs one refused round trip, not a window of reads."""
+    write_memory.keep(HOST, _kept(1))
+    write_memory.forget_keys([HOST], contended=True)
+    assert write_memory.entries([HOST]) is None
+    write_memory.keep(HOST, _kept(1, seen_at=20))
+    [entry] = write_memory.entries([HOST])
+    assert entry.seen_at == 20
+
+
+def test_refusals_far_apart_do_not_mark_a_key(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(write_memory.time, "monotonic", lambda: now[0])
+    write_memory.forget_keys([HOST], contended=True)
+    now[0] += write_memory.CONTENDED_SECONDS + 1
+    write_memory.forget_keys([HOST], contended=True)
+    write_memory.keep(HOST, _kept(1, seen_at=20))
+    assert write_memory.entries([HOST]) is not None
+    now[0] += 1
+    write_memory.forget_keys([HOST], contended=True)  # the second within the window
+    write_memory.keep(HOST, _kept(1, seen_at=21))
+    assert write_memory.entries([HOST]) is None
+    now[0] += write_memory.CONTENDED_SECONDS
+    assert write_memory.entries([HOST]) is not None
 
 
 def test_a_plain_forget_does_not_mark_a_key():
