@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import gc
 import hmac
 import os
 
@@ -61,6 +62,7 @@ def readyz(request):
         "serving": "nothing" if not checks["snapshot"] else "stale" if stale is not None else "current",
         "environments": state["environments"],
         "snapshot_loads": {"full": state["full_loads"], "deltas": state["deltas"]},  # by this process
+        "gc_frozen": gc.get_freeze_count(),  # objects kept out of the collector (gunicorn.conf.py freezes at start)
     }
     response = JsonResponse(body, status=200 if ready else 503)
     if not ready:
