@@ -10,6 +10,7 @@ it; the editor's stale-save check sees every key the other save added.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable
@@ -125,6 +126,7 @@ def _of_this_transaction(name: str, empty):
     return record[1]
 
 
+@functools.lru_cache(maxsize=4096)
 def key_of(category: str, environment: str) -> int:
     """The advisory lock's key of a (category, environment): 64 bits of a SHA-256 of the pair."""
     digest = hashlib.sha256(f"configurations:{category}\x1f{environment}".encode()).digest()

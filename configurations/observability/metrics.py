@@ -10,6 +10,7 @@ their waits do not drown the request latencies.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from contextvars import ContextVar
 
@@ -91,8 +92,19 @@ def current_path() -> str:
 def counted_writes(created: int, updated: int, *, path: str) -> None:
     """Count rows written (call it on commit: a rolled-back write never happened)."""
     if created:
-        WRITES.labels(path=path, kind="create").inc(created)
+        _writes(path, "create").inc(created)
     if updated:
-        WRITES.labels(path=path, kind="update").inc(updated)
+        _writes(path, "update").inc(updated)
     if created or updated:
-        HISTORY_ROWS.labels(path=path).inc(created + updated)
+        _history_rows(path).inc(created + updated)
+
+
+@functools.cache
+def _writes(path: str, kind: str):
+    """The counter's child of these labels, looked up once (``labels`` validates them on every call)."""
+    return WRITES.labels(path=path, kind=kind)
+
+
+@functools.cache
+def _history_rows(path: str):
+    return HISTORY_ROWS.labels(path=path)
