@@ -237,7 +237,10 @@ def test_what_another_process_wrote_since_is_read_afresh(django_assert_num_queri
     with django_assert_num_queries(2):
         services.set_value(key="host", value="last.example.com", **PROD)
     assert [e.new_value for e in _entries("host")][-4:] == [
-        "next.example.com", "again.example.com", "ours-again.example.com", "last.example.com"
+        "next.example.com",
+        "again.example.com",
+        "ours-again.example.com",
+        "last.example.com",
     ]
 
 
