@@ -226,6 +226,9 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # asgi: served by uvicorn workers (config_site/gunicorn.conf.py and asgi.py set it); anything else: WSGI.
 CONFIG_SERVER = _from_env(env.str, "CONFIG_SERVER")
 CONFIG_DB_POOL_SIZE = _from_env(env.int, "CONFIG_DB_POOL_SIZE")
+# The optimistic write is prepared once per PostgreSQL connection (data/optimistic.py); off behind a
+# transaction-pooling PgBouncer, which cannot keep a session's prepared statements (docs/operations.md).
+CONFIG_DB_PREPARE = _from_env(env.bool, "CONFIG_DB_PREPARE")
 if CONFIG_SERVER == "asgi":
     # Under ASGI each request runs its synchronous code on a thread of its own, so a connection kept per thread would
     # never be reused: none is kept (Django's advice for ASGI), and PostgreSQL connections come from a pool.

@@ -32,6 +32,7 @@ DEFAULTS: dict[str, object] = {
     "CONFIG_API_MAX_WAITS": "",
     "CONFIG_SERVER": "",
     "CONFIG_DB_POOL_SIZE": 8,
+    "CONFIG_DB_PREPARE": True,
     "CONFIG_STATIC_MANIFEST": False,
     "CONFIG_WEBHOOK_ALLOWED_HOSTS": (),
     "CONFIG_WEBHOOK_ALLOW_PRIVATE": False,
@@ -64,6 +65,12 @@ def pattern_timeout() -> float:
 def runtime_environment() -> str:
     """``CONFIG_ENVIRONMENT``: which environment this deployment reads at runtime."""
     return value("CONFIG_ENVIRONMENT")
+
+
+def db_prepare() -> bool:
+    """``CONFIG_DB_PREPARE``: prepare the optimistic write once per PostgreSQL connection (default on; off behind a
+    transaction-pooling PgBouncer, which cannot keep a session's prepared statements)."""
+    return bool(value("CONFIG_DB_PREPARE"))
 
 
 def runtime_watch() -> bool:

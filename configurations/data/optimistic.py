@@ -8,8 +8,9 @@ takes the category locks, and writes each row only where its version (``xmin``) 
 keys' metadata is still the one read, no review policy protects the environments, and the caller's condition (the
 API's ``If-Match``) holds. Else it raises and PostgreSQL rolls the whole message back (several statements in one
 simple query are one transaction); ``write`` then answers None and the caller takes the locked path. Being a
-function, its statements are planned once per connection, not on every write. The triggers are the table's:
-history, chain, outbox and NOTIFY are written as on every path.
+function, its statements are planned once per connection, not on every write; the statement that calls it is
+prepared once per connection too (``EXECUTE``), and answers the rows' new version and the history's head with the
+write. The triggers are the table's: history, chain, outbox and NOTIFY are written as on every path.
 
 What the process last read or wrote of a key is remembered with its versions (data/write_memory.py): the next write
 of the key may skip the read (``recall``), one round trip in all.
@@ -20,13 +21,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import weakref
 
 from django.db import DatabaseError, ProgrammingError, connection
 
+from .. import conf
 from . import audit, bulk, locks, write_memory
 from .models import ConfigurationMetadata, SystemConfiguration
 
 UNDEFINED_FUNCTION = "42883"
+UNDEFINED_COLUMN = "42703"  # the write function's columns, on a database below migration 0031
 STALE = "CF001"  # config_write_if_unchanged's SQLSTATE: something read changed before the write
 
 
@@ -44,10 +48,17 @@ def _read_sql() -> str:
             "FROM config_read_for_write(%s::varchar[], %s::varchar[], %s::varchar[]) AS f")  # fmt: skip
 
 
-# The rows written take the transaction's id as their version (xmin).
-_WRITE = "SELECT config_write_if_unchanged(%s::jsonb), pg_current_xact_id()::xid::text"
-# The history's head: read before the rows (what changed after it is newer than what was read), and after a write in
-# its transaction (the write's own last history id).
+# The rows written take the transaction's id as their version (xmin); the function answers it with the history's head
+# after the write (its own last history id), migration 0031. Prepared once per connection under the function's name
+# (CONFIG_DB_PREPARE): each write then EXECUTEs it, and PostgreSQL neither parses nor plans the statement again.
+WRITE = "SELECT written, version, head FROM config_write_if_unchanged(%s::jsonb)"
+_PREPARE = (
+    "PREPARE config_write_if_unchanged(jsonb) AS SELECT written, version, head FROM config_write_if_unchanged($1)"
+)
+EXECUTE = "EXECUTE config_write_if_unchanged(%s::jsonb)"
+DUPLICATE_PREPARED_STATEMENT, UNDEFINED_PREPARED_STATEMENT = "42P05", "26000"
+_prepared: weakref.WeakSet = weakref.WeakSet()  # the driver's connections holding the write prepared
+# The history's head, read before the rows: what changed after it is newer than what was read.
 _HEAD = ("SELECT last_id FROM configuration_history_head WHERE id = 1", [])
 
 
@@ -124,22 +135,45 @@ def write(rows: list[SystemConfiguration], seen: Read, *, context: audit.AuditCo
         "environments": sorted({row.environment for row in rows}),
         "version": dict(zip(("environment", "category", "versions"), condition, strict=True)) if condition else None,
     }
-    params = [json.dumps(order)]
-    statements = [(_WRITE, params), _HEAD, *([then] if then else [])]
     keys = [(row.category, row.config_key, row.environment) for row in rows]
     try:
         with bulk.refusals_explained(rows):
-            results = bulk.run_together(statements)
+            [[(_, version, head)], *found] = bulk.run_together(
+                [(_write_sql(), [json.dumps(order)]), *([then] if then else [])]
+            )
     except DatabaseError as error:
-        stale = getattr(error.__cause__, "sqlstate", None) == STALE
-        write_memory.forget_keys(keys, contended=stale)
-        if stale:
-            return None
+        sqlstate = getattr(error.__cause__, "sqlstate", None)
+        write_memory.forget_keys(keys, contended=sqlstate == STALE)
+        if sqlstate == UNDEFINED_PREPARED_STATEMENT:  # the session lost it (DISCARD ALL): prepared again next time
+            _prepared.discard(connection.connection)
+        if sqlstate in (STALE, UNDEFINED_COLUMN, UNDEFINED_PREPARED_STATEMENT):
+            return None  # changed since it was read; a database below migration 0031; nothing was written
         raise
     written = {key: row for key, row in zip(keys, rows, strict=True)}
-    version, head = results[0][0][1], _head(results[1])
-    _remember(keys, dataclasses.replace(seen, rows={**seen.rows, **written}), head, version=version)
-    return results[2] if then else []
+    _remember(keys, dataclasses.replace(seen, rows={**seen.rows, **written}), head or 0, version=version)
+    return found[0] if then else []
+
+
+def _write_sql() -> str:
+    """The write's statement: the EXECUTE of the write prepared on this connection, prepared here the first time (not
+    a query of the caller's: the session's set-up, once); the SELECT itself with CONFIG_DB_PREPARE off, or where the
+    function has no such columns (below migration 0031: the write then refuses itself the same way)."""
+    if not conf.db_prepare():
+        return WRITE
+    connection.ensure_connection()
+    driver = connection.connection
+    if driver not in _prepared:
+        try:
+            with connection.wrap_database_errors:
+                driver.execute(_PREPARE)
+        except ProgrammingError as error:
+            sqlstate = getattr(error.__cause__, "sqlstate", None)
+            if sqlstate == UNDEFINED_COLUMN:
+                return WRITE
+            if sqlstate != DUPLICATE_PREPARED_STATEMENT:
+                raise
+        _prepared.add(driver)
+    return EXECUTE
 
 
 def recall(triples: set[tuple[str, str, str]]) -> Read | None:

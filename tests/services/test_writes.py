@@ -76,7 +76,7 @@ def test_a_write_of_its_own_is_two_round_trips_with_its_whole_audit(django_asser
     with django_assert_num_queries(2) as captured:
         services.apply_changes([services.Change("smtp", "host", "production", "b.example.com")], actor=actor,
                                reason="why", ip_address="203.0.113.9", user_agent="probe/1")  # fmt: skip
-    assert _statements(captured) == ["SELECT", "SELECT"]
+    assert _statements(captured) == ["SELECT", "EXECUTE"]  # the write, prepared on the connection
     assert "config_write_if_unchanged" in captured.captured_queries[1]["sql"]
     entry = _entries("host")[-1]
     assert (entry.old_value, entry.new_value, entry.change_reason) == ("a.example.com", "b.example.com", "why")
@@ -176,6 +176,68 @@ def test_an_unchanged_value_is_one_round_trip_and_writes_nothing(django_assert_n
     with django_assert_num_queries(1):
         services.set_value(key="host", value="a.example.com", **PROD)
     assert len(_entries("host")) == 1
+
+
+def _prepared_writes() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = 'config_write_if_unchanged'")
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+def test_the_write_is_one_statement_that_postgresql_plans_once_per_connection(django_assert_num_queries):
+    """The write is prepared on the connection the first time (CONFIG_DB_PREPARE, on by default); each write is then
+    one EXECUTE of it, which PostgreSQL neither parses nor plans again, with every row audited."""
+    services.set_value(key="host", value="new.example.com", **PROD)  # a new key: the locked path creates it
+    for n in range(3):
+        with django_assert_num_queries(2 if n == 0 else 1) as captured:  # the first: the read, then the write
+            services.set_value(key="host", value=f"v{n}.example.com", **PROD)
+        assert captured.captured_queries[-1]["sql"].startswith("EXECUTE config_write_if_unchanged(")
+    assert _prepared_writes() == [optimistic._PREPARE]
+    assert [e.new_value for e in _entries("host")] == ["new.example.com"] + [f"v{n}.example.com" for n in range(3)]
+
+
+def test_config_db_prepare_off_sends_the_statement_itself(settings, django_assert_num_queries):
+    """Behind a transaction-pooling PgBouncer no session keeps a prepared statement: the write is sent whole."""
+    settings.CONFIG_DB_PREPARE = False
+    services.set_value(key="host", value="new.example.com", **PROD)
+    services.set_value(key="host", value="a.example.com", **PROD)
+    with django_assert_num_queries(1) as captured:
+        services.set_value(key="host", value="b.example.com", **PROD)
+    assert captured.captured_queries[0]["sql"].startswith("SELECT written, version, head FROM config_write_if_unc")
+    assert services.get_value(key="host", **PROD) == "b.example.com"
+
+
+def test_a_prepared_write_the_session_lost_is_prepared_again(django_assert_num_queries):
+    """DISCARD ALL (a pooler's reset, say) drops it: the write that finds it gone is refused whole, and is read and
+    written again, preparing it again."""
+    services.set_value(key="host", value="new.example.com", **PROD)
+    services.set_value(key="host", value="a.example.com", **PROD)
+    assert _prepared_writes() == [optimistic._PREPARE]
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE config_write_if_unchanged")
+    with django_assert_num_queries(3) as captured:  # the lost statement, the read, the write
+        services.set_value(key="host", value="b.example.com", **PROD)
+    assert [q["sql"].split()[0] for q in captured.captured_queries] == ["EXECUTE", "SELECT", "EXECUTE"]
+    assert _prepared_writes() == [optimistic._PREPARE]
+    assert [e.new_value for e in _entries("host")][-2:] == ["a.example.com", "b.example.com"]
+    assert services.verify_history().ok
+
+
+def test_a_database_below_migration_0031_is_written_on_the_locked_path():
+    """The write function answered a count alone before migration 0031: the one-statement write's columns do not
+    exist there, nothing is written by it, and the locked path writes the value with its history."""
+    from django.core.management import call_command
+
+    services.set_value(key="host", value="a.example.com", **PROD)
+    call_command("migrate", "configurations", "0030", verbosity=0)
+    try:
+        services.set_value(key="host", value="b.example.com", **PROD)
+        assert [e.new_value for e in _entries("host")] == ["a.example.com", "b.example.com"]
+    finally:
+        call_command("migrate", verbosity=0)
+    services.set_value(key="host", value="c.example.com", **PROD)
+    assert services.get_value(key="host", **PROD) == "c.example.com"
+    assert services.verify_history().ok
 
 
 def test_an_open_transaction_keeps_the_locked_path():

@@ -54,7 +54,10 @@ BEGIN
       MESSAGE = format('%s of %s rows written: what the write read changed before it; nothing was written',
                        COALESCE(v_written, 0), cardinality(v_ids));
   END IF;
-  RETURN v_written;
+  -- With the rows written: their new version (the transaction's id, their xmin) and the history's head after them,
+  -- so that the write is one statement.
+  RETURN QUERY SELECT v_written, pg_current_xact_id()::xid::text,
+                      (SELECT h.last_id FROM configuration_history_head h WHERE h.id = 1);
 END
 """
 
@@ -98,8 +101,8 @@ END
 
 POSTGRESQL_FUNCTIONS = (
     # A write validated outside the lock (data/optimistic.py): what it reads, with the versions read; then the audit
-    # context, the locks, and the write of each row only if nothing that was read has changed; else it raises, rolling
-    # its whole transaction back.
+    # context, the locks, and the write of each row only if nothing that was read has changed, answering the rows'
+    # new version and the history's head; else it raises, rolling its whole transaction back.
     Function(
         name="config_read_for_write",
         arguments="p_categories character varying[], p_keys character varying[], p_environments character varying[]",
@@ -112,7 +115,7 @@ POSTGRESQL_FUNCTIONS = (
     Function(
         name="config_write_if_unchanged",
         arguments="p_write jsonb",
-        returns="bigint",
+        returns="TABLE(written bigint, version text, head bigint)",
         language="plpgsql",
         settings=GENERIC_PLANS,
         body=WRITE_IF_UNCHANGED_BODY,

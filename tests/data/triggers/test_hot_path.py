@@ -16,9 +16,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def _call(order: dict):
+    """What the write answers: the rows written, their new version and the history's head after them."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT config_write_if_unchanged(%s::jsonb)", [json.dumps(order)])
-        return cursor.fetchone()[0]
+        cursor.execute("SELECT * FROM config_write_if_unchanged(%s::jsonb)", [json.dumps(order)])
+        return cursor.fetchall()
 
 
 _ACTIVE = {"is_active": True}
@@ -54,9 +55,11 @@ def _seen(row: SystemConfiguration) -> str:
 
 def test_the_write_lands_with_its_audit_context_while_the_row_is_the_version_read():
     row = services.set_value(category="c", key="k", environment="test", value="a")
-    assert _call(_order(row, _seen(row), "b")) == 1
+    [(written, version, head)] = _call(_order(row, _seen(row), "b"))
     entry = ConfigurationHistory.objects.filter(config_key="k").order_by("-id")[0]
     assert (entry.old_value, entry.new_value, entry.change_reason) == ("a", "b", "raw call")
+    # One row written; its new version is the xmin it now has; the head is the history row the write added.
+    assert (written, version, head) == (1, _seen(row), entry.id)
 
 
 @pytest.mark.parametrize("stale", ["row", "version", "policy"])
