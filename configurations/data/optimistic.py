@@ -160,6 +160,7 @@ def _write_sql() -> str:
     function has no such columns (below migration 0031: the write then refuses itself the same way)."""
     if not conf.db_prepare():
         return WRITE
+    connection.close_if_health_check_failed()  # as the cursor would: the connection checked is the one prepared
     connection.ensure_connection()
     driver = connection.connection
     if driver not in _prepared:
