@@ -144,8 +144,8 @@ def write(rows: list[SystemConfiguration], seen: Read, *, context: audit.AuditCo
     except DatabaseError as error:
         sqlstate = getattr(error.__cause__, "sqlstate", None)
         write_memory.forget_keys(keys, contended=sqlstate == STALE)
-        if sqlstate == UNDEFINED_PREPARED_STATEMENT:  # the session lost it (DISCARD ALL): prepared again next time
-            _prepared.discard(connection.connection)
+        if sqlstate == UNDEFINED_PREPARED_STATEMENT and connection.connection is not None:
+            _prepared.discard(connection.connection)  # the session lost it (DISCARD ALL): prepared again next time
         if sqlstate in (STALE, UNDEFINED_COLUMN, UNDEFINED_PREPARED_STATEMENT):
             return None  # changed since it was read; a database below migration 0031; nothing was written
         raise
