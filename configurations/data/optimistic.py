@@ -52,9 +52,7 @@ def _read_sql() -> str:
 # after the write (its own last history id), migration 0031. Prepared once per connection under the function's name
 # (CONFIG_DB_PREPARE): each write then EXECUTEs it, and PostgreSQL neither parses nor plans the statement again.
 WRITE = "SELECT written, version, head FROM config_write_if_unchanged(%s::jsonb)"
-_PREPARE = (
-    "PREPARE config_write_if_unchanged(jsonb) AS SELECT written, version, head FROM config_write_if_unchanged($1)"
-)
+PREPARE = "PREPARE config_write_if_unchanged(jsonb) AS " + WRITE.replace("%s", "$1")
 EXECUTE = "EXECUTE config_write_if_unchanged(%s::jsonb)"
 DUPLICATE_PREPARED_STATEMENT, UNDEFINED_PREPARED_STATEMENT = "42P05", "26000"
 _prepared: weakref.WeakSet = weakref.WeakSet()  # the driver's connections holding the write prepared
@@ -166,7 +164,7 @@ def _write_sql() -> str:
     if driver not in _prepared:
         try:
             with connection.wrap_database_errors:
-                driver.execute(_PREPARE)
+                driver.execute(PREPARE)
         except ProgrammingError as error:
             sqlstate = getattr(error.__cause__, "sqlstate", None)
             if sqlstate == UNDEFINED_COLUMN:

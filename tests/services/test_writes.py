@@ -192,7 +192,7 @@ def test_the_write_is_one_statement_that_postgresql_plans_once_per_connection(dj
         with django_assert_num_queries(2 if n == 0 else 1) as captured:  # the first: the read, then the write
             services.set_value(key="host", value=f"v{n}.example.com", **PROD)
         assert captured.captured_queries[-1]["sql"].startswith("EXECUTE config_write_if_unchanged(")
-    assert _prepared_writes() == [optimistic._PREPARE]
+    assert _prepared_writes() == [optimistic.PREPARE]
     assert [e.new_value for e in _entries("host")] == ["new.example.com"] + [f"v{n}.example.com" for n in range(3)]
 
 
@@ -212,13 +212,13 @@ def test_a_prepared_write_the_session_lost_is_prepared_again(django_assert_num_q
     written again, preparing it again."""
     services.set_value(key="host", value="new.example.com", **PROD)
     services.set_value(key="host", value="a.example.com", **PROD)
-    assert _prepared_writes() == [optimistic._PREPARE]
+    assert _prepared_writes() == [optimistic.PREPARE]
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE config_write_if_unchanged")
     with django_assert_num_queries(3) as captured:  # the lost statement, the read, the write
         services.set_value(key="host", value="b.example.com", **PROD)
     assert [q["sql"].split()[0] for q in captured.captured_queries] == ["EXECUTE", "SELECT", "EXECUTE"]
-    assert _prepared_writes() == [optimistic._PREPARE]
+    assert _prepared_writes() == [optimistic.PREPARE]
     assert [e.new_value for e in _entries("host")][-2:] == ["a.example.com", "b.example.com"]
     assert services.verify_history().ok
 
