@@ -2,8 +2,12 @@
 requests/s and p50/p99 of the category GET
 (a token lookup, values from the runtime snapshot), of its 304 (If-None-Match) and of the PUT of one key (an audited
 write: validation, the category lock, the review gate, the history row in the chain; each client writes a category
-of its own), 4 workers, 8 client threads, a fixed time each; and the CPU the workers and PostgreSQL spent per request
-in each phase (from /proc: the machine is shared, so time per request alone says little).
+of its own), 4 workers, 8 client threads; and the CPU the workers and PostgreSQL spent per request in each phase (from
+/proc: the machine is shared, so time per request alone says little).
+
+The phases run in ``API_ROUNDS`` interleaved rounds (3) of ``API_ROUND_SECONDS`` each (4), so that the machine's load
+falls on all alike; each figure is the min / median / max over the rounds, and each ratio the median of the rounds'
+own ratios against the bare view measured in the same round.
 ``python benchmarks/run.py api --engine postgres``."""
 
 from __future__ import annotations
@@ -18,14 +22,17 @@ from pathlib import Path
 
 from .load import CLIENTS, SECONDS, WORKERS, _server_env
 
+ROUNDS = int(os.environ.get("API_ROUNDS", "3"))
+ROUND_SECONDS = float(os.environ.get("API_ROUND_SECONDS", "4"))
+
 SETTINGS = "tests.serving_settings"
 
 
-def _hammer(url: str, headers: dict, client: int = 0) -> tuple[list[float], int]:
+def _hammer(url: str, headers: dict, client: int = 0, seconds: float = SECONDS) -> tuple[list[float], int]:
     from tests.servers import get
 
     samples, errors = [], 0
-    deadline = time.monotonic() + SECONDS
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         started = time.perf_counter()
         try:
@@ -37,11 +44,11 @@ def _hammer(url: str, headers: dict, client: int = 0) -> tuple[list[float], int]
     return samples, errors
 
 
-def _write(url: str, headers: dict, client: int) -> tuple[list[float], int]:
+def _write(url: str, headers: dict, client: int, seconds: float = SECONDS) -> tuple[list[float], int]:
     from tests.servers import put_json
 
     samples, errors, n = [], 0, 0
-    deadline = time.monotonic() + SECONDS
+    deadline = time.monotonic() + seconds
     target = url.replace("CLIENT", str(client))
     while time.monotonic() < deadline:
         n += 1
@@ -61,12 +68,12 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def measure(figures: dict, name: str, url: str, headers: dict, client=_hammer) -> None:
-    """CLIENTS threads running ``client`` for SECONDS: requests/s, p50, p99 (ms) and errors into ``figures``."""
+def measure(figures: dict, name: str, url: str, headers: dict, client=_hammer, seconds: float = SECONDS) -> None:
+    """CLIENTS threads running ``client`` for ``seconds``: requests/s, p50, p99 (ms) and errors into ``figures``."""
     with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
-        results = list(pool.map(lambda n: client(url, headers, n), range(CLIENTS)))
+        results = list(pool.map(lambda n: client(url, headers, n, seconds), range(CLIENTS)))
     samples = [s for r in results for s in r[0]]
-    figures[f"{name} req/s"] = len(samples) / SECONDS
+    figures[f"{name} req/s"] = len(samples) / seconds
     figures[f"{name} p50 (ms)"] = statistics.median(samples) * 1000
     figures[f"{name} p99 (ms)"] = percentile(samples, 0.99) * 1000
     figures[f"{name} errors"] = sum(r[1] for r in results)
@@ -93,12 +100,13 @@ def _postgres_pids() -> list[int]:
     return [int(pid) for pid in found.split()]
 
 
-def measure_cpu(figures: dict, name: str, workers: set[int], run) -> None:
-    """``run()``, and the CPU the server's workers and PostgreSQL spent per request meanwhile (ms), into figures."""
+def measure_cpu(figures: dict, name: str, workers: set[int], run, seconds: float = SECONDS) -> None:
+    """``run()`` for ``seconds``, and the CPU the server's workers and PostgreSQL spent per request meanwhile (ms), into
+    figures."""
     postgres = _postgres_pids()
     before = _cpu_seconds(workers), _cpu_seconds(postgres)
     run()
-    requests = figures[f"{name} req/s"] * SECONDS
+    requests = figures[f"{name} req/s"] * seconds
     figures[f"{name} workers' CPU per request (ms)"] = (_cpu_seconds(workers) - before[0]) / requests * 1000
     figures[f"{name} PostgreSQL CPU per request (ms)"] = (_cpu_seconds(postgres) - before[1]) / requests * 1000
 
@@ -115,7 +123,7 @@ def run() -> dict[str, float]:
     token = tokens.create_token(name="bench", owner=owner, environments=["development"], write=True).plaintext
     auth = {"Authorization": f"Bearer {token}"}
     os.environ["CONFIG_API_RATE"] = ""
-    figures: dict[str, float] = {"gunicorn workers": WORKERS, "client threads": CLIENTS, "seconds each": SECONDS}
+    rounds: list[dict[str, float]] = []
     with Gunicorn({**_server_env(), "CONFIG_API_RATE": ""}, workers=WORKERS) as server:
         category = server.url + "/api/v1/environments/development/categories/smtp/"
         first = get(category, headers=auth)
@@ -129,8 +137,26 @@ def run() -> dict[str, float]:
             "key PUT": (put, auth, _write),
         }
         workers = server.worker_pids()
-        for name, (url, headers, client) in runs.items():
-            measure_cpu(figures, name, workers, functools.partial(measure, figures, name, url, headers, client))
-    figures["category GET / bare view"] = figures["category GET req/s"] / figures["bare view req/s"]
-    figures["key PUT / bare view"] = figures["key PUT req/s"] / figures["bare view req/s"]
-    return figures
+        for _ in range(ROUNDS):
+            figures: dict[str, float] = {}
+            for name, (url, headers, client) in runs.items():
+                phase = functools.partial(measure, figures, name, url, headers, client, ROUND_SECONDS)
+                measure_cpu(figures, name, workers, phase, ROUND_SECONDS)
+            figures["category GET / bare view"] = figures["category GET req/s"] / figures["bare view req/s"]
+            figures["key PUT / bare view"] = figures["key PUT req/s"] / figures["bare view req/s"]
+            rounds.append(figures)
+    return summary(rounds)
+
+
+def summary(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's min / median / max over the rounds (errors: their sum), the set-up first."""
+    result: dict[str, float] = {"gunicorn workers": WORKERS, "client threads": CLIENTS, "rounds": len(rounds),
+                                "seconds each": ROUND_SECONDS}  # fmt: skip
+    for name in rounds[0]:
+        values = [figures[name] for figures in rounds]
+        if name.endswith("errors"):
+            result[name] = sum(values)
+            continue
+        result[f"{name} (median)"] = statistics.median(values)
+        result[f"{name} (min)"], result[f"{name} (max)"] = min(values), max(values)
+    return result

@@ -1,16 +1,17 @@
-"""A write of its own in two round trips, or one (PostgreSQL): read without a lock, then write under the lock only if
+"""A write of its own in one or two round trips (PostgreSQL): read without a lock, then write under the lock only if
 nothing that was read has changed.
 
 The locked write (data/locks.py, ``bulk.read_for_write``) costs four round trips: BEGIN, the lock with the reads, the
 write, COMMIT. Here the reads travel alone and outside any transaction; the caller validates in Python; then one
-message is the whole transaction: ``config_write_if_unchanged`` (data/triggers/hot_path.py) sets the audit context,
-takes the category locks, and writes each row only where its version (``xmin``) is still the one read, while the
-keys' metadata is still the one read, no review policy protects the environments, and the caller's condition (the
-API's ``If-Match``) holds. Else it raises and PostgreSQL rolls the whole message back (several statements in one
-simple query are one transaction); ``write`` then answers None and the caller takes the locked path. Being a
-function, its statements are planned once per connection, not on every write; the statement that calls it is
-prepared once per connection too (``EXECUTE``), and answers the rows' new version and the history's head with the
-write. The triggers are the table's: history, chain, outbox and NOTIFY are written as on every path.
+message is the whole transaction: ``config_write_or_read`` (data/triggers/hot_path.py) sets the audit context, takes
+the category locks, and writes the rows only where each one's version (``xmin``) is still the one read, the keys'
+metadata is still the one read, no review policy protects the environments, and the caller's condition (the API's
+``If-Match``) holds. Where a row or the metadata changed, it writes nothing and answers what is there now, read under
+its locks: ``write`` gives that back as a ``Read`` to plan on again, so a guess that was wrong costs no more than
+reading first. Where a policy or the condition stands in the way, ``write`` answers None and the caller takes the
+locked path, which decides. Being a function, its statements are planned once per connection, not on every write;
+the statement that calls it is prepared once per connection too (``EXECUTE``). The triggers are the table's:
+history, chain, outbox and NOTIFY are written as on every path.
 
 What the process last read or wrote of a key is remembered with its versions (data/write_memory.py): the next write
 of the key may skip the read (``recall``), one round trip in all.
@@ -29,9 +30,8 @@ from .. import conf
 from . import audit, bulk, locks, write_memory
 from .models import ConfigurationMetadata, SystemConfiguration
 
-UNDEFINED_FUNCTION = "42883"
-UNDEFINED_COLUMN = "42703"  # the write function's columns, on a database below migration 0031
-STALE = "CF001"  # config_write_if_unchanged's SQLSTATE: something read changed before the write
+UNDEFINED_FUNCTION = "42883"  # a database below migration 0029 (the read) or 0032 (the write)
+STALE = "CF001"  # config_write_or_read's SQLSTATE: a row changed as it was written (by a writer without the lock)
 
 
 def _fields(model, composite: str) -> str:
@@ -41,19 +41,38 @@ def _fields(model, composite: str) -> str:
 _ROW_FIELDS = len(SystemConfiguration._meta.concrete_fields)
 
 
+def _read_columns() -> str:
+    """What ``config_read_for_write`` answers, as columns of ``f``: the row's fields, its version, the metadata's
+    fields, theirs."""
+    row, meta = _fields(SystemConfiguration, "f.item"), _fields(ConfigurationMetadata, "f.meta")
+    return f"{row}, f.item_seen, {meta}, f.meta_seen"
+
+
 @functools.cache
 def _read_sql() -> str:
-    row, meta = _fields(SystemConfiguration, "f.item"), _fields(ConfigurationMetadata, "f.meta")
-    return (f"SELECT {row}, f.item_seen, {meta}, f.meta_seen "
-            "FROM config_read_for_write(%s::varchar[], %s::varchar[], %s::varchar[]) AS f")  # fmt: skip
+    return f"SELECT {_read_columns()} FROM config_read_for_write(%s::varchar[], %s::varchar[], %s::varchar[]) AS f"
 
 
-# The rows written take the transaction's id as their version (xmin); the function answers it with the history's head
-# after the write (its own last history id), migration 0031. Prepared once per connection under the function's name
+# The write answers, first, why it wrote nothing (NULL: it wrote), the rows written, their new version (the
+# transaction's id, their xmin), the history's head (after the write, or before what it read instead) and the version
+# of the category asked for (migration 0032). Prepared once per connection under the function's name
 # (CONFIG_DB_PREPARE): each write then EXECUTEs it, and PostgreSQL neither parses nor plans the statement again.
-WRITE = "SELECT written, version, head FROM config_write_if_unchanged(%s::jsonb)"
-PREPARE = "PREPARE config_write_if_unchanged(jsonb) AS " + WRITE.replace("%s", "$1")
-EXECUTE = "EXECUTE config_write_if_unchanged(%s::jsonb)"
+_ANSWER = 5  # the columns before what was read
+
+
+@functools.cache
+def write_sql() -> str:
+    """The SELECT of the write, with one parameter (the order, JSON)."""
+    return (f"SELECT f.refused, f.written, f.version, f.head, f.category_version, {_read_columns()} "
+            "FROM config_write_or_read(%s::jsonb) AS f")  # fmt: skip
+
+
+def prepare_sql() -> str:
+    """The PREPARE of ``write_sql`` under the function's name."""
+    return "PREPARE config_write_or_read(jsonb) AS " + write_sql().replace("%s", "$1")
+
+
+EXECUTE = "EXECUTE config_write_or_read(%s::jsonb)"
 DUPLICATE_PREPARED_STATEMENT, UNDEFINED_PREPARED_STATEMENT = "42P05", "26000"
 _prepared: weakref.WeakSet = weakref.WeakSet()  # the driver's connections holding the write prepared
 # The history's head, read before the rows: what changed after it is newer than what was read.
@@ -94,34 +113,70 @@ def read(triples: set[tuple[str, str, str]], then: bulk.Then = None) -> Read | N
         if getattr(error.__cause__, "sqlstate", None) == UNDEFINED_FUNCTION:
             return None
         raise
-    head, results = _head(results[0]), results[1:]
-    found_rows = [found[: _ROW_FIELDS + 1] for found in results[0] if found[0] is not None]
-    found_meta = {found[_ROW_FIELDS + 1]: found[_ROW_FIELDS + 1 :] for found in results[0]}
+    seen = _read_from(results[1], then=results[2] if then else [])
+    _remember(wanted, seen, _head(results[0]))
+    return seen
+
+
+def _read_from(found: list[tuple], *, then: list[tuple]) -> Read:
+    """A Read from ``config_read_for_write``'s rows (``_read_columns``)."""
+    found_rows = [row[: _ROW_FIELDS + 1] for row in found if row[0] is not None]
+    found_meta = {row[_ROW_FIELDS + 1]: row[_ROW_FIELDS + 1 :] for row in found}
     found_meta.pop(None, None)
-    metadata = bulk.instances(ConfigurationMetadata, [found[:-1] for found in found_meta.values()])
-    rows = bulk.instances(SystemConfiguration, [found[:-1] for found in found_rows])
-    seen = Read(
+    metadata = bulk.instances(ConfigurationMetadata, [meta[:-1] for meta in found_meta.values()])
+    rows = bulk.instances(SystemConfiguration, [row[:-1] for row in found_rows])
+    return Read(
         metadata={(m.category, m.config_key): m for m in metadata},
         rows={(r.category, r.config_key, r.environment): r for r in rows},
-        row_versions={found[0]: found[-1] for found in found_rows},
-        metadata_versions=sorted((f"{found[0]}:{found[-1]}" for found in found_meta.values()), key=_by_id),
-        then=results[1] if then else [],
+        row_versions={row[0]: row[-1] for row in found_rows},
+        metadata_versions=sorted((f"{meta[0]}:{meta[-1]}" for meta in found_meta.values()), key=_by_id),
+        then=then,
     )
-    _remember(wanted, seen, head)
-    return seen
 
 
 Condition = tuple[str, str, list[int]] | None  # environment, category, the versions it may have
 
 
 def write(rows: list[SystemConfiguration], seen: Read, *, context: audit.AuditContext, pairs: set[tuple[str, str]],
-          condition: Condition = None, then: bulk.Then = None) -> list[tuple] | None:  # fmt: skip
+          condition: Condition = None, then: bulk.Then = None,
+          answer: tuple[str, str] | None = None) -> list[tuple] | Read | None:  # fmt: skip
     """Write the value columns of ``rows`` in one transaction of one round trip, if nothing ``seen`` read has changed
-    and, with ``condition`` (environment, category, versions), the category's version is one of those: the rows of
-    ``then``, read after the write; None if nothing was written because something changed (the caller takes the
-    locked path)."""
+    and, with ``condition`` (environment, category, versions), the category's version is one of those. Answers the
+    rows of ``then``, read after the write, or with ``answer`` (environment, category) that category's version after
+    the write, as one row (the write's own answer: no statement of its own); or, having written nothing: a Read of
+    what the rows and their metadata are now, where one of them had changed (the caller may plan again on it), None
+    where a review policy or the condition stands in the way, or the database cannot take this path (the caller
+    takes the locked path)."""
+    keys = [(row.category, row.config_key, row.environment) for row in rows]
+    order = _order(rows, seen, context=context, pairs=pairs, condition=condition, answer=answer)
+    try:
+        with bulk.refusals_explained(rows):
+            [answered, *found] = bulk.run_together([(_write_sql(), [json.dumps(order)]), *([then] if then else [])])
+    except DatabaseError as error:
+        sqlstate = getattr(error.__cause__, "sqlstate", None)
+        write_memory.forget_keys(keys)
+        if sqlstate == UNDEFINED_PREPARED_STATEMENT and connection.connection is not None:
+            _prepared.discard(connection.connection)  # the session lost it (DISCARD ALL): prepared again next time
+        if sqlstate in (STALE, UNDEFINED_FUNCTION, UNDEFINED_PREPARED_STATEMENT):
+            return None  # a row changed as it was written; a database below migration 0032; nothing was written
+        raise
+    refused, _, version, head, category_version = answered[0][:_ANSWER]
+    if refused == "changed":
+        fresh = _read_from([row[_ANSWER:] for row in answered], then=[])
+        _remember(keys, fresh, head)
+        return fresh
+    if refused is not None:
+        write_memory.forget_keys(keys)
+        return None
+    written = {key: row for key, row in zip(keys, rows, strict=True)}
+    _remember(keys, dataclasses.replace(seen, rows={**seen.rows, **written}), head or 0, version=version)
+    return [(category_version,)] if answer else found[0] if then else []
+
+
+def _order(rows, seen: Read, *, context, pairs, condition: Condition, answer) -> dict:
+    """What ``config_write_or_read`` takes (data/triggers/hot_path.py), as JSON."""
     meta_pairs = sorted({(row.category, row.config_key) for row in rows})
-    order = {
+    return {
         "settings": audit.settings_of(context, connection.vendor),
         "locks": sorted({locks.key_of(category, environment) for category, environment in pairs}),
         "rows": [
@@ -132,43 +187,28 @@ def write(rows: list[SystemConfiguration], seen: Read, *, context: audit.AuditCo
         "metadata_seen": seen.metadata_versions,
         "environments": sorted({row.environment for row in rows}),
         "version": dict(zip(("environment", "category", "versions"), condition, strict=True)) if condition else None,
+        "wanted": [(row.category, row.config_key, row.environment) for row in rows],
+        "answer": dict(zip(("environment", "category"), answer, strict=True)) if answer else None,
     }
-    keys = [(row.category, row.config_key, row.environment) for row in rows]
-    try:
-        with bulk.refusals_explained(rows):
-            [[(_, version, head)], *found] = bulk.run_together(
-                [(_write_sql(), [json.dumps(order)]), *([then] if then else [])]
-            )
-    except DatabaseError as error:
-        sqlstate = getattr(error.__cause__, "sqlstate", None)
-        write_memory.forget_keys(keys, contended=sqlstate == STALE)
-        if sqlstate == UNDEFINED_PREPARED_STATEMENT and connection.connection is not None:
-            _prepared.discard(connection.connection)  # the session lost it (DISCARD ALL): prepared again next time
-        if sqlstate in (STALE, UNDEFINED_COLUMN, UNDEFINED_PREPARED_STATEMENT):
-            return None  # changed since it was read; a database below migration 0031; nothing was written
-        raise
-    written = {key: row for key, row in zip(keys, rows, strict=True)}
-    _remember(keys, dataclasses.replace(seen, rows={**seen.rows, **written}), head or 0, version=version)
-    return found[0] if then else []
 
 
 def _write_sql() -> str:
     """The write's statement: the EXECUTE of the write prepared on this connection, prepared here the first time (not
-    a query of the caller's: the session's set-up, once); the SELECT itself with CONFIG_DB_PREPARE off, or where the
-    function has no such columns (below migration 0031: the write then refuses itself the same way)."""
+    a query of the caller's: the session's set-up, once); the SELECT itself with CONFIG_DB_PREPARE off, or where there
+    is no such function to prepare (below migration 0032: the write then refuses itself the same way)."""
     if not conf.db_prepare():
-        return WRITE
+        return write_sql()
     connection.close_if_health_check_failed()  # as the cursor would: the connection checked is the one prepared
     connection.ensure_connection()
     driver = connection.connection
     if driver not in _prepared:
         try:
             with connection.wrap_database_errors:
-                driver.execute(PREPARE)
+                driver.execute(prepare_sql())
         except ProgrammingError as error:
             sqlstate = getattr(error.__cause__, "sqlstate", None)
-            if sqlstate == UNDEFINED_COLUMN:
-                return WRITE
+            if sqlstate == UNDEFINED_FUNCTION:
+                return write_sql()
             if sqlstate != DUPLICATE_PREPARED_STATEMENT:
                 raise
         _prepared.add(driver)

@@ -52,11 +52,14 @@ ARCHIVED_SINCE_SQL = (
     "SELECT EXISTS (SELECT 1 FROM configuration_history_archive WHERE id > %s) "
     "OR EXISTS (SELECT 1 FROM configuration_history_archives WHERE last_id > %s)"
 )
-# {ids}: one %s per id.
+# {ids}: one %s per id; {version}: the row's version as the optimistic write compares it (ROW_VERSION_SQL).
 ROWS_BY_ID_SQL = (
-    "SELECT id, environment, category, config_key, config_value, value_type, is_encrypted, is_active "
+    "SELECT id, environment, category, config_key, config_value, value_type, is_encrypted, is_active, {version} "
     "FROM system_configurations WHERE id IN ({ids})"
 )
+# By engine: PostgreSQL's row version (xmin, data/optimistic.py); none elsewhere.
+ROW_VERSION_SQL = {"postgresql": "xmin::text"}
+NO_ROW_VERSION_SQL = "NULL"
 # Every usable API token with what it grants (revoked ones and inactive owners' left out).
 TOKENS_SQL = (
     "SELECT t.id, t.name, t.token_hash, t.owner_id, t.environments, t.categories, t.access, t.secrets, "

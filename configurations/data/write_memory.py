@@ -2,14 +2,13 @@
 next write of a key may skip the read: one round trip in all.
 
 Each entry is a key's row and metadata with their versions (``xmin``) and the history head it was read or written at.
-It is only a guess, which the write's own checks confirm under the lock: a version another session wrote since makes
-the write refuse itself whole, and the key is read afresh. To spare that wasted round trip, a runtime watcher reports
-the rows other writes changed (``changed``, from the history it already reads after each NOTIFY) and their entries are
-forgotten. Where no watcher runs, a key whose write was refused twice within ``CONTENDED_SECONDS`` is not trusted from
-memory for that long (another process keeps writing it): at most two wasted round trips a key in that time, while a
-single write by another process costs one and leaves the key trusted again. Bounded (``KEPT`` keys a
-database, the least recently used forgotten first), shared by the process's threads (a pool lends its sessions to one
-request at a time), rows as stored: a secret only as its envelope.
+It is only a guess, which the write's own checks confirm under the lock: where a version changed since, the write
+writes nothing and answers what is there now (migration 0032), which is remembered instead and planned on, so a
+wrong guess costs no more than reading first would have. To make the guess right more often, a runtime watcher
+reports the rows other writes changed (``changed``, from the history it already reads after each NOTIFY) with what
+they are now: a remembered row takes its new value and version, or is forgotten when the watcher cannot tell.
+Bounded (``KEPT`` keys a database, the least recently used forgotten first), shared by the process's threads (a pool
+lends its sessions to one request at a time), rows as stored: a secret only as its envelope.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import threading
-import time
 from collections.abc import Iterable
 
 from django.db import connection
@@ -27,7 +25,6 @@ from django.db.models.base import ModelState
 from .models import ConfigurationMetadata, SystemConfiguration
 
 KEPT = 512  # keys a database
-CONTENDED_SECONDS = 30.0
 
 Triple = tuple[str, str, str]  # category, key, environment
 
@@ -47,14 +44,6 @@ class _Memory(collections.OrderedDict):
     def __init__(self):
         super().__init__()
         self.lock = threading.Lock()
-        self.contended: collections.OrderedDict[Triple, float] = collections.OrderedDict()  # key: until (monotonic)
-        self.refused: collections.OrderedDict[Triple, float] = collections.OrderedDict()  # key: its last refusal
-
-    def trusted(self, triple: Triple, now: float) -> bool:
-        until = self.contended.get(triple)
-        if until is not None and until <= now:
-            del self.contended[triple]
-        return until is None or until <= now
 
 
 _MEMORIES: dict[tuple, _Memory] = {}
@@ -97,47 +86,44 @@ def keep(triple: Triple, entry: Kept) -> None:
 
 def entries(triples: Iterable[Triple]) -> list[Kept] | None:
     """What is remembered of each of ``triples`` (rows and metadata copied), or None unless all are."""
-    memory, now = _memory(), time.monotonic()
+    memory = _memory()
     with memory.lock:
-        found = [memory.get(triple) if memory.trusted(triple, now) else None for triple in triples]
+        found = [memory.get(triple) for triple in triples]
     if any(entry is None for entry in found):
         return None
     return [_copied(entry) for entry in found]
 
 
-def forget_keys(triples: Iterable[Triple], *, contended: bool = False) -> None:
-    """Forget what is remembered of ``triples``; ``contended``: their write was refused, and a key refused a second
-    time within ``CONTENDED_SECONDS`` is read afresh for that long, even once remembered again."""
-    memory, now = _memory(), time.monotonic()
+def forget_keys(triples: Iterable[Triple]) -> None:
+    """Forget what is remembered of ``triples``."""
+    memory = _memory()
     with memory.lock:
         for triple in triples:
             memory.pop(triple, None)
-            if not contended:
-                continue
-            before = memory.refused.pop(triple, None)
-            memory.refused[triple] = now
-            if before is not None and now - before < CONTENDED_SECONDS:
-                memory.contended[triple] = now + CONTENDED_SECONDS
-                memory.contended.move_to_end(triple)
-        for marks in (memory.contended, memory.refused):
-            while len(marks) > KEPT:
-                marks.popitem(last=False)
 
 
-def changed(history: Iterable[tuple[int, int]]) -> int:
-    """Forget the rows that changed after they were remembered, given as (configuration id, history id) pairs in the
-    order of the history (a runtime watcher's delta); the number forgotten. A write's own history row is not after
-    the head it was remembered at, so it forgets nothing of its own."""
-    newest = dict(history)
+def changed(history: Iterable[tuple[int, int]], current: dict[int, tuple] | None = None, head: int = 0) -> int:
+    """The rows that changed after they were remembered, given as (configuration id, history id) pairs in the order of
+    the history (a runtime watcher's delta up to ``head``): each one ``current`` holds, as (id, environment, category,
+    key, value, type, encrypted, active, version) read after ``head``, is remembered as it is now, at ``head``; the
+    others are forgotten. A write's own history row is not after the head it was remembered at, so it changes nothing
+    of its own. Answers the number of rows remembered anew or forgotten."""
+    newest, current = dict(history), current or {}
     memory = _memory()
     with memory.lock:
         stale = [
-            triple
+            (triple, entry)
             for triple, entry in memory.items()
             if entry.row is not None and newest.get(entry.row.id, 0) > entry.seen_at
         ]
-        for triple in stale:
-            del memory[triple]
+        for triple, entry in stale:
+            now = current.get(entry.row.id)
+            if now is None or now[8] is None or (now[2], now[3], now[1]) != triple:
+                del memory[triple]  # gone, moved, or no version to compare: read afresh
+                continue
+            row = _clone(entry.row)
+            row.config_value, row.value_type, row.is_encrypted, row.is_active = now[4:8]
+            memory[triple] = Kept(row, now[8], entry.meta, entry.meta_version, head)
     return len(stale)
 
 

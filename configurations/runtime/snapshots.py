@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from django.db import connection
+
 from ..core import crypto, secrecy, stored, values
 from ..core.vocabulary import label, value_type_for_input
 from ..data import queries, write_memory
@@ -246,7 +248,6 @@ def apply_history_since(query: Query, environments: list[str]) -> bool:
         return False  # too many to apply one by one, or the head's own row is gone (truncated, archived)
     if query(queries.ARCHIVED_SINCE_SQL, [since, since])[0][0]:
         return False  # rows after `since` were archived before this process saw them
-    write_memory.changed((config_id, history_id) for history_id, config_id, _, _ in changes)
     watched = set(environments)
     touched: dict[str, dict[str, int]] = {}
     config_ids = set()
@@ -255,6 +256,7 @@ def apply_history_since(query: Query, environments: list[str]) -> bool:
         if environment in watched:
             touched.setdefault(environment, {})[category] = history_id
     current = _rows_by_id(query, sorted(config_ids))
+    write_memory.changed(((config_id, history_id) for history_id, config_id, _, _ in changes), current, head)
     for environment in environments:
         _apply(environment, config_ids, current, touched.get(environment, {}))
     store.seen = head
@@ -264,10 +266,13 @@ def apply_history_since(query: Query, environments: list[str]) -> bool:
 
 
 def _rows_by_id(query: Query, config_ids: list[int]) -> dict[int, tuple]:
+    """The rows of ``config_ids`` as (id, environment, category, key, stored text, value_type, is_encrypted,
+    is_active, version): the version as optimistic writes compare it, None on an engine without one."""
     found = {}
+    version = queries.ROW_VERSION_SQL.get(connection.vendor, queries.NO_ROW_VERSION_SQL)
     for start in range(0, len(config_ids), _ID_BATCH):
         batch = config_ids[start : start + _ID_BATCH]
-        sql = queries.ROWS_BY_ID_SQL.format(ids=", ".join(["%s"] * len(batch)))
+        sql = queries.ROWS_BY_ID_SQL.format(ids=", ".join(["%s"] * len(batch)), version=version)
         for row in query(sql, batch):
             found[row[0]] = tuple(row)
     return found
@@ -334,7 +339,7 @@ class _Patch:
 
     def put(self, row: tuple) -> None:
         """Put an active row's typed value in."""
-        config_id, _env, category, key, text, value_type, is_encrypted, _active = row
+        config_id, _env, category, key, text, value_type, is_encrypted = row[:7]
         self._category(category)[key] = _typed(self.environment, category, key, text, value_type, is_encrypted)
         self.ids[config_id] = (category, key)
         self.defaulted.discard((category, key))

@@ -76,6 +76,7 @@ def _write_in_two_round_trips(token: ApiToken, change: Change, why: str, expecte
         actor=token.owner,
         context={"actor": token.owner, "reason": why},
         then=version_after_write_query(environment, category),
+        answer=(environment, category),
         condition=condition,
         expects=expects,
         vet=functools.partial(_refuse_secret, token),

@@ -4,13 +4,14 @@ The locked path (``plan_changes(lock=True)`` + ``write_plans``) takes the catego
 them and writes, inside the caller's transaction or one of its own: four round trips on PostgreSQL. A write that is
 a transaction of its own on PostgreSQL first tries the optimistic path (data/optimistic.py): it reads and validates
 without a lock (or on what the process remembers of the keys, which skips the read), then takes the locks and
-writes in one message, which PostgreSQL rolls back whole if anything read changed meanwhile; a remembered key is
-then read afresh and written again, a key read afresh is written again on the locked path. Both record the same
-history, chain, events and NOTIFY.
+writes in one message, which writes nothing if anything read changed meanwhile and answers what is there now instead:
+a remembered key is then planned again on that and written once more, a key read afresh is written again on the
+locked path. Both record the same history, chain, events and NOTIFY.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -75,6 +76,7 @@ def write_optimistically(
     condition: optimistic.Condition = None,
     vet: Callable[[list[PlannedChange]], None] | None = None,
     expects: Callable[[list[tuple]], bool] | None = None,
+    answer: tuple[str, str] | None = None,
 ) -> tuple[list[PlannedChange], list[tuple]] | None:
     """The changes planned and written in two round trips (one when the process remembers their keys), with the
     rows of ``then`` read after them; or None when this path does not apply (a transaction is open, SQLite, a new
@@ -84,7 +86,9 @@ def write_optimistically(
     ``context`` is the audit context's values (as ``audit_context`` takes them); ``condition`` a version the category
     must have under the lock (the API's If-Match); ``expects`` whether the rows of ``then`` as first read let the
     write go on (False: the locked path decides, before anything is validated); ``vet`` a check of the plans before
-    anything is written.
+    anything is written; ``answer`` a category (environment, category) whose version after a write the write itself
+    answers, in place of the rows of ``then`` (which must read that version: they still answer when nothing is
+    written).
     """
     if not optimistic.applies():
         return None
@@ -92,26 +96,38 @@ def write_optimistically(
     ctx = audit.context_for(**context)
     triples = {(c.category, c.key, c.environment) for c in changes}
     remembered = optimistic.recall(triples) if expects is None else None
-    if remembered is not None and (written := _from_memory(changes, remembered, ctx, condition, then, vet)) is not None:
-        return written
-    seen = optimistic.read(triples, then if expects else None)
+    write = functools.partial(_write, ctx=ctx, condition=condition, then=None if answer else then, answer=answer)
+    seen = None if remembered is None else _from_memory(changes, remembered, write, vet)
+    if isinstance(seen, tuple):
+        return seen
+    if seen is None:  # else what the write refused on remembered state read instead
+        seen = optimistic.read(triples, then if expects else None)
     if seen is None or (expects is not None and not expects(seen.then)):
         return None  # the locked path decides
+    return _from_read(changes, seen, write, vet, then=None if expects else then, unchanged_only=condition is None)
+
+
+@sensitive_variables()
+def _from_read(changes, seen: optimistic.Read, write, vet, *, then, unchanged_only: bool):
+    """The changes planned on what was read and written, with the rows of ``then`` (read afresh when nothing is
+    written, if ``unchanged_only``); None where the locked path decides."""
     plans = plans_from(changes, seen.metadata, seen.rows)
     if vet is not None:
         vet(plans)
     if not any(plan.writes for plan in plans):
-        return (plans, seen.then if expects else bulk.read(then)) if condition is None else None
+        return (plans, bulk.read(then) if then else seen.then) if unchanged_only else None
     if any(plan.writes and plan.row is None for plan in plans):
         return None  # a new key: its row's creation is serialised by the lock, on the locked path
-    found = _write(plans, seen, ctx, condition, then)
-    return None if found is None else (plans, found)
+    found = write(plans, seen)
+    return (plans, found) if isinstance(found, list) else None
 
 
 @sensitive_variables()
-def _from_memory(changes, remembered: optimistic.Read, ctx, condition, then, vet):
-    """The changes planned on what the process remembers of their keys and written in one round trip; or None:
-    the caller reads afresh. A refusal, an unchanged value or a new key decided on remembered state is not final."""
+def _from_memory(changes, remembered: optimistic.Read, write, vet):
+    """The changes planned on what the process remembers of their keys and written in one round trip: the plans and
+    the rows of ``then``; else what the write read instead, where something remembered had changed (the caller
+    plans on it), or None (the caller reads). A refusal, an unchanged value or a new key decided on remembered state
+    is not final."""
     try:
         plans = plans_from(changes, remembered.metadata, remembered.rows)
         if vet is not None:
@@ -120,16 +136,18 @@ def _from_memory(changes, remembered: optimistic.Read, ctx, condition, then, vet
         return None
     if not all(plan.writes and plan.row is not None for plan in plans):
         return None
-    found = _write(plans, remembered, ctx, condition, then)
-    return None if found is None else (plans, found)
+    found = write(plans, remembered)
+    return (plans, found) if isinstance(found, list) else found
 
 
 @sensitive_variables()
-def _write(plans: list[PlannedChange], seen: optimistic.Read, ctx, condition, then) -> list[tuple] | None:
+def _write(
+    plans: list[PlannedChange], seen: optimistic.Read, *, ctx, condition, then, answer
+) -> list[tuple] | optimistic.Read | None:
     _, changed = staged_rows(plans)
     pairs = {(plan.change.category, plan.change.environment) for plan in plans}
-    found = optimistic.write(changed, seen, context=ctx, pairs=pairs, condition=condition, then=then)
-    if found is not None:
+    found = optimistic.write(changed, seen, context=ctx, pairs=pairs, condition=condition, then=then, answer=answer)
+    if isinstance(found, list):
         metrics.counted_writes(0, len(changed), path=metrics.current_path())
     return found
 

@@ -39,7 +39,7 @@ def _port() -> str:
 def _writing(captured) -> list[str]:
     sql = [q["sql"] for q in captured.captured_queries]
     assert not [q for q in sql if q.split()[0] in ("BEGIN", "COMMIT", "SAVEPOINT")]
-    return [q for q in sql if "config_read_for_write" in q or "config_write_if_unchanged" in q]
+    return [q for q in sql if "config_read_for_write" in q or "config_write_or_read" in q]
 
 
 def test_a_put_writes_in_two_round_trips_then_one_and_answers_the_new_version(client, owner, data):
@@ -47,15 +47,16 @@ def test_a_put_writes_in_two_round_trips_then_one_and_answers_the_new_version(cl
     write_memory.forget()
     with CaptureQueriesContext(connection) as captured:
         assert put(client, token, "port", 2500).status_code == 200
-    # The read, then the write with the new version: no BEGIN, no COMMIT.
+    # The read, then the write, which answers the new version itself (a statement alone): no BEGIN, no COMMIT.
     writing = _writing(captured)
-    assert len(writing) == 2 and "config_category_version" in writing[1], writing
+    assert len(writing) == 2 and writing[1].startswith("EXECUTE config_write_or_read(") and ";" not in writing[1]
+    assert '"answer": {"environment": "development", "category": "smtp"}' in writing[1], writing
     with CaptureQueriesContext(connection) as captured:
         answer = put(client, token, "port", 2501)
     assert answer.status_code == 200, answer.content
     # The connection remembers the key as it wrote it: the write alone.
     writing = _writing(captured)
-    assert len(writing) == 1 and "config_category_version" in writing[0], writing
+    assert len(writing) == 1 and writing[0].startswith("EXECUTE config_write_or_read(") and ";" not in writing[0]
     entry = ConfigurationHistory.objects.filter(config_key="port", environment="development").order_by("-id")[0]
     assert (entry.old_value, entry.new_value, entry.changed_by_id) == ("2500", "2501", owner.pk)
     assert entry.change_reason.startswith("from the API test (API token ")

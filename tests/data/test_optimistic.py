@@ -32,9 +32,9 @@ def test_read_gives_rows_metadata_and_their_versions_without_a_lock():
 
 
 @pytest.mark.parametrize("changed", ["host", "user"])
-def test_a_stale_read_writes_nothing_at_all(changed):
-    """The data layer itself: two rows read, one of them changed by another writer, and the write of both answers
-    None with neither row, nor any history, written."""
+def test_a_stale_read_writes_nothing_at_all_and_answers_what_is_there_now(changed):
+    """The data layer itself: two rows read, one of them changed by another writer, and the write of both writes
+    neither row, nor any history, and answers both rows as they are now, with their versions (migration 0032)."""
     services.set_value(key="host", value="h1", **PROD)
     services.set_value(key="user", value="u1", **PROD)
     triples = {("smtp", "host", "production"), ("smtp", "user", "production")}
@@ -44,11 +44,18 @@ def test_a_stale_read_writes_nothing_at_all(changed):
     rows = [seen.rows[("smtp", key, "production")] for key in ("host", "user")]
     for row in rows:
         row.config_value = "ours"
-    assert optimistic.write(rows, seen, context=audit.context_for(reason="r"), pairs={("smtp", "production")}) is None
+    now = optimistic.write(rows, seen, context=audit.context_for(reason="r"), pairs={("smtp", "production")})
     assert ConfigurationHistory.objects.count() == count
     values = dict(SystemConfiguration.objects.filter(category="smtp").values_list("config_key", "config_value"))
     assert values == {"host": "h1", "user": "u1", changed: "other"}
     assert connection.connection.info.transaction_status == 0
+    assert isinstance(now, optimistic.Read)
+    assert {key: row.config_value for (_, key, _), row in now.rows.items()} == values
+    assert now.row_versions == optimistic.read(triples).row_versions  # the versions they have now
+    assert (
+        now.row_versions[rows[0].id if changed == "host" else rows[1].id]
+        != seen.row_versions[rows[0].id if changed == "host" else rows[1].id]
+    )
 
 
 def test_a_refusal_by_the_database_rolls_the_whole_message_back():

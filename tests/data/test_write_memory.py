@@ -55,53 +55,21 @@ def test_forget_forgets_everything():
     assert write_memory.entries([HOST]) is None
 
 
-def test_a_key_refused_twice_is_read_afresh_for_a_while(monkeypatch):
-    """Another process keeps writing it (and no watcher says when): after its second refusal in the window,
-    remembered again, it is still not trusted until the time is up, so that each write does not pay a refused round
-    trip first."""
-    write_memory.keep(HOST, _kept(1))
-    write_memory.forget_keys([HOST], contended=True)
-    write_memory.keep(HOST, _kept(1, seen_at=20))
-    write_memory.forget_keys([HOST], contended=True)
-    write_memory.keep(HOST, _kept(1, seen_at=25))
-    assert write_memory.entries([HOST]) is None
-    monkeypatch.setattr(write_memory, "CONTENDED_SECONDS", 0.0)
-    write_memory.forget()
-    write_memory.forget_keys([HOST], contended=True)
-    write_memory.forget_keys([HOST], contended=True)  # the window is over at once: not marked
-    write_memory.keep(HOST, _kept(1, seen_at=30))
+def test_a_change_the_watcher_read_is_remembered_as_it_is_now():
+    """The watcher's delta up to head 30 gives the rows as they are now, with their versions: a remembered row that
+    changed takes its new value and version at that head, keeping its metadata; one without a version (SQLite), one
+    gone or one now under another key is forgotten."""
+    write_memory.keep(HOST, _kept(1, seen_at=10))
+    for config_id, key in ((2, "user"), (3, "port"), (4, "tls")):
+        write_memory.keep(("smtp", key, "production"), _kept(config_id, key, seen_at=10))
+    current = {
+        1: (1, "production", "smtp", "host", "b", "string", False, True, "200"),
+        2: (2, "production", "smtp", "user", "b", "string", False, True, None),
+        4: (4, "production", "smtp", "renamed", "b", "string", False, True, "201"),
+    }
+    assert write_memory.changed([(1, 21), (2, 22), (3, 23), (4, 24)], current, 30) == 4
     [entry] = write_memory.entries([HOST])
-    assert entry.seen_at == 30
-
-
-def test_a_single_refusal_leaves_the_key_trusted_once_remembered_again():
-    """One write by another process costs one refused round trip, not a window of reads."""
-    write_memory.keep(HOST, _kept(1))
-    write_memory.forget_keys([HOST], contended=True)
-    assert write_memory.entries([HOST]) is None
-    write_memory.keep(HOST, _kept(1, seen_at=20))
-    [entry] = write_memory.entries([HOST])
-    assert entry.seen_at == 20
-
-
-def test_refusals_far_apart_do_not_mark_a_key(monkeypatch):
-    now = [100.0]
-    monkeypatch.setattr(write_memory.time, "monotonic", lambda: now[0])
-    write_memory.forget_keys([HOST], contended=True)
-    now[0] += write_memory.CONTENDED_SECONDS + 1
-    write_memory.forget_keys([HOST], contended=True)
-    write_memory.keep(HOST, _kept(1, seen_at=20))
-    assert write_memory.entries([HOST]) is not None
-    now[0] += 1
-    write_memory.forget_keys([HOST], contended=True)  # the second within the window
-    write_memory.keep(HOST, _kept(1, seen_at=21))
-    assert write_memory.entries([HOST]) is None
-    now[0] += write_memory.CONTENDED_SECONDS
-    assert write_memory.entries([HOST]) is not None
-
-
-def test_a_plain_forget_does_not_mark_a_key():
-    write_memory.keep(HOST, _kept(1))
-    write_memory.forget_keys([HOST])
-    write_memory.keep(HOST, _kept(1, seen_at=20))
-    assert write_memory.entries([HOST]) is not None
+    assert (entry.row.id, entry.row.config_value, entry.row_version, entry.seen_at) == (1, "b", "200", 30)
+    for key in ("user", "port", "tls"):
+        assert write_memory.entries([("smtp", key, "production")]) is None
+    assert write_memory.changed([(1, 30)], current, 30) == 0  # not after its head: nothing to change

@@ -179,7 +179,7 @@ def test_the_two_round_trip_write_runs_as_the_application_role_and_row_level_sec
     with django_connected_as(roles["app"]):
         with CaptureQueriesContext(connection) as captured:
             services.set_value(category="smtp", key="host", environment="development", value="two", actor=developer)
-        assert ["config_write_if_unchanged" in q["sql"] for q in captured.captured_queries] == [False, True]
+        assert ["config_write_or_read" in q["sql"] for q in captured.captured_queries] == [False, True]
         seen = optimistic.read({("smtp", "host", "production")})
         row = seen.rows[("smtp", "host", "production")]  # reads stay open to the application
         row.config_value = "not yours"

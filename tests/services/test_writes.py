@@ -15,8 +15,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection, connections, transaction
 
 from configurations import runtime, services
+from configurations.core import crypto
 from configurations.data import optimistic
-from configurations.models import ConfigurationHistory, ConfigurationMetadata
+from configurations.models import ConfigurationHistory, ConfigurationMetadata, SystemConfiguration
 from configurations.runtime import snapshots
 from configurations.services import writes
 from tests.factories import MetadataFactory, editor_of
@@ -77,7 +78,7 @@ def test_a_write_of_its_own_is_two_round_trips_with_its_whole_audit(django_asser
         services.apply_changes([services.Change("smtp", "host", "production", "b.example.com")], actor=actor,
                                reason="why", ip_address="203.0.113.9", user_agent="probe/1")  # fmt: skip
     assert _statements(captured) == ["SELECT", "EXECUTE"]  # the write, prepared on the connection
-    assert "config_write_if_unchanged" in captured.captured_queries[1]["sql"]
+    assert "config_write_or_read" in captured.captured_queries[1]["sql"]
     entry = _entries("host")[-1]
     assert (entry.old_value, entry.new_value, entry.change_reason) == ("a.example.com", "b.example.com", "why")
     assert (entry.changed_by_id, str(entry.ip_address), entry.user_agent) == (actor.pk, "203.0.113.9", "probe/1")
@@ -180,7 +181,7 @@ def test_an_unchanged_value_is_one_round_trip_and_writes_nothing(django_assert_n
 
 def _prepared_writes() -> list[str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = 'config_write_if_unchanged'")
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = 'config_write_or_read'")
         return [statement for (statement,) in cursor.fetchall()]
 
 
@@ -191,8 +192,8 @@ def test_the_write_is_one_statement_that_postgresql_plans_once_per_connection(dj
     for n in range(3):
         with django_assert_num_queries(2 if n == 0 else 1) as captured:  # the first: the read, then the write
             services.set_value(key="host", value=f"v{n}.example.com", **PROD)
-        assert captured.captured_queries[-1]["sql"].startswith("EXECUTE config_write_if_unchanged(")
-    assert _prepared_writes() == [optimistic.PREPARE]
+        assert captured.captured_queries[-1]["sql"].startswith("EXECUTE config_write_or_read(")
+    assert _prepared_writes() == [optimistic.prepare_sql()]
     assert [e.new_value for e in _entries("host")] == ["new.example.com"] + [f"v{n}.example.com" for n in range(3)]
 
 
@@ -203,7 +204,7 @@ def test_config_db_prepare_off_sends_the_statement_itself(settings, django_asser
     services.set_value(key="host", value="a.example.com", **PROD)
     with django_assert_num_queries(1) as captured:
         services.set_value(key="host", value="b.example.com", **PROD)
-    assert captured.captured_queries[0]["sql"].startswith("SELECT written, version, head FROM config_write_if_unc")
+    assert captured.captured_queries[0]["sql"].startswith(optimistic.write_sql().partition("%s")[0])
     assert services.get_value(key="host", **PROD) == "b.example.com"
 
 
@@ -212,24 +213,24 @@ def test_a_prepared_write_the_session_lost_is_prepared_again(django_assert_num_q
     written again, preparing it again."""
     services.set_value(key="host", value="new.example.com", **PROD)
     services.set_value(key="host", value="a.example.com", **PROD)
-    assert _prepared_writes() == [optimistic.PREPARE]
+    assert _prepared_writes() == [optimistic.prepare_sql()]
     with connection.cursor() as cursor:
-        cursor.execute("DEALLOCATE config_write_if_unchanged")
+        cursor.execute("DEALLOCATE config_write_or_read")
     with django_assert_num_queries(3) as captured:  # the lost statement, the read, the write
         services.set_value(key="host", value="b.example.com", **PROD)
     assert [q["sql"].split()[0] for q in captured.captured_queries] == ["EXECUTE", "SELECT", "EXECUTE"]
-    assert _prepared_writes() == [optimistic.PREPARE]
+    assert _prepared_writes() == [optimistic.prepare_sql()]
     assert [e.new_value for e in _entries("host")][-2:] == ["a.example.com", "b.example.com"]
     assert services.verify_history().ok
 
 
-def test_a_database_below_migration_0031_is_written_on_the_locked_path():
-    """The write function answered a count alone before migration 0031: the one-statement write's columns do not
-    exist there, nothing is written by it, and the locked path writes the value with its history."""
+def test_a_database_below_migration_0032_is_written_on_the_locked_path():
+    """Before migration 0032 there is no write that answers a read: nothing is written by this path, and the locked
+    path writes the value with its history."""
     from django.core.management import call_command
 
     services.set_value(key="host", value="a.example.com", **PROD)
-    call_command("migrate", "configurations", "0030", verbosity=0)
+    call_command("migrate", "configurations", "0031", verbosity=0)
     try:
         services.set_value(key="host", value="b.example.com", **PROD)
         assert [e.new_value for e in _entries("host")] == ["a.example.com", "b.example.com"]
@@ -257,7 +258,7 @@ def test_the_next_write_of_a_key_is_one_round_trip(django_assert_num_queries):
     services.set_value(key="host", value="b.example.com", **PROD)  # the read, then the write
     with django_assert_num_queries(1) as captured:
         services.set_value(key="host", value="c.example.com", reason="third", **PROD)
-    assert "config_write_if_unchanged" in captured.captured_queries[0]["sql"]
+    assert "config_write_or_read" in captured.captured_queries[0]["sql"]
     assert [(e.old_value, e.new_value) for e in _entries("host")][-2:] == [
         ("a.example.com", "b.example.com"),
         ("b.example.com", "c.example.com"),
@@ -276,27 +277,26 @@ def _written_elsewhere(key: str, value: str, reason: str) -> None:
         )
 
 
-def test_what_another_process_wrote_since_is_read_afresh(django_assert_num_queries):
-    """The remembered version is stale: the write refuses itself whole, the key is read afresh and written."""
+def test_what_another_process_wrote_since_is_answered_by_the_refused_write(django_assert_num_queries):
+    """The remembered version is stale: the write writes nothing and answers the row as it is now, on which the value
+    is planned again and written: two round trips, as reading first would have cost (migration 0032)."""
     services.set_value(key="host", value="a.example.com", **PROD)
     services.set_value(key="host", value="b.example.com", **PROD)
     _written_elsewhere("host", "other.example.com", "other")
-    with django_assert_num_queries(3) as captured:  # the refused write, the read, the write
+    with django_assert_num_queries(2) as captured:  # the write that answered the row instead, the write
         services.set_value(key="host", value="ours.example.com", reason="ours", **PROD)
-    assert ["config_write_if_unchanged" in q["sql"] for q in captured.captured_queries] == [True, False, True]
+    assert ["config_write_or_read" in q["sql"] for q in captured.captured_queries] == [True, True]
     assert [(e.old_value, e.new_value, e.change_reason) for e in _entries("host")][-2:] == [
         ("b.example.com", "other.example.com", "other"),
         ("other.example.com", "ours.example.com", "ours"),
     ]
-    # One write by another process costs one refused round trip: the key is trusted again at once.
+    # The key is remembered as written: the next write is one round trip again, however often others write it.
     with django_assert_num_queries(1):
         services.set_value(key="host", value="next.example.com", **PROD)
-    # Refused a second time within the window, another process keeps writing it: for a while the key is read before
-    # each write rather than refused first.
     _written_elsewhere("host", "again.example.com", "other")
-    with django_assert_num_queries(3):
-        services.set_value(key="host", value="ours-again.example.com", **PROD)
     with django_assert_num_queries(2):
+        services.set_value(key="host", value="ours-again.example.com", **PROD)
+    with django_assert_num_queries(1):
         services.set_value(key="host", value="last.example.com", **PROD)
     assert [e.new_value for e in _entries("host")][-4:] == [
         "next.example.com",
@@ -304,6 +304,26 @@ def test_what_another_process_wrote_since_is_read_afresh(django_assert_num_queri
         "ours-again.example.com",
         "last.example.com",
     ]
+    assert services.verify_history().ok
+
+
+def test_a_value_is_planned_again_on_what_the_refused_write_answered(django_assert_num_queries):
+    """The row another process changed is now a secret: the value planned again on the row the refused write answered
+    is encrypted as one, so the plaintext planned on the remembered row never lands."""
+    services.set_value(key="endpoint", value="plain", **PROD)
+    services.set_value(key="endpoint", value="plain-2", **PROD)  # remembered as plain text
+    envelope = crypto.encrypt("s3cret", environment="production", category="smtp", key="endpoint")
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:  # another process
+        other.execute(
+            "UPDATE system_configurations SET config_value = %s, is_encrypted = true "
+            "WHERE category = 'smtp' AND config_key = 'endpoint' AND environment = 'production'",
+            [envelope],
+        )
+    with django_assert_num_queries(2):  # the write answered the encrypted row instead, then the write
+        services.set_value(key="endpoint", value="rotated", **PROD)
+    row = SystemConfiguration.objects.get(config_key="endpoint", environment="production")
+    assert row.is_encrypted and crypto.is_envelope(row.config_value)
+    assert services.get_value(key="endpoint", **PROD) == "rotated"
 
 
 def test_what_another_thread_wrote_serves_the_next_write(django_assert_num_queries):
@@ -359,16 +379,18 @@ def watched(settings):
     runtime.reset()
 
 
-def test_a_watcher_forgets_what_another_process_wrote(watched, django_assert_num_queries):
-    """The refresh after another process's write forgets the row: the next write reads it, without a refused round
-    trip; the refresh after the process's own write forgets nothing."""
+def test_a_watcher_brings_what_another_process_wrote_into_the_memory(watched, django_assert_num_queries):
+    """The refresh after another process's write remembers the row as that write left it, with its new version: the
+    next write is one round trip, neither refused nor read first; the refresh after the process's own write changes
+    nothing."""
     services.set_value(key="host", value="b.example.com", **PROD)  # remembered
     watched()
     with django_assert_num_queries(1):
         services.set_value(key="host", value="c.example.com", **PROD)
     _written_elsewhere("host", "other.example.com", "other")
     watched()
-    with django_assert_num_queries(2) as captured:  # the read, the write
+    with django_assert_num_queries(1) as captured:
         services.set_value(key="host", value="ours.example.com", reason="ours", **PROD)
-    assert ["config_write_if_unchanged" in q["sql"] for q in captured.captured_queries] == [False, True]
+    assert "config_write_or_read" in captured.captured_queries[0]["sql"]
     assert [(e.old_value, e.new_value) for e in _entries("host")][-1] == ("other.example.com", "ours.example.com")
+    assert services.verify_history().ok

@@ -14,7 +14,7 @@ from .definitions import Function
 
 GENERIC_PLANS = ("plan_cache_mode=force_generic_plan",)
 
-WRITE_IF_UNCHANGED_BODY = r"""
+WRITE_OR_READ_BODY = r"""
 DECLARE
   v_version jsonb := p_write->'version';
   -- Arrays, whose length the planner guesses small: the generic plans probe the indexes (a set-returning function of
@@ -29,18 +29,28 @@ BEGIN
   PERFORM set_config(s.key, s.value, true) FROM jsonb_each_text(p_write->'settings') AS s;
   PERFORM pg_advisory_xact_lock(k) FROM (SELECT k::bigint FROM jsonb_array_elements_text(p_write->'locks') AS k) l
    ORDER BY k;
+  -- A review policy protects an environment, or the caller's condition (the category's version) does not hold:
+  -- nothing is written, and the locked path decides.
+  IF EXISTS (SELECT 1 FROM configuration_review_policies p
+              WHERE p.environment IN (SELECT jsonb_array_elements_text(p_write->'environments'))
+                AND p.required_approvals > 0)
+     OR (jsonb_typeof(v_version) = 'object'
+         AND COALESCE((SELECT max(h.id) FROM configuration_history h
+                        WHERE h.environment = v_version->>'environment' AND h.category = v_version->>'category'), 0)
+             NOT IN (SELECT v::bigint FROM jsonb_array_elements_text(v_version->'versions') AS v))
+  THEN
+    RETURN QUERY SELECT 'refused'::text, 0::bigint, NULL::text, NULL::bigint, NULL::bigint,
+                        NULL::system_configurations, NULL::text, NULL::configuration_metadata, NULL::text;
+    RETURN;
+  END IF;
+  -- The keys' metadata and each row still the version read (any UPDATE of a row gives it another xmin): write.
   IF (SELECT COALESCE(array_agg(m.id::text || ':' || m.xmin::text ORDER BY m.id), '{}')
         FROM configuration_metadata m JOIN unnest(v_categories, v_keys) AS w(category, config_key)
        USING (category, config_key)) = ARRAY(SELECT jsonb_array_elements_text(p_write->'metadata_seen'))
-     AND NOT EXISTS (SELECT 1 FROM configuration_review_policies p
-                      WHERE p.environment IN (SELECT jsonb_array_elements_text(p_write->'environments'))
-                        AND p.required_approvals > 0)
-     AND (jsonb_typeof(v_version) IS DISTINCT FROM 'object'
-          OR COALESCE((SELECT max(h.id) FROM configuration_history h
-                        WHERE h.environment = v_version->>'environment' AND h.category = v_version->>'category'), 0)
-             IN (SELECT v::bigint FROM jsonb_array_elements_text(v_version->'versions') AS v))
+     AND (SELECT count(*) FROM system_configurations c
+            JOIN jsonb_to_recordset(p_write->'rows') AS v(id bigint, seen text) ON c.id = v.id
+           WHERE c.id = ANY(v_ids) AND c.xmin::text = v.seen) = cardinality(v_ids)
   THEN
-    -- Each row only if it is still the version read (any UPDATE of a row gives it another xmin).
     UPDATE system_configurations AS c
        SET config_value = v.config_value, value_type = v.value_type, is_encrypted = v.is_encrypted,
            is_active = v.is_active
@@ -48,16 +58,33 @@ BEGIN
            AS v(id bigint, config_value text, value_type varchar, is_encrypted boolean, is_active boolean, seen text)
      WHERE c.id = ANY(v_ids) AND c.id = v.id AND c.xmin::text = v.seen;
     GET DIAGNOSTICS v_written = ROW_COUNT;
+    IF v_written <> cardinality(v_ids) THEN
+      -- A writer that takes no category lock changed a row between the check and the UPDATE: undo it all.
+      RAISE EXCEPTION USING ERRCODE = 'CF001',
+        MESSAGE = format('%s of %s rows written: a row changed as it was written; nothing was written',
+                         v_written, cardinality(v_ids));
+    END IF;
+    -- The rows' new version (the transaction's id, their xmin), the history's head after them and, asked for, the
+    -- category's version: the head, whose row this transaction's trigger wrote last, else the category's newest id.
+    RETURN QUERY SELECT NULL::text, v_written, pg_current_xact_id()::xid::text, h.last_id,
+                        CASE WHEN jsonb_typeof(p_write->'answer') = 'object' THEN
+                          COALESCE(CASE WHEN h.xmin = pg_current_xact_id()::xid THEN h.last_id END,
+                                   config_category_version(p_write->'answer'->>'environment',
+                                                           p_write->'answer'->>'category'))
+                        END,
+                        NULL::system_configurations, NULL::text, NULL::configuration_metadata, NULL::text
+                   FROM (SELECT NULL) AS one
+                   LEFT JOIN configuration_history_head h ON h.id = 1;
+    RETURN;
   END IF;
-  IF v_written IS DISTINCT FROM cardinality(v_ids) THEN
-    RAISE EXCEPTION USING ERRCODE = 'CF001',
-      MESSAGE = format('%s of %s rows written: what the write read changed before it; nothing was written',
-                       COALESCE(v_written, 0), cardinality(v_ids));
-  END IF;
-  -- With the rows written: their new version (the transaction's id, their xmin) and the history's head after them,
-  -- so that the write is one statement.
-  RETURN QUERY SELECT v_written, pg_current_xact_id()::xid::text,
-                      (SELECT h.last_id FROM configuration_history_head h WHERE h.id = 1);
+  -- Something read changed since: nothing is written; what is there now, read under the locks after the history's
+  -- head (as config_read_for_write answers it), so that the caller plans again without another round trip.
+  RETURN QUERY
+    SELECT 'changed'::text, 0::bigint, NULL::text,
+           COALESCE((SELECT h.last_id FROM configuration_history_head h WHERE h.id = 1), 0), NULL::bigint, f.*
+      FROM config_read_for_write(ARRAY(SELECT w->>0 FROM jsonb_array_elements(p_write->'wanted') AS w),
+                                 ARRAY(SELECT w->>1 FROM jsonb_array_elements(p_write->'wanted') AS w),
+                                 ARRAY(SELECT w->>2 FROM jsonb_array_elements(p_write->'wanted') AS w)) AS f;
 END
 """
 
@@ -102,7 +129,8 @@ END
 POSTGRESQL_FUNCTIONS = (
     # A write validated outside the lock (data/optimistic.py): what it reads, with the versions read; then the audit
     # context, the locks, and the write of each row only if nothing that was read has changed, answering the rows'
-    # new version and the history's head; else it raises, rolling its whole transaction back.
+    # new version and the history's head; else, writing nothing, what is there now (or only its refusal, where a
+    # review policy or the caller's condition stands in the way).
     Function(
         name="config_read_for_write",
         arguments="p_categories character varying[], p_keys character varying[], p_environments character varying[]",
@@ -113,12 +141,15 @@ POSTGRESQL_FUNCTIONS = (
         body=READ_FOR_WRITE_BODY,
     ),
     Function(
-        name="config_write_if_unchanged",
+        name="config_write_or_read",
         arguments="p_write jsonb",
-        returns="TABLE(written bigint, version text, head bigint)",
+        returns=(
+            "TABLE(refused text, written bigint, version text, head bigint, category_version bigint, "
+            "item system_configurations, item_seen text, meta configuration_metadata, meta_seen text)"
+        ),
         language="plpgsql",
         settings=GENERIC_PLANS,
-        body=WRITE_IF_UNCHANGED_BODY,
+        body=WRITE_OR_READ_BODY,
     ),
     Function(
         name="config_category_version",
