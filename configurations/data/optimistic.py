@@ -4,14 +4,15 @@ nothing that was read has changed.
 The locked write (data/locks.py, ``bulk.read_for_write``) costs four round trips: BEGIN, the lock with the reads, the
 write, COMMIT. Here the reads travel alone and outside any transaction; the caller validates in Python; then one
 message is the whole transaction: ``config_write_or_read`` (data/triggers/hot_path.py) sets the audit context, takes
-the category locks, and writes the rows only where each one's version (``xmin``) is still the one read, the keys'
-metadata is still the one read, no review policy protects the environments, and the caller's condition (the API's
-``If-Match``) holds. Where a row or the metadata changed, it writes nothing and answers what is there now, read under
-its locks: ``write`` gives that back as a ``Read`` to plan on again, so a guess that was wrong costs no more than
-reading first. Where a policy or the condition stands in the way, ``write`` answers None and the caller takes the
-locked path, which decides. Being a function, its statements are planned once per connection, not on every write;
-the statement that calls it is prepared once per connection too (``EXECUTE``). The triggers are the table's:
-history, chain, outbox and NOTIFY are written as on every path.
+the category locks, and writes the rows only where each one's version (``xmin``) is still the one read (or, for a
+plaintext value kept active and of its type, ``_loose``, only its type, activity and encryption, and another value
+than the one written), the keys' metadata is still the one read, no review policy protects the environments, and
+the caller's condition (the API's ``If-Match``) holds. Where a row or the metadata changed otherwise, it writes
+nothing and answers what is there now, read under its locks: ``write`` gives that back as a ``Read`` to plan on
+again, so a guess that was wrong costs no more than reading first. Where a policy or the condition stands in the
+way, ``write`` answers None and the caller takes the locked path, which decides. Being a function, its statements are
+planned once per connection, not on every write; the statement that calls it is prepared once per connection too
+(``EXECUTE``). The triggers are the table's: history, chain, outbox and NOTIFY are written as on every path.
 
 What the process last read or wrote of a key is remembered with its versions (data/write_memory.py): the next write
 of the key may skip the read (``recall``), one round trip in all.
@@ -180,7 +181,11 @@ def _order(rows, seen: Read, *, context, pairs, condition: Condition, answer) ->
         "settings": audit.settings_of(context, connection.vendor),
         "locks": sorted({locks.key_of(category, environment) for category, environment in pairs}),
         "rows": [
-            {**{column: getattr(row, column) for column in ("id", *bulk.COLUMNS)}, "seen": seen.row_versions[row.id]}
+            {
+                **{column: getattr(row, column) for column in ("id", *bulk.COLUMNS)},
+                "seen": seen.row_versions[row.id],
+                "loose": _loose(row, seen.rows.get((row.category, row.config_key, row.environment))),
+            }
             for row in rows
         ],
         "metadata": [{"category": category, "config_key": key} for category, key in meta_pairs],
@@ -190,6 +195,20 @@ def _order(rows, seen: Read, *, context, pairs, condition: Condition, answer) ->
         "wanted": [(row.category, row.config_key, row.environment) for row in rows],
         "answer": dict(zip(("environment", "category"), answer, strict=True)) if answer else None,
     }
+
+
+def _loose(row: SystemConfiguration, read: SystemConfiguration | None) -> bool:
+    """Whether ``row`` may be written over another value than the one read (its version aside): a plaintext value,
+    active and of its type as read and as written. Whatever value another writer left, the plan is then the one a
+    fresh read would give (a secret's sameness needs its plaintext: it is written only at the version read)."""
+    return (
+        read is not None
+        and row.is_active
+        and read.is_active
+        and not row.is_encrypted
+        and not read.is_encrypted
+        and row.value_type == read.value_type
+    )
 
 
 def _write_sql() -> str:

@@ -33,13 +33,14 @@ def test_read_gives_rows_metadata_and_their_versions_without_a_lock():
 
 @pytest.mark.parametrize("changed", ["host", "user"])
 def test_a_stale_read_writes_nothing_at_all_and_answers_what_is_there_now(changed):
-    """The data layer itself: two rows read, one of them changed by another writer, and the write of both writes
-    neither row, nor any history, and answers both rows as they are now, with their versions (migration 0032)."""
+    """The data layer itself: two rows read, one of them changed by another writer (its type: a plan made on what was
+    read no longer holds), and the write of both writes neither row, nor any history, and answers both rows as they are
+    now, with their versions (migration 0032)."""
     services.set_value(key="host", value="h1", **PROD)
     services.set_value(key="user", value="u1", **PROD)
     triples = {("smtp", "host", "production"), ("smtp", "user", "production")}
     seen = optimistic.read(triples)
-    _in_another_thread(lambda: services.set_value(key=changed, value="other", **PROD))
+    _in_another_thread(lambda: services.set_value(key=changed, value="7", value_type="number", **PROD))
     count = ConfigurationHistory.objects.count()
     rows = [seen.rows[("smtp", key, "production")] for key in ("host", "user")]
     for row in rows:
@@ -47,7 +48,7 @@ def test_a_stale_read_writes_nothing_at_all_and_answers_what_is_there_now(change
     now = optimistic.write(rows, seen, context=audit.context_for(reason="r"), pairs={("smtp", "production")})
     assert ConfigurationHistory.objects.count() == count
     values = dict(SystemConfiguration.objects.filter(category="smtp").values_list("config_key", "config_value"))
-    assert values == {"host": "h1", "user": "u1", changed: "other"}
+    assert values == {"host": "h1", "user": "u1", changed: "7"}
     assert connection.connection.info.transaction_status == 0
     assert isinstance(now, optimistic.Read)
     assert {key: row.config_value for (_, key, _), row in now.rows.items()} == values

@@ -277,33 +277,64 @@ def _written_elsewhere(key: str, value: str, reason: str) -> None:
         )
 
 
-def test_what_another_process_wrote_since_is_answered_by_the_refused_write(django_assert_num_queries):
-    """The remembered version is stale: the write writes nothing and answers the row as it is now, on which the value
-    is planned again and written: two round trips, as reading first would have cost (migration 0032)."""
+def _typed_elsewhere(key: str, value: str, value_type: str) -> None:
+    """Another process's write that changes the row's type (a plan made on the row as it was no longer holds)."""
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute(
+            "UPDATE system_configurations SET config_value = %s, value_type = %s WHERE category = 'smtp' "
+            "AND config_key = %s AND environment = 'production'",
+            [value, value_type, key],
+        )
+
+
+def test_a_plaintext_value_another_process_changed_is_written_over_in_one_round_trip(django_assert_num_queries):
+    """The remembered version is stale, but only the value moved: the plan made on the remembered row is the one a
+    fresh read would give, so the write lands in its one round trip, over the other process's value (migration 0033),
+    as the locked path would have written it."""
     services.set_value(key="host", value="a.example.com", **PROD)
     services.set_value(key="host", value="b.example.com", **PROD)
     _written_elsewhere("host", "other.example.com", "other")
-    with django_assert_num_queries(2) as captured:  # the write that answered the row instead, the write
+    with django_assert_num_queries(1) as captured:
         services.set_value(key="host", value="ours.example.com", reason="ours", **PROD)
-    assert ["config_write_or_read" in q["sql"] for q in captured.captured_queries] == [True, True]
+    assert "config_write_or_read" in captured.captured_queries[0]["sql"]
     assert [(e.old_value, e.new_value, e.change_reason) for e in _entries("host")][-2:] == [
         ("b.example.com", "other.example.com", "other"),
         ("other.example.com", "ours.example.com", "ours"),
     ]
-    # The key is remembered as written: the next write is one round trip again, however often others write it.
     with django_assert_num_queries(1):
         services.set_value(key="host", value="next.example.com", **PROD)
-    _written_elsewhere("host", "again.example.com", "other")
-    with django_assert_num_queries(2):
-        services.set_value(key="host", value="ours-again.example.com", **PROD)
+    assert services.get_value(key="host", **PROD) == "next.example.com"
+    assert services.verify_history().ok
+
+
+def test_the_value_another_process_already_wrote_is_not_written_again(django_assert_num_queries):
+    """Another process wrote the very value: the write answers the row instead, the value planned on it is unchanged,
+    and no history is added."""
+    services.set_value(key="host", value="a.example.com", **PROD)
+    services.set_value(key="host", value="b.example.com", **PROD)
+    _written_elsewhere("host", "same.example.com", "other")
+    count = len(_entries("host"))
+    with django_assert_num_queries(1) as captured:  # the write that answered the row instead; nothing to write
+        services.set_value(key="host", value="same.example.com", **PROD)
+    assert "config_write_or_read" in captured.captured_queries[0]["sql"]
+    assert len(_entries("host")) == count
+    with django_assert_num_queries(1):  # remembered as it is now
+        services.set_value(key="host", value="c.example.com", **PROD)
+
+
+def test_a_row_another_process_retyped_is_answered_by_the_refused_write(django_assert_num_queries):
+    """The remembered row's type changed since: the write writes nothing and answers the row as it is now, on which
+    the value is planned again and written: two round trips, as reading first would have cost (migration 0032)."""
+    services.set_value(key="port", value="25", **PROD)
+    services.set_value(key="port", value="26", **PROD)
+    _typed_elsewhere("port", "587", "number")
+    with django_assert_num_queries(2) as captured:  # the write that answered the row instead, the write
+        services.set_value(key="port", value="2525", reason="ours", **PROD)
+    assert ["config_write_or_read" in q["sql"] for q in captured.captured_queries] == [True, True]
+    entry = _entries("port")[-1]
+    assert (entry.old_value, entry.new_value, entry.new_value_type) == ("587", "2525", "number")
     with django_assert_num_queries(1):
-        services.set_value(key="host", value="last.example.com", **PROD)
-    assert [e.new_value for e in _entries("host")][-4:] == [
-        "next.example.com",
-        "again.example.com",
-        "ours-again.example.com",
-        "last.example.com",
-    ]
+        services.set_value(key="port", value="2526", **PROD)
     assert services.verify_history().ok
 
 

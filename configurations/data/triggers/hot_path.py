@@ -43,20 +43,31 @@ BEGIN
                         NULL::system_configurations, NULL::text, NULL::configuration_metadata, NULL::text;
     RETURN;
   END IF;
-  -- The keys' metadata and each row still the version read (any UPDATE of a row gives it another xmin): write.
+  -- The keys' metadata still the one read, and each row still the version read (any UPDATE of a row gives it
+  -- another xmin) or, for a row marked loose (a plaintext value kept active and of its type), still of that type,
+  -- active, in the clear and of another value than the one written: the plan made on what was read is then the very
+  -- plan a fresh read would give, and the value written over whatever another writer left (as the locked path would).
   IF (SELECT COALESCE(array_agg(m.id::text || ':' || m.xmin::text ORDER BY m.id), '{}')
         FROM configuration_metadata m JOIN unnest(v_categories, v_keys) AS w(category, config_key)
        USING (category, config_key)) = ARRAY(SELECT jsonb_array_elements_text(p_write->'metadata_seen'))
      AND (SELECT count(*) FROM system_configurations c
-            JOIN jsonb_to_recordset(p_write->'rows') AS v(id bigint, seen text) ON c.id = v.id
-           WHERE c.id = ANY(v_ids) AND c.xmin::text = v.seen) = cardinality(v_ids)
+            JOIN jsonb_to_recordset(p_write->'rows')
+                 AS v(id bigint, config_value text, value_type varchar, seen text, loose boolean) ON c.id = v.id
+           WHERE c.id = ANY(v_ids)
+             AND (c.xmin::text = v.seen
+                  OR (v.loose AND c.is_active AND NOT c.is_encrypted AND c.value_type = v.value_type
+                      AND c.config_value IS DISTINCT FROM v.config_value))) = cardinality(v_ids)
   THEN
     UPDATE system_configurations AS c
        SET config_value = v.config_value, value_type = v.value_type, is_encrypted = v.is_encrypted,
            is_active = v.is_active
       FROM jsonb_to_recordset(p_write->'rows')
-           AS v(id bigint, config_value text, value_type varchar, is_encrypted boolean, is_active boolean, seen text)
-     WHERE c.id = ANY(v_ids) AND c.id = v.id AND c.xmin::text = v.seen;
+           AS v(id bigint, config_value text, value_type varchar, is_encrypted boolean, is_active boolean, seen text,
+                loose boolean)
+     WHERE c.id = ANY(v_ids) AND c.id = v.id
+       AND (c.xmin::text = v.seen
+            OR (v.loose AND c.is_active AND NOT c.is_encrypted AND c.value_type = v.value_type
+                AND c.config_value IS DISTINCT FROM v.config_value));
     GET DIAGNOSTICS v_written = ROW_COUNT;
     IF v_written <> cardinality(v_ids) THEN
       -- A writer that takes no category lock changed a row between the check and the UPDATE: undo it all.

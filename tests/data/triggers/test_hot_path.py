@@ -100,6 +100,36 @@ def test_a_row_changed_since_it_was_read_writes_nothing_and_answers_it_as_it_is_
     assert SystemConfiguration.objects.get(id=row.id).config_value == "moved"
 
 
+@pytest.mark.parametrize(
+    ("elsewhere", "written"),
+    [("moved", True), ("ours", False), ("typed", False), ("inactive", False)],
+)
+def test_a_loose_row_is_written_over_another_value_of_its_type(elsewhere, written):
+    """A row marked loose (migration 0033) is written whatever value another writer left, if it is still active, in
+    the clear and of its type, and that value is not the one written; else it is answered as it is now."""
+    row = services.set_value(category="c", key="k", environment="test", value="a")
+    seen = _seen(row)
+    change = {
+        "moved": "config_value = 'moved'",
+        "ours": "config_value = 'ours'",
+        "typed": "config_value = '7', value_type = 'number'",
+        "inactive": "is_active = false",
+    }[elsewhere]
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE system_configurations SET {change} WHERE id = %s", [row.id])
+    before = SystemConfiguration.objects.get(id=row.id).config_value
+    order = _order(row, seen, "ours")
+    order["rows"][0]["loose"] = True
+    [answer] = _call(order)
+    if written:
+        assert answer[:2] == (None, 1)
+        entry = ConfigurationHistory.objects.filter(config_key="k").order_by("-id")[0]
+        assert (entry.old_value, entry.new_value) == (before, "ours")
+    else:
+        assert answer[:2] == ("changed", 0) and answer[4:6] == (row.id, before)
+    assert SystemConfiguration.objects.get(id=row.id).config_value == ("ours" if written else before)
+
+
 def test_metadata_changed_since_it_was_read_writes_nothing_and_answers_the_row():
     row = services.set_value(category="c", key="k", environment="test", value="a")
     seen = _seen(row)
