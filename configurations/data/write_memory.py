@@ -5,11 +5,11 @@ Each entry is a key's row and metadata with their versions (``xmin``) and the hi
 It is only a guess, which the write's own checks confirm under the lock: a plaintext value another writer changed
 since is written over all the same (migration 0033); where more changed, the write writes nothing and answers what is
 there now (migration 0032), which is remembered instead and planned on, so a wrong guess costs no more than reading
-first would have. To make the guess right more often, a runtime watcher
-reports the rows other writes changed (``changed``, from the history it already reads after each NOTIFY) with what
-they are now: a remembered row takes its new value and version, or is forgotten when the watcher cannot tell.
-Bounded (``KEPT`` keys a database, the least recently used forgotten first), shared by the process's threads (a pool
-lends its sessions to one request at a time), rows as stored: a secret only as its envelope.
+first would have. To make the guess right more often, a runtime watcher reports the rows other writes changed
+(``changed``, from the history it already reads after each NOTIFY) with what they are now: a remembered row takes its
+new value and version, or is forgotten when the watcher cannot tell. Bounded (``KEPT`` keys a database, the least
+recently used forgotten first), shared by the process's threads (a pool lends its sessions to one request at a time),
+rows as stored: a secret only as its envelope.
 """
 
 from __future__ import annotations

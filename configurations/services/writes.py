@@ -4,9 +4,10 @@ The locked path (``plan_changes(lock=True)`` + ``write_plans``) takes the catego
 them and writes, inside the caller's transaction or one of its own: four round trips on PostgreSQL. A write that is
 a transaction of its own on PostgreSQL first tries the optimistic path (data/optimistic.py): it reads and validates
 without a lock (or on what the process remembers of the keys, which skips the read), then takes the locks and
-writes in one message, which writes nothing if anything read changed meanwhile and answers what is there now instead:
-a remembered key is then planned again on that and written once more, a key read afresh is written again on the
-locked path. Both record the same history, chain, events and NOTIFY.
+writes in one message. A plaintext value another writer changed meanwhile is written over all the same (the plan is
+the one a fresh read would give); if anything else read changed, the message writes nothing and answers what is there
+now instead: a remembered key is then planned again on that and written once more, a key read afresh is written again
+on the locked path. Both record the same history, chain, events and NOTIFY.
 """
 
 from __future__ import annotations
