@@ -5,8 +5,10 @@ The locked write (data/locks.py, ``bulk.read_for_write``) costs four round trips
 write, COMMIT. Here the reads travel alone and outside any transaction; the caller validates in Python; then one
 message is the whole transaction: ``config_write_or_read`` (data/triggers/hot_path.py) sets the audit context, takes
 the category locks, and writes the rows only where each one's version (``xmin``) is still the one read (or, for a
-plaintext value kept active and of its type, ``_loose``, only its type, activity and encryption, and another value
-than the one written), the keys' metadata is still the one read, no review policy protects the environments, and
+row written active and in the clear, marked loose, where the row is still active, in the clear, of the type written
+and of another value than the one written: whatever value another writer left, the plan made on what was read is then
+the one a fresh read would give; a secret's sameness needs its plaintext, so it is written only at the version
+read), the keys' metadata is still the one read, no review policy protects the environments, and
 the caller's condition (the API's ``If-Match``) holds. Where a row or the metadata changed otherwise, it writes
 nothing and answers what is there now, read under its locks: ``write`` gives that back as a ``Read`` to plan on
 again, so a guess that was wrong costs no more than reading first. Where a policy or the condition stands in the
@@ -149,7 +151,7 @@ def write(rows: list[SystemConfiguration], seen: Read, *, context: audit.AuditCo
     where a review policy or the condition stands in the way, or the database cannot take this path (the caller
     takes the locked path)."""
     keys = [(row.category, row.config_key, row.environment) for row in rows]
-    order = _order(rows, seen, context=context, pairs=pairs, condition=condition, answer=answer)
+    order = _order(rows, keys, seen, context=context, pairs=pairs, condition=condition, answer=answer)
     try:
         with bulk.refusals_explained(rows):
             [answered, *found] = bulk.run_together([(_write_sql(), [json.dumps(order)]), *([then] if then else [])])
@@ -174,8 +176,9 @@ def write(rows: list[SystemConfiguration], seen: Read, *, context: audit.AuditCo
     return [(category_version,)] if answer else found[0] if then else []
 
 
-def _order(rows, seen: Read, *, context, pairs, condition: Condition, answer) -> dict:
-    """What ``config_write_or_read`` takes (data/triggers/hot_path.py), as JSON."""
+def _order(rows, keys, seen: Read, *, context, pairs, condition: Condition, answer) -> dict:
+    """What ``config_write_or_read`` takes (data/triggers/hot_path.py), as JSON; ``keys``: the rows' (category, key,
+    environment)."""
     meta_pairs = sorted({(row.category, row.config_key) for row in rows})
     return {
         "settings": audit.settings_of(context, connection.vendor),
@@ -184,7 +187,7 @@ def _order(rows, seen: Read, *, context, pairs, condition: Condition, answer) ->
             {
                 **{column: getattr(row, column) for column in ("id", *bulk.COLUMNS)},
                 "seen": seen.row_versions[row.id],
-                "loose": _loose(row, seen.rows.get((row.category, row.config_key, row.environment))),
+                "loose": row.is_active and not row.is_encrypted,
             }
             for row in rows
         ],
@@ -192,23 +195,9 @@ def _order(rows, seen: Read, *, context, pairs, condition: Condition, answer) ->
         "metadata_seen": seen.metadata_versions,
         "environments": sorted({row.environment for row in rows}),
         "version": dict(zip(("environment", "category", "versions"), condition, strict=True)) if condition else None,
-        "wanted": [(row.category, row.config_key, row.environment) for row in rows],
+        "wanted": keys,
         "answer": dict(zip(("environment", "category"), answer, strict=True)) if answer else None,
     }
-
-
-def _loose(row: SystemConfiguration, read: SystemConfiguration | None) -> bool:
-    """Whether ``row`` may be written over another value than the one read (its version aside): a plaintext value,
-    active and of its type as read and as written. Whatever value another writer left, the plan is then the one a
-    fresh read would give (a secret's sameness needs its plaintext: it is written only at the version read)."""
-    return (
-        read is not None
-        and row.is_active
-        and read.is_active
-        and not row.is_encrypted
-        and not read.is_encrypted
-        and row.value_type == read.value_type
-    )
 
 
 def _write_sql() -> str:

@@ -1,7 +1,7 @@
 """A plaintext value another writer changed since it was read is written over in the same round trip (issue 24;
 data/triggers/hot_path.py, data/optimistic.py): ``config_write_or_read`` takes, for each row the application marks
-loose (a plaintext value, active and of its type as read and as written), a row still active, in the clear, of that
-type and of another value than the one written in place of the version read. The plan made on what was read is then
+loose (one it writes active and in the clear), a row still active, in the clear, of the type written and of another
+value than the one written in place of the version read. The plan made on what was read is then
 the plan a fresh read would give, so the write is the locked path's, without the round trip that answered the row
 first. A secret (whose sameness needs its plaintext), a changed type, activity or metadata still answer what is there
 now. Same signature and result: the function is replaced in place; backwards, migration 0032's comes back.

@@ -266,24 +266,16 @@ def test_the_next_write_of_a_key_is_one_round_trip(django_assert_num_queries):
     assert services.verify_history().ok
 
 
-def _written_elsewhere(key: str, value: str, reason: str) -> None:
-    """Another process's write: a session of its own, which this process's memory knows nothing of."""
+def _written_elsewhere(key: str, value: str, reason: str, *, value_type=None, is_encrypted=None) -> None:
+    """Another process's write (of the value, and the type or encryption given): a session of its own, which this
+    process's memory knows nothing of."""
     with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other, other.transaction():
         other.execute("SELECT set_config('app.reason', %s, true)", [reason])
         other.execute(
-            "UPDATE system_configurations SET config_value = %s WHERE category = 'smtp' AND config_key = %s "
+            "UPDATE system_configurations SET config_value = %s, value_type = COALESCE(%s, value_type), "
+            "is_encrypted = COALESCE(%s, is_encrypted) WHERE category = 'smtp' AND config_key = %s "
             "AND environment = 'production'",
-            [value, key],
-        )
-
-
-def _typed_elsewhere(key: str, value: str, value_type: str) -> None:
-    """Another process's write that changes the row's type (a plan made on the row as it was no longer holds)."""
-    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
-        other.execute(
-            "UPDATE system_configurations SET config_value = %s, value_type = %s WHERE category = 'smtp' "
-            "AND config_key = %s AND environment = 'production'",
-            [value, value_type, key],
+            [value, value_type, is_encrypted, key],
         )
 
 
@@ -327,7 +319,7 @@ def test_a_row_another_process_retyped_is_answered_by_the_refused_write(django_a
     the value is planned again and written: two round trips, as reading first would have cost (migration 0032)."""
     services.set_value(key="port", value="25", **PROD)
     services.set_value(key="port", value="26", **PROD)
-    _typed_elsewhere("port", "587", "number")
+    _written_elsewhere("port", "587", "other", value_type="number")
     with django_assert_num_queries(2) as captured:  # the write that answered the row instead, the write
         services.set_value(key="port", value="2525", reason="ours", **PROD)
     assert ["config_write_or_read" in q["sql"] for q in captured.captured_queries] == [True, True]
@@ -344,12 +336,7 @@ def test_a_value_is_planned_again_on_what_the_refused_write_answered(django_asse
     services.set_value(key="endpoint", value="plain", **PROD)
     services.set_value(key="endpoint", value="plain-2", **PROD)  # remembered as plain text
     envelope = crypto.encrypt("s3cret", environment="production", category="smtp", key="endpoint")
-    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:  # another process
-        other.execute(
-            "UPDATE system_configurations SET config_value = %s, is_encrypted = true "
-            "WHERE category = 'smtp' AND config_key = 'endpoint' AND environment = 'production'",
-            [envelope],
-        )
+    _written_elsewhere("endpoint", envelope, "other", is_encrypted=True)
     with django_assert_num_queries(2):  # the write answered the encrypted row instead, then the write
         services.set_value(key="endpoint", value="rotated", **PROD)
     row = SystemConfiguration.objects.get(config_key="endpoint", environment="production")
