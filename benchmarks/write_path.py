@@ -9,8 +9,8 @@
 - concurrency: 8 threads writing 8 categories with ``set_value`` against 1 thread, to show they do not serialise on
   anything but the history chain's head.
 
-Each figure is writes per second; rounds are interleaved so that the shared machine's load falls on all alike, and
-the ratios compare figures of the same round.
+Each figure is writes per second. Within a round the single-threaded contenders take turns call by call, so that the
+shared machine's load falls on all alike; the ratios compare figures of the same round.
 """
 
 from __future__ import annotations
@@ -25,11 +25,18 @@ WRITES = 300
 THREADS = 8
 
 
-def _rate(fn, n: int) -> float:
-    start = time.perf_counter()
+def _interleaved(contenders: dict, n: int) -> dict[str, float]:
+    """Each contender's rate over ``n`` calls, the contenders taking turns call by call (the first one rotating), so
+    that the shared machine's moods fall on all of them alike: a phase of several hundred calls each swung the ratios
+    by 15-20 % from one run to the next."""
+    spent = dict.fromkeys(contenders, 0.0)
+    names = list(contenders)
     for i in range(n):
-        fn(i)
-    return n / (time.perf_counter() - start)
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            start = time.perf_counter()
+            contenders[name](i)
+            spent[name] += time.perf_counter() - start
+    return {name: n / seconds for name, seconds in spent.items()}
 
 
 def _spread(values: list[float]) -> dict[str, float]:
@@ -89,15 +96,11 @@ def run() -> dict[str, float]:
             worker.join()
         return threads * (WRITES // 2) / (time.perf_counter() - start)
 
-    figures: dict[str, list[float]] = {
-        name: [] for name in ("set_value", "cold", "bare", "plain", "constance", "one", "eight")
-    }
+    single = {"set_value": ours, "cold": ours_cold, "bare": bare, "plain": plain, "constance": constance_setter}
+    figures: dict[str, list[float]] = {name: [] for name in (*single, "one", "eight")}
     for _ in range(ROUNDS):
-        figures["set_value"].append(_rate(ours, WRITES))
-        figures["cold"].append(_rate(ours_cold, WRITES))
-        figures["bare"].append(_rate(bare, WRITES))
-        figures["plain"].append(_rate(plain, WRITES))
-        figures["constance"].append(_rate(constance_setter, WRITES))
+        for name, rate in _interleaved(single, WRITES).items():
+            figures[name].append(rate)
         figures["one"].append(parallel(1))
         figures["eight"].append(parallel(THREADS))
     result: dict[str, float] = {}

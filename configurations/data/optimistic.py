@@ -23,8 +23,10 @@ of the key may skip the read (``recall``), one round trip in all.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import json
+import uuid
 import weakref
 
 from django.db import DatabaseError, ProgrammingError, connection
@@ -58,16 +60,20 @@ def _read_sql() -> str:
 
 # The write answers, first, why it wrote nothing (NULL: it wrote), the rows written, their new version (the
 # transaction's id, their xmin), the history's head (after the write, or before what it read instead) and the version
-# of the category asked for (migration 0032). Prepared once per connection under the function's name
-# (CONFIG_DB_PREPARE): each write then EXECUTEs it, and PostgreSQL neither parses nor plans the statement again.
+# of the category asked for (migration 0032); then what it read instead, each row and its metadata as JSON (nine
+# columns, not the 31 of their fields: describing and loading those cost a write 5 %, though a write that lands
+# answers none of them). Prepared once per connection under the function's name (CONFIG_DB_PREPARE): each write then
+# EXECUTEs it, and PostgreSQL neither parses nor plans the statement again.
 _ANSWER = 5  # the columns before what was read
 
 
 @functools.cache
 def write_sql() -> str:
     """The SELECT of the write, with one parameter (the order, JSON)."""
-    return (f"SELECT f.refused, f.written, f.version, f.head, f.category_version, {_read_columns()} "
-            "FROM config_write_or_read(%s::jsonb) AS f")  # fmt: skip
+    return (
+        "SELECT f.refused, f.written, f.version, f.head, f.category_version, "
+        "to_jsonb(f.item), f.item_seen, to_jsonb(f.meta), f.meta_seen FROM config_write_or_read(%s::jsonb) AS f"
+    )
 
 
 def prepare_sql() -> str:
@@ -137,6 +143,35 @@ def _read_from(found: list[tuple], *, then: list[tuple]) -> Read:
     )
 
 
+def _read_columns_of(answered: tuple) -> tuple:
+    """A row of what the write read instead (row and metadata as JSON, each with its version) as the columns of
+    ``_read_columns``, typed as the driver gives them."""
+    row, row_seen, meta, meta_seen = answered
+    return (*_fields_of(SystemConfiguration, row), row_seen, *_fields_of(ConfigurationMetadata, meta), meta_seen)
+
+
+# JSON's text of a column's value to the value the driver gives (Django reads jsonb as its text, JSONField parses it).
+_FROM_JSON = {
+    "DateTimeField": datetime.datetime.fromisoformat,
+    "UUIDField": uuid.UUID,
+    "JSONField": json.dumps,
+}
+
+
+def _fields_of(model, text: str | None) -> tuple:
+    """The model's concrete fields, in order, of a row given as JSON (``to_jsonb``; None: no row)."""
+    fields = model._meta.concrete_fields
+    if text is None:
+        return (None,) * len(fields)
+    data = json.loads(text)
+    values = []
+    for field in fields:
+        value = data[field.column]
+        kind = (field.target_field if field.is_relation else field).get_internal_type()
+        values.append(value if value is None or kind not in _FROM_JSON else _FROM_JSON[kind](value))
+    return tuple(values)
+
+
 Condition = tuple[str, str, list[int]] | None  # environment, category, the versions it may have
 
 
@@ -165,7 +200,7 @@ def write(rows: list[SystemConfiguration], seen: Read, *, context: audit.AuditCo
         raise
     refused, _, version, head, category_version = answered[0][:_ANSWER]
     if refused == "changed":
-        fresh = _read_from([row[_ANSWER:] for row in answered], then=[])
+        fresh = _read_from([_read_columns_of(row[_ANSWER:]) for row in answered], then=[])
         _remember(keys, fresh, head)
         return fresh
     if refused is not None:

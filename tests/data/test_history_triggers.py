@@ -172,6 +172,18 @@ def test_raw_update_moves_updated_at(history):
     assert row.created_at == config.updated_at
 
 
+def test_raw_update_cannot_date_a_change_in_the_future(history):
+    """Whatever the statement says, a changed row's updated_at (and so its history row's time) is the database's."""
+    config = ConfigurationFactory(config_value="a")
+    config.refresh_from_db()
+    future = config.updated_at.replace(year=3000)
+    _raw("UPDATE system_configurations SET config_value = 'b', updated_at = %s WHERE id = %s", [future, config.pk])
+    config.refresh_from_db()
+    assert config.updated_at < future.replace(year=2100)
+    [row] = history.rows(action="update")
+    assert row.created_at == config.updated_at
+
+
 def test_password_keys_never_reach_history_in_the_clear(history):
     MetadataFactory(category="mail", config_key="password", input_type="password")
     config = legacy_plaintext_secret(category="mail", config_key="password", config_value="hunter2-plain")

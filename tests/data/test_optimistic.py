@@ -3,20 +3,28 @@ all, with real concurrent writers and the database's own refusals (data/optimist
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from django.db import connection
 
 from configurations import services
 from configurations.data import audit, optimistic
-from configurations.models import ConfigurationHistory, SystemConfiguration
-from tests.factories import MetadataFactory
+from configurations.models import ConfigurationHistory, ConfigurationMetadata, SystemConfiguration
+from tests.factories import MetadataFactory, editor_of
 from tests.services.test_writes import PROD, _entries, _in_another_thread
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
+def _fresh_metadata(**fields):
+    """smtp.host's metadata as the test makes it (the migrations seed one, which a test running first still sees)."""
+    ConfigurationMetadata.objects.filter(category="smtp", config_key="host").delete()
+    return MetadataFactory(category="smtp", config_key="host", **fields)
+
+
 def test_read_gives_rows_metadata_and_their_versions_without_a_lock():
-    MetadataFactory(category="smtp", config_key="host", validation_rules={"maxLength": 100})
+    _fresh_metadata(validation_rules={"maxLength": 100})
     services.set_value(key="host", value="a.example.com", **PROD)
     seen = optimistic.read({("smtp", "host", "production"), ("smtp", "absent", "production")})
     row = seen.rows[("smtp", "host", "production")]
@@ -57,6 +65,31 @@ def test_a_stale_read_writes_nothing_at_all_and_answers_what_is_there_now(change
         now.row_versions[rows[0].id if changed == "host" else rows[1].id]
         != seen.row_versions[rows[0].id if changed == "host" else rows[1].id]
     )
+
+
+def test_what_a_stale_write_answers_is_what_a_read_gives_field_for_field():
+    """The write answers what it read instead as JSON (migration 0034's nine columns); typed back, its rows and
+    metadata are the very instances ``read`` makes: timestamps, the actor's id, the rules' JSON, flags and numbers."""
+    editor = editor_of(username="editor")
+    _fresh_metadata(validation_rules={"maxLength": 100, "pattern": "^[a-z0-9.]+$"})
+    services.set_value(key="host", value="h1", actor=editor, **PROD)
+    triple = ("smtp", "host", "production")
+    seen = optimistic.read({triple})
+    _in_another_thread(lambda: services.set_value(key="host", value="7", value_type="number", actor=editor, **PROD))
+    row = seen.rows[triple]
+    row.config_value = "ours"
+    now = optimistic.write([row], seen, context=audit.context_for(reason="r"), pairs={("smtp", "production")})
+    assert isinstance(now, optimistic.Read)
+    fresh = optimistic.read({triple})
+
+    def fields(instance):
+        return {name: value for name, value in vars(instance).items() if name != "_state"}
+
+    assert fields(now.rows[triple]) == fields(fresh.rows[triple])
+    assert fields(now.metadata[("smtp", "host")]) == fields(fresh.metadata[("smtp", "host")])
+    assert (now.row_versions, now.metadata_versions) == (fresh.row_versions, fresh.metadata_versions)
+    answered = now.rows[triple]
+    assert (answered.value_type, answered.updated_by_id, type(answered.updated_at)) == ("number", editor.pk, datetime)
 
 
 def test_a_refusal_by_the_database_rolls_the_whole_message_back():

@@ -11,17 +11,40 @@ version).
 from __future__ import annotations
 
 from .definitions import Function
+from .history_postgresql import TOUCHED_AT
 
 GENERIC_PLANS = ("plan_cache_mode=force_generic_plan",)
 
-WRITE_OR_READ_BODY = r"""
+# A row still as read: the version read (any UPDATE of a row gives it another xmin) or, for a row marked loose (a
+# plaintext value kept active and of its type), still of that type, active, in the clear and of another value than
+# the one written: the plan made on what was read is then the very plan a fresh read would give, and the value is
+# written over whatever another writer left (as the locked path would). ``{seen}`` etc. are what the order says.
+_STILL_AS_READ = (
+    "(c.xmin::text = {seen} OR ({loose} AND c.is_active AND NOT c.is_encrypted AND c.value_type = {value_type} "
+    "AND c.config_value IS DISTINCT FROM {config_value}))"
+)
+_ONE = {field: f"(v_one->>'{field}')" for field in ("seen", "value_type", "config_value")} | {
+    "loose": "(v_one->>'loose')::boolean"
+}
+_EACH = {field: f"v.{field}" for field in ("seen", "loose", "value_type", "config_value")}
+
+# The columns config_touch_row sets, given as it would set them, so that it has nothing to assign.
+_TOUCH = (
+    f"updated_at = {TOUCHED_AT.format(row='c')}, "
+    "updated_by = COALESCE(config_audit_setting('actor')::uuid, c.updated_by)"
+)
+
+WRITE_OR_READ_BODY = (
+    r"""
 DECLARE
   v_version jsonb := p_write->'version';
-  -- Arrays, whose length the planner guesses small: the generic plans probe the indexes (a set-returning function of
-  -- the JSON is guessed at 100 rows, and would scan the tables).
-  v_ids bigint[] := ARRAY(SELECT (r->>'id')::bigint FROM jsonb_array_elements(p_write->'rows') AS r);
-  v_categories varchar[] := ARRAY(SELECT m->>'category' FROM jsonb_array_elements(p_write->'metadata') AS m);
-  v_keys varchar[] := ARRAY(SELECT m->>'config_key' FROM jsonb_array_elements(p_write->'metadata') AS m);
+  -- One row of one key (the common write): checked and written by its id, with no set-returning function to plan.
+  v_one jsonb := CASE WHEN jsonb_array_length(p_write->'rows') = 1 AND jsonb_array_length(p_write->'metadata') = 1
+                      THEN p_write->'rows'->0 END;
+  v_ids bigint[];
+  v_categories varchar[];
+  v_keys varchar[];
+  v_current boolean;
   v_written bigint;
 BEGIN
   -- The audit context the triggers record, then the categories' locks, in a fixed order; each statement below
@@ -29,46 +52,61 @@ BEGIN
   PERFORM set_config(s.key, s.value, true) FROM jsonb_each_text(p_write->'settings') AS s;
   PERFORM pg_advisory_xact_lock(k) FROM (SELECT k::bigint FROM jsonb_array_elements_text(p_write->'locks') AS k) l
    ORDER BY k;
-  -- A review policy protects an environment, or the caller's condition (the category's version) does not hold:
-  -- nothing is written, and the locked path decides.
+  -- A review policy protects an environment, or the caller's condition (the category's version, looked up only
+  -- when there is one) does not hold: nothing is written, and the locked path decides.
   IF EXISTS (SELECT 1 FROM configuration_review_policies p
               WHERE p.environment IN (SELECT jsonb_array_elements_text(p_write->'environments'))
                 AND p.required_approvals > 0)
      OR (jsonb_typeof(v_version) = 'object'
-         AND COALESCE((SELECT max(h.id) FROM configuration_history h
-                        WHERE h.environment = v_version->>'environment' AND h.category = v_version->>'category'), 0)
+         AND config_category_version(v_version->>'environment', v_version->>'category')
              NOT IN (SELECT v::bigint FROM jsonb_array_elements_text(v_version->'versions') AS v))
   THEN
     RETURN QUERY SELECT 'refused'::text, 0::bigint, NULL::text, NULL::bigint, NULL::bigint,
                         NULL::system_configurations, NULL::text, NULL::configuration_metadata, NULL::text;
     RETURN;
   END IF;
-  -- The keys' metadata still the one read, and each row still the version read (any UPDATE of a row gives it
-  -- another xmin) or, for a row marked loose (a plaintext value kept active and of its type), still of that type,
-  -- active, in the clear and of another value than the one written: the plan made on what was read is then the very
-  -- plan a fresh read would give, and the value written over whatever another writer left (as the locked path would).
-  IF (SELECT COALESCE(array_agg(m.id::text || ':' || m.xmin::text ORDER BY m.id), '{}')
-        FROM configuration_metadata m JOIN unnest(v_categories, v_keys) AS w(category, config_key)
-       USING (category, config_key)) = ARRAY(SELECT jsonb_array_elements_text(p_write->'metadata_seen'))
-     AND (SELECT count(*) FROM system_configurations c
-            JOIN jsonb_to_recordset(p_write->'rows')
-                 AS v(id bigint, config_value text, value_type varchar, seen text, loose boolean) ON c.id = v.id
-           WHERE c.id = ANY(v_ids)
-             AND (c.xmin::text = v.seen
-                  OR (v.loose AND c.is_active AND NOT c.is_encrypted AND c.value_type = v.value_type
-                      AND c.config_value IS DISTINCT FROM v.config_value))) = cardinality(v_ids)
-  THEN
-    UPDATE system_configurations AS c
-       SET config_value = v.config_value, value_type = v.value_type, is_encrypted = v.is_encrypted,
-           is_active = v.is_active
-      FROM jsonb_to_recordset(p_write->'rows')
-           AS v(id bigint, config_value text, value_type varchar, is_encrypted boolean, is_active boolean, seen text,
-                loose boolean)
-     WHERE c.id = ANY(v_ids) AND c.id = v.id
-       AND (c.xmin::text = v.seen
-            OR (v.loose AND c.is_active AND NOT c.is_encrypted AND c.value_type = v.value_type
-                AND c.config_value IS DISTINCT FROM v.config_value));
-    GET DIAGNOSTICS v_written = ROW_COUNT;
+  -- The keys' metadata still the one read, and each row still as read (_STILL_AS_READ in hot_path.py).
+  IF v_one IS NOT NULL THEN
+    SELECT {one_still}
+           AND (SELECT COALESCE(jsonb_agg(m.id::text || ':' || m.xmin::text), '[]')
+                  FROM configuration_metadata m
+                 WHERE m.category = p_write->'metadata'->0->>'category'
+                   AND m.config_key = p_write->'metadata'->0->>'config_key') = p_write->'metadata_seen'
+      INTO v_current
+      FROM system_configurations c WHERE c.id = (v_one->>'id')::bigint;
+    IF v_current THEN
+      UPDATE system_configurations AS c
+         SET config_value = v_one->>'config_value', value_type = v_one->>'value_type',
+             is_encrypted = (v_one->>'is_encrypted')::boolean, is_active = (v_one->>'is_active')::boolean, {touch}
+       WHERE c.id = (v_one->>'id')::bigint AND {one_still};
+      GET DIAGNOSTICS v_written = ROW_COUNT;
+      v_ids := ARRAY[(v_one->>'id')::bigint];
+    END IF;
+  ELSE
+    -- Arrays, whose length the planner guesses small: the generic plans probe the indexes (a set-returning function
+    -- of the JSON is guessed at 100 rows, and would scan the tables).
+    v_ids := ARRAY(SELECT (r->>'id')::bigint FROM jsonb_array_elements(p_write->'rows') AS r);
+    v_categories := ARRAY(SELECT m->>'category' FROM jsonb_array_elements(p_write->'metadata') AS m);
+    v_keys := ARRAY(SELECT m->>'config_key' FROM jsonb_array_elements(p_write->'metadata') AS m);
+    v_current := (SELECT COALESCE(array_agg(m.id::text || ':' || m.xmin::text ORDER BY m.id), '{}')
+                    FROM configuration_metadata m JOIN unnest(v_categories, v_keys) AS w(category, config_key)
+                   USING (category, config_key)) = ARRAY(SELECT jsonb_array_elements_text(p_write->'metadata_seen'))
+      AND (SELECT count(*) FROM system_configurations c
+             JOIN jsonb_to_recordset(p_write->'rows')
+                  AS v(id bigint, config_value text, value_type varchar, seen text, loose boolean) ON c.id = v.id
+            WHERE c.id = ANY(v_ids) AND {each_still}) = cardinality(v_ids);
+    IF v_current THEN
+      UPDATE system_configurations AS c
+         SET config_value = v.config_value, value_type = v.value_type, is_encrypted = v.is_encrypted,
+             is_active = v.is_active, {touch}
+        FROM jsonb_to_recordset(p_write->'rows')
+             AS v(id bigint, config_value text, value_type varchar, is_encrypted boolean, is_active boolean, seen text,
+                  loose boolean)
+       WHERE c.id = ANY(v_ids) AND c.id = v.id AND {each_still};
+      GET DIAGNOSTICS v_written = ROW_COUNT;
+    END IF;
+  END IF;
+  IF v_current THEN
     IF v_written <> cardinality(v_ids) THEN
       -- A writer that takes no category lock changed a row between the check and the UPDATE: undo it all.
       RAISE EXCEPTION USING ERRCODE = 'CF001',
@@ -97,7 +135,10 @@ BEGIN
                                  ARRAY(SELECT w->>1 FROM jsonb_array_elements(p_write->'wanted') AS w),
                                  ARRAY(SELECT w->>2 FROM jsonb_array_elements(p_write->'wanted') AS w)) AS f;
 END
-"""
+""".replace("{one_still}", _STILL_AS_READ.format(**_ONE))
+    .replace("{each_still}", _STILL_AS_READ.format(**_EACH))
+    .replace("{touch}", _TOUCH)
+)
 
 READ_FOR_WRITE_BODY = r"""
 BEGIN
