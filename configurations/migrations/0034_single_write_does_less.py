@@ -1,4 +1,4 @@
-"""A single write does less on the server (issue 24; data/triggers/hot_path.py, history_postgresql.py).
+"""A single write does less on the server (issue 24; data/triggers/hot_path.py, history_postgresql.py, rules.py).
 
 - ``config_write_or_read`` checks and writes one row of one key (the common write: ``set_value``, an API PUT of one
   key) by its id, with no set-returning function of the order to plan and run, and its key's metadata by one index
@@ -10,9 +10,13 @@
   the row an expanded record, formed again afterwards: most of the trigger's cost); a changed row's ``updated_at``
   is the statement's time (the columns' default), still strictly later than before.
 - ``log_configuration_change`` draws ids from the sequence by name (resolved once, when its statement is planned)
-  instead of looking the sequence up on every call.
+  instead of looking the sequence up on every call, and refuses an UPDATE's secret in the clear (or a value marked
+  encrypted that is no envelope) in its own query, which joins each changed row with its key's metadata: the
+  trigger ``system_configurations_secrets_update`` goes, and with it a scan of every password key's metadata on
+  every UPDATE. ``config_refuse_plaintext_secrets`` checks an INSERT's rows only, with their metadata joined too.
 
-Backwards, migration 0033's write function, 0028's history function and 0002's ``config_touch_row`` come back.
+Backwards, migration 0033's write function, 0028's history and refusal functions, 0002's ``config_touch_row`` and the
+UPDATE's refusal trigger come back.
 """
 
 from django.db import migrations
@@ -155,7 +159,8 @@ BEGIN
              COALESCE(v_actor, n.updated_by) AS changed_by, n.updated_at AS created_at,
              n.category, n.config_key, n.environment, 'create'::varchar AS action,
              NULL::varchar AS old_value_type, n.value_type AS new_value_type,
-             NULL::boolean AS old_is_encrypted, n.is_encrypted AS new_is_encrypted, s.secret AS is_secret
+             NULL::boolean AS old_is_encrypted, n.is_encrypted AS new_is_encrypted, s.secret AS is_secret,
+             false AS refused
       FROM new_rows n
       LEFT JOIN configuration_metadata m ON m.category = n.category AND m.config_key = n.config_key
       CROSS JOIN LATERAL (SELECT n.is_encrypted OR COALESCE(m.input_type = 'password', false) AS secret) s
@@ -170,7 +175,9 @@ BEGIN
                   WHEN NOT o.is_active AND n.is_active THEN 'reactivate'
                   ELSE 'update' END::varchar AS action,
              o.value_type AS old_value_type, n.value_type AS new_value_type,
-             o.is_encrypted AS old_is_encrypted, n.is_encrypted AS new_is_encrypted, s.secret AS is_secret
+             o.is_encrypted AS old_is_encrypted, n.is_encrypted AS new_is_encrypted, s.secret AS is_secret,
+             (n.config_value IS NOT NULL AND ((n.is_encrypted AND substr(n.config_value, 1, 10) <> 'encrypted:') OR (NOT n.is_encrypted AND n.config_value <> '' AND substr(n.config_value, 1, 10) <> 'encrypted:' AND (lower(n.config_key) LIKE ANY (ARRAY(SELECT '%' || replace(replace(replace(p.pattern, '\', '\\'), '%', '\%'), '_', '\_') || '%' FROM configuration_secret_patterns p)) OR COALESCE(m.input_type = 'password', false))))) AND (o.config_value, o.is_encrypted, o.category, o.config_key)
+                           IS DISTINCT FROM (n.config_value, n.is_encrypted, n.category, n.config_key) AS refused
       FROM old_rows o
       JOIN new_rows n ON n.id = o.id
       LEFT JOIN configuration_metadata m ON m.category = n.category AND m.config_key = n.config_key
@@ -188,7 +195,8 @@ BEGIN
              v_actor AS changed_by, clock_timestamp() AS created_at,
              o.category, o.config_key, o.environment, 'delete'::varchar AS action,
              o.value_type AS old_value_type, NULL::varchar AS new_value_type,
-             o.is_encrypted AS old_is_encrypted, NULL::boolean AS new_is_encrypted, s.secret AS is_secret
+             o.is_encrypted AS old_is_encrypted, NULL::boolean AS new_is_encrypted, s.secret AS is_secret,
+             false AS refused
       FROM old_rows o
       LEFT JOIN configuration_metadata m ON m.category = o.category AND m.config_key = o.config_key
       CROSS JOIN LATERAL (SELECT o.is_encrypted OR COALESCE(m.input_type = 'password', false) AS secret) s
@@ -197,6 +205,14 @@ BEGIN
   LOOP
     FETCH v_changes INTO r;
     EXIT WHEN NOT FOUND;
+    IF r.refused THEN
+      -- An UPDATE that leaves a secret in the clear, or marks a value encrypted that is no envelope (rules.py; a
+      -- change of neither its value, its flag nor its name, such as a legacy row's deactivation, is not refused).
+      RAISE EXCEPTION USING ERRCODE = 'check_violation',
+      MESSAGE = format('%s.%s [%s] %s', r.category, r.config_key, r.environment,
+                       CASE WHEN r.new_is_encrypted THEN 'is marked encrypted, but its value is not an encrypted envelope'
+                            ELSE 'is a secret (its name matches CONFIG_SECRET_KEY_PATTERNS or its metadata is a password), so its value must be stored encrypted: write it through the application, which encrypts it' END);
+    END IF;
     v_hash := encode(sha256(convert_to(COALESCE(v_prev, '') || r.content, 'UTF8')), 'hex');
     v_rows := v_rows || ROW(r.id, r.config_id, r.old_value, r.new_value, r.changed_by, v_reason, v_ip, v_agent,
                             r.created_at, r.category, r.config_key, r.environment, r.action, r.old_value_type,
@@ -250,6 +266,26 @@ BEGIN
     NEW.updated_by := v_actor;
   END IF;
   RETURN NEW;
+END
+$fn$"""
+
+REFUSE = r"""CREATE OR REPLACE FUNCTION config_refuse_plaintext_secrets() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $fn$
+DECLARE r record;
+BEGIN
+  -- An INSERT's rows (an UPDATE's are checked by the history trigger's query).
+  SELECT n.category, n.config_key, n.environment, n.is_encrypted INTO r
+    FROM new_rows n
+    LEFT JOIN configuration_metadata m ON m.category = n.category AND m.config_key = n.config_key
+   WHERE (n.config_value IS NOT NULL AND ((n.is_encrypted AND substr(n.config_value, 1, 10) <> 'encrypted:') OR (NOT n.is_encrypted AND n.config_value <> '' AND substr(n.config_value, 1, 10) <> 'encrypted:' AND (lower(n.config_key) LIKE ANY (ARRAY(SELECT '%' || replace(replace(replace(p.pattern, '\', '\\'), '%', '\%'), '_', '\_') || '%' FROM configuration_secret_patterns p)) OR COALESCE(m.input_type = 'password', false)))))
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'check_violation',
+      MESSAGE = format('%s.%s [%s] %s', r.category, r.config_key, r.environment,
+                       CASE WHEN r.is_encrypted THEN 'is marked encrypted, but its value is not an encrypted envelope'
+                            ELSE 'is a secret (its name matches CONFIG_SECRET_KEY_PATTERNS or its metadata is a password), so its value must be stored encrypted: write it through the application, which encrypts it' END);
+  END IF;
+  RETURN NULL;
 END
 $fn$"""
 
@@ -466,6 +502,31 @@ BEGIN
 END
 $fn$"""
 
+REFUSE_0028 = r"""CREATE OR REPLACE FUNCTION config_refuse_plaintext_secrets() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $fn$
+DECLARE r record;
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    SELECT n.category, n.config_key, n.environment, n.is_encrypted INTO r FROM new_rows n WHERE n.config_value IS NOT NULL AND ((n.is_encrypted AND substr(n.config_value, 1, 10) <> 'encrypted:') OR (NOT n.is_encrypted AND n.config_value <> '' AND substr(n.config_value, 1, 10) <> 'encrypted:' AND (lower(n.config_key) LIKE ANY (ARRAY(SELECT '%' || replace(replace(replace(p.pattern, '\', '\\'), '%', '\%'), '_', '\_') || '%' FROM configuration_secret_patterns p)) OR (n.category, n.config_key) IN (SELECT m.category, m.config_key FROM configuration_metadata m WHERE m.input_type = 'password')))) LIMIT 1;
+  ELSE
+    SELECT n.category, n.config_key, n.environment, n.is_encrypted INTO r FROM new_rows n WHERE n.config_value IS NOT NULL AND ((n.is_encrypted AND substr(n.config_value, 1, 10) <> 'encrypted:') OR (NOT n.is_encrypted AND n.config_value <> '' AND substr(n.config_value, 1, 10) <> 'encrypted:' AND (lower(n.config_key) LIKE ANY (ARRAY(SELECT '%' || replace(replace(replace(p.pattern, '\', '\\'), '%', '\%'), '_', '\_') || '%' FROM configuration_secret_patterns p)) OR (n.category, n.config_key) IN (SELECT m.category, m.config_key FROM configuration_metadata m WHERE m.input_type = 'password')))) AND NOT EXISTS (SELECT 1 FROM old_rows o WHERE o.id = n.id AND o.config_value = n.config_value AND o.is_encrypted = n.is_encrypted AND o.category = n.category AND o.config_key = n.config_key) LIMIT 1;
+  END IF;
+  IF FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'check_violation',
+      MESSAGE = format('%s.%s [%s] %s', r.category, r.config_key, r.environment,
+                       CASE WHEN r.is_encrypted THEN 'is marked encrypted, but its value is not an encrypted envelope' ELSE 'is a secret (its name matches CONFIG_SECRET_KEY_PATTERNS or its metadata is a password), so its value must be stored encrypted: write it through the application, which encrypts it' END);
+  END IF;
+  RETURN NULL;
+END
+$fn$"""
+
+DROP_UPDATE_REFUSAL = "DROP TRIGGER IF EXISTS system_configurations_secrets_update ON system_configurations"
+UPDATE_REFUSAL = (
+    "CREATE TRIGGER system_configurations_secrets_update AFTER UPDATE ON system_configurations "
+    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT "
+    "EXECUTE FUNCTION config_refuse_plaintext_secrets()"
+)
+
 
 def _run(*statements: str):
     def run(apps, schema_editor) -> None:
@@ -482,5 +543,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(_run(WRITE_OR_READ, HISTORY, TOUCH), _run(WRITE_OR_READ_0033, HISTORY_0028, TOUCH_0002)),
+        migrations.RunPython(
+            _run(WRITE_OR_READ, HISTORY, TOUCH, REFUSE, DROP_UPDATE_REFUSAL),
+            _run(WRITE_OR_READ_0033, HISTORY_0028, TOUCH_0002, REFUSE_0028, DROP_UPDATE_REFUSAL, UPDATE_REFUSAL),
+        ),
     ]

@@ -11,6 +11,7 @@ written by hand; ``config_archive_history`` moves old rows to the archive withou
 
 from __future__ import annotations
 
+from . import rules
 from .definitions import Function, PostgresTrigger
 from .outbox import SUBSCRIBED
 
@@ -147,7 +148,8 @@ BEGIN
              COALESCE(v_actor, n.updated_by) AS changed_by, n.updated_at AS created_at,
              n.category, n.config_key, n.environment, 'create'::varchar AS action,
              NULL::varchar AS old_value_type, n.value_type AS new_value_type,
-             NULL::boolean AS old_is_encrypted, n.is_encrypted AS new_is_encrypted, s.secret AS is_secret
+             NULL::boolean AS old_is_encrypted, n.is_encrypted AS new_is_encrypted, s.secret AS is_secret,
+             false AS refused
       FROM new_rows n
       LEFT JOIN configuration_metadata m ON m.category = n.category AND m.config_key = n.config_key
       CROSS JOIN LATERAL (SELECT n.is_encrypted OR COALESCE(m.input_type = 'password', false) AS secret) s
@@ -162,7 +164,9 @@ BEGIN
                   WHEN NOT o.is_active AND n.is_active THEN 'reactivate'
                   ELSE 'update' END::varchar AS action,
              o.value_type AS old_value_type, n.value_type AS new_value_type,
-             o.is_encrypted AS old_is_encrypted, n.is_encrypted AS new_is_encrypted, s.secret AS is_secret
+             o.is_encrypted AS old_is_encrypted, n.is_encrypted AS new_is_encrypted, s.secret AS is_secret,
+             {refused} AND (o.config_value, o.is_encrypted, o.category, o.config_key)
+                           IS DISTINCT FROM (n.config_value, n.is_encrypted, n.category, n.config_key) AS refused
       FROM old_rows o
       JOIN new_rows n ON n.id = o.id
       LEFT JOIN configuration_metadata m ON m.category = n.category AND m.config_key = n.config_key
@@ -180,7 +184,8 @@ BEGIN
              v_actor AS changed_by, clock_timestamp() AS created_at,
              o.category, o.config_key, o.environment, 'delete'::varchar AS action,
              o.value_type AS old_value_type, NULL::varchar AS new_value_type,
-             o.is_encrypted AS old_is_encrypted, NULL::boolean AS new_is_encrypted, s.secret AS is_secret
+             o.is_encrypted AS old_is_encrypted, NULL::boolean AS new_is_encrypted, s.secret AS is_secret,
+             false AS refused
       FROM old_rows o
       LEFT JOIN configuration_metadata m ON m.category = o.category AND m.config_key = o.config_key
       CROSS JOIN LATERAL (SELECT o.is_encrypted OR COALESCE(m.input_type = 'password', false) AS secret) s
@@ -189,6 +194,11 @@ BEGIN
   LOOP
     FETCH v_changes INTO r;
     EXIT WHEN NOT FOUND;
+    IF r.refused THEN
+      -- An UPDATE that leaves a secret in the clear, or marks a value encrypted that is no envelope (rules.py; a
+      -- change of neither its value, its flag nor its name, such as a legacy row's deactivation, is not refused).
+      {refusal}
+    END IF;
     v_hash := encode(sha256(convert_to(COALESCE(v_prev, '') || r.content, 'UTF8')), 'hex');
     v_rows := v_rows || ROW(r.id, r.config_id, r.old_value, r.new_value, r.changed_by, v_reason, v_ip, v_agent,
                             r.created_at, r.category, r.config_key, r.environment, r.action, r.old_value_type,
@@ -211,6 +221,8 @@ BEGIN
   RETURN NULL;
 END
 """.replace("{entries}", _ENTRIES)
+        .replace("{refused}", rules.refused_sql("n", "m"))
+        .replace("{refusal}", rules.refusal_sql("r", encrypted="new_is_encrypted"))
         .replace("{event_type}", EVENT_TYPE_SQL.format(action="h.action"))
         .replace("{subscribed}", SUBSCRIBED),
     ),

@@ -4,7 +4,9 @@
 SQL callers. The plaintext refusal holds on every path, raw SQL included: a key is a secret by its name
 (``configuration_secret_patterns``, filled from CONFIG_SECRET_KEY_PATTERNS by data/secret_patterns.py) or by
 its metadata (input type password), and its value must then be an encrypted envelope. PostgreSQL checks once
-per statement over the transition tables, SQLite with BEFORE triggers.
+per statement over the transition tables: an INSERT with a trigger of its own, an UPDATE in the history trigger's own
+query (``refused_sql``; data/triggers/history_postgresql.py), which already joins each changed row with its metadata.
+SQLite checks with BEFORE triggers.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ _SECRET_BY_NAME_OR_METADATA = (
     "OR EXISTS (SELECT 1 FROM configuration_metadata m WHERE m.category = {row}.category "
     "AND m.config_key = {row}.config_key AND m.input_type = 'password'))"
 )
-# PostgreSQL's statement-level check reads the patterns and the password keys once per statement, not once per row
-# (two subqueries a row cost 30 ms of a 10,000-row bulk UPDATE): LIKE patterns with LIKE's wildcards escaped, and a
-# hashed set of keys.
+# PostgreSQL's statement-level check reads the patterns once per statement, not once per row (two subqueries a row
+# cost 30 ms of a 10,000-row bulk UPDATE), as LIKE patterns with LIKE's wildcards escaped; each changed row's metadata
+# comes joined by its key (``{metadata}``), so that a write's cost does not grow with the metadata of other keys (a
+# hashed set of every password key read them all: +0.38 ms a one-row UPDATE with 3,000 metadata rows).
 _SECRET_BY_NAME_OR_METADATA_ONCE = (
-    "(lower(n.config_key) LIKE ANY (ARRAY(SELECT '%' || replace(replace(replace(p.pattern, '\\', '\\\\'), "
+    "(lower({row}.config_key) LIKE ANY (ARRAY(SELECT '%' || replace(replace(replace(p.pattern, '\\', '\\\\'), "
     "'%', '\\%'), '_', '\\_') || '%' FROM configuration_secret_patterns p)) "
-    "OR (n.category, n.config_key) IN (SELECT m.category, m.config_key FROM configuration_metadata m "
-    "WHERE m.input_type = 'password'))"
+    "OR COALESCE({metadata}.input_type = 'password', false))"
 )
 # The spec's sample row stores an envelope with is_encrypted left at its default: an envelope's shape is accepted.
 _PLAINTEXT = "NOT {row}.is_encrypted AND {row}.config_value <> '' AND substr({row}.config_value, 1, 10) <> 'encrypted:'"
@@ -39,28 +41,37 @@ def _plaintext_secret(row: str, contains: str) -> str:
     return f"{_PLAINTEXT} AND {_SECRET_BY_NAME_OR_METADATA}".format(row=row, contains=contains)
 
 
-# An UPDATE that leaves a legacy row's value, flag and name as they were (a deactivation) is not refused.
-_UNCHANGED = (
-    "EXISTS (SELECT 1 FROM old_rows o WHERE o.id = n.id AND o.config_value = n.config_value "
-    "AND o.is_encrypted = n.is_encrypted AND o.category = n.category AND o.config_key = n.config_key)"
-)
-_OFFENDING = (
-    f"SELECT n.category, n.config_key, n.environment, n.is_encrypted INTO r FROM new_rows n "
-    f"WHERE n.config_value IS NOT NULL AND (({_NOT_AN_ENVELOPE.format(row='n')}) "
-    f"OR ({_PLAINTEXT.format(row='n')} AND {_SECRET_BY_NAME_OR_METADATA_ONCE}))"
-)
+def refused_sql(row: str, metadata: str) -> str:
+    """Whether a row written (``row``, with its key's metadata joined as ``metadata``) is a secret in the clear or a
+    value marked encrypted that is no envelope (PostgreSQL)."""
+    return (
+        f"({row}.config_value IS NOT NULL AND (({_NOT_AN_ENVELOPE}) OR ({_PLAINTEXT} AND "
+        f"{_SECRET_BY_NAME_OR_METADATA_ONCE})))"
+    ).format(row=row, metadata=metadata)
+
+
+def refusal_sql(record: str, encrypted: str = "is_encrypted") -> str:
+    """The RAISE of a refused row (``record``: its category, config_key, environment and, named ``encrypted``, whether
+    it is marked encrypted)."""
+    return (
+        "RAISE EXCEPTION USING ERRCODE = 'check_violation',\n"
+        f"      MESSAGE = format('%s.%s [%s] %s', {record}.category, {record}.config_key, {record}.environment,\n"
+        f"                       CASE WHEN {record}.{encrypted} THEN '{ENVELOPE_MESSAGE}'\n"
+        f"                            ELSE '{PLAINTEXT_MESSAGE}' END);"
+    )
+
+
 _REFUSE_PLAINTEXT_BODY = f"""
 DECLARE r record;
 BEGIN
-  IF TG_OP = 'INSERT' THEN
-    {_OFFENDING} LIMIT 1;
-  ELSE
-    {_OFFENDING} AND NOT {_UNCHANGED} LIMIT 1;
-  END IF;
+  -- An INSERT's rows (an UPDATE's are checked by the history trigger's query).
+  SELECT n.category, n.config_key, n.environment, n.is_encrypted INTO r
+    FROM new_rows n
+    LEFT JOIN configuration_metadata m ON m.category = n.category AND m.config_key = n.config_key
+   WHERE {refused_sql("n", "m")}
+   LIMIT 1;
   IF FOUND THEN
-    RAISE EXCEPTION USING ERRCODE = 'check_violation',
-      MESSAGE = format('%s.%s [%s] %s', r.category, r.config_key, r.environment,
-                       CASE WHEN r.is_encrypted THEN '{ENVELOPE_MESSAGE}' ELSE '{PLAINTEXT_MESSAGE}' END);
+    {refusal_sql("r")}
   END IF;
   RETURN NULL;
 END
@@ -169,10 +180,7 @@ POSTGRESQL_TRIGGERS = tuple(
         "config_refuse_plaintext_secrets",
         referencing=tables,
     )
-    for event, tables in (
-        ("INSERT", "NEW TABLE AS new_rows"),
-        ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-    )
+    for event, tables in (("INSERT", "NEW TABLE AS new_rows"),)
 )
 
 _SQLITE_CHANGED = (
