@@ -176,8 +176,7 @@ BEGIN
                   ELSE 'update' END::varchar AS action,
              o.value_type AS old_value_type, n.value_type AS new_value_type,
              o.is_encrypted AS old_is_encrypted, n.is_encrypted AS new_is_encrypted, s.secret AS is_secret,
-             (n.config_value IS NOT NULL AND ((n.is_encrypted AND substr(n.config_value, 1, 10) <> 'encrypted:') OR (NOT n.is_encrypted AND n.config_value <> '' AND substr(n.config_value, 1, 10) <> 'encrypted:' AND (lower(n.config_key) LIKE ANY (ARRAY(SELECT '%' || replace(replace(replace(p.pattern, '\', '\\'), '%', '\%'), '_', '\_') || '%' FROM configuration_secret_patterns p)) OR COALESCE(m.input_type = 'password', false))))) AND (o.config_value, o.is_encrypted, o.category, o.config_key)
-                           IS DISTINCT FROM (n.config_value, n.is_encrypted, n.category, n.config_key) AS refused
+             (n.config_value IS NOT NULL AND ((n.is_encrypted AND substr(n.config_value, 1, 10) <> 'encrypted:') OR (NOT n.is_encrypted AND n.config_value <> '' AND substr(n.config_value, 1, 10) <> 'encrypted:' AND (lower(n.config_key) LIKE ANY (ARRAY(SELECT '%' || replace(replace(replace(p.pattern, '\', '\\'), '%', '\%'), '_', '\_') || '%' FROM configuration_secret_patterns p)) OR COALESCE(m.input_type = 'password', false))))) AND (o.config_value, o.is_encrypted, o.category, o.config_key) IS DISTINCT FROM (n.config_value, n.is_encrypted, n.category, n.config_key) AS refused
       FROM old_rows o
       JOIN new_rows n ON n.id = o.id
       LEFT JOIN configuration_metadata m ON m.category = n.category AND m.config_key = n.config_key

@@ -165,8 +165,7 @@ BEGIN
                   ELSE 'update' END::varchar AS action,
              o.value_type AS old_value_type, n.value_type AS new_value_type,
              o.is_encrypted AS old_is_encrypted, n.is_encrypted AS new_is_encrypted, s.secret AS is_secret,
-             {refused} AND (o.config_value, o.is_encrypted, o.category, o.config_key)
-                           IS DISTINCT FROM (n.config_value, n.is_encrypted, n.category, n.config_key) AS refused
+             {refused} AS refused
       FROM old_rows o
       JOIN new_rows n ON n.id = o.id
       LEFT JOIN configuration_metadata m ON m.category = n.category AND m.config_key = n.config_key
@@ -221,7 +220,7 @@ BEGIN
   RETURN NULL;
 END
 """.replace("{entries}", _ENTRIES)
-        .replace("{refused}", rules.refused_sql("n", "m"))
+        .replace("{refused}", rules.refused_sql("n", "m", old="o"))
         .replace("{refusal}", rules.refusal_sql("r", encrypted="new_is_encrypted"))
         .replace("{event_type}", EVENT_TYPE_SQL.format(action="h.action"))
         .replace("{subscribed}", SUBSCRIBED),

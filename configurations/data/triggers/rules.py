@@ -41,13 +41,19 @@ def _plaintext_secret(row: str, contains: str) -> str:
     return f"{_PLAINTEXT} AND {_SECRET_BY_NAME_OR_METADATA}".format(row=row, contains=contains)
 
 
-def refused_sql(row: str, metadata: str) -> str:
+def refused_sql(row: str, metadata: str, old: str | None = None) -> str:
     """Whether a row written (``row``, with its key's metadata joined as ``metadata``) is a secret in the clear or a
-    value marked encrypted that is no envelope (PostgreSQL)."""
-    return (
+    value marked encrypted that is no envelope (PostgreSQL). With ``old`` (the row before an UPDATE), only where its
+    value, flag or name changed: a legacy row's deactivation is not refused."""
+    refused = (
         f"({row}.config_value IS NOT NULL AND (({_NOT_AN_ENVELOPE}) OR ({_PLAINTEXT} AND "
         f"{_SECRET_BY_NAME_OR_METADATA_ONCE})))"
     ).format(row=row, metadata=metadata)
+    if old is None:
+        return refused
+    columns = ("config_value", "is_encrypted", "category", "config_key")
+    before, after = (", ".join(f"{alias}.{column}" for column in columns) for alias in (old, row))
+    return f"{refused} AND ({before}) IS DISTINCT FROM ({after})"
 
 
 def refusal_sql(record: str, encrypted: str = "is_encrypted") -> str:

@@ -39,9 +39,9 @@ def companion(request, transactional_db):
 _COMPANION: SystemConfiguration | None = None
 
 
-def _written(rows: int = 1) -> int:
-    """How many rows a write of ``rows`` rows under test says it wrote (the companion's too)."""
-    return rows + (_COMPANION is not None)
+def _written() -> int:
+    """How many rows a write of the row under test says it wrote (the companion's too)."""
+    return 1 + (_COMPANION is not None)
 
 
 def _call(order: dict):
