@@ -246,9 +246,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         _options["application_name"] = f"configurations-{os.getpid()}"
         os.register_at_fork(after_in_child=lambda: _options.update(application_name=f"configurations-{os.getpid()}"))
 # SQLite gets the same audit trail as PostgreSQL through a thin backend that
-# registers the SQL functions its triggers call (configurations/backends).
+# registers the SQL functions its triggers call (configurations/data/backends); PostgreSQL's thin backend checks a
+# pooled connection without a round trip while nothing arrived on it.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["ENGINE"] = "configurations.data.backends.sqlite3"
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "configurations.data.backends.postgresql"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,0 +1,96 @@
+"""The PostgreSQL backend's pool check (configurations/data/backends/postgresql): no round trip for a connection that
+sat quietly in the pool, and a connection the server ended is still found out and replaced."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+
+import psycopg
+import pytest
+from django.db import connection
+
+from configurations.data.backends.postgresql.base import DatabaseWrapper, check_connection
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _session() -> psycopg.Connection:
+    s = connection.settings_dict
+    return psycopg.connect(dbname=s["NAME"], user=s["USER"] or None, host=s["HOST"] or None, port=s["PORT"] or None,
+                           autocommit=True)  # fmt: skip
+
+
+def _terminate(pid: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        assert cursor.fetchone()[0]
+
+
+def _sent_by(conn: psycopg.Connection, act) -> str:
+    """What libpq sent and received while ``act`` ran (its protocol trace)."""
+    with tempfile.TemporaryFile() as trace:
+        conn.pgconn.trace(trace.fileno())
+        try:
+            act()
+        finally:
+            conn.pgconn.untrace()
+        trace.seek(0)
+        return trace.read().decode()
+
+
+def test_a_quiet_connection_is_checked_without_a_round_trip():
+    with _session() as conn:
+        conn.execute("SELECT 1")
+        assert _sent_by(conn, lambda: check_connection(conn)) == ""
+        # The trace does see a round trip: psycopg_pool's own check sends its empty query.
+        from psycopg_pool import ConnectionPool
+
+        assert "Query" in _sent_by(conn, lambda: ConnectionPool.check_connection(conn))
+
+
+def test_a_connection_the_server_ended_fails_the_check():
+    with _session() as conn:
+        _terminate(conn.info.backend_pid)
+        deadline = time.monotonic() + 5
+        with pytest.raises(psycopg.OperationalError):
+            while time.monotonic() < deadline:  # the server's goodbye takes a moment to arrive
+                check_connection(conn)
+                time.sleep(0.01)
+
+
+def test_a_closed_connection_fails_the_check():
+    conn = _session()
+    conn.close()
+    with pytest.raises(psycopg.OperationalError):
+        check_connection(conn)
+
+
+def test_the_pool_replaces_a_connection_ended_while_idle(settings):
+    """Django's pool with this backend: its connections terminated while idle, the next request's connection is a
+    new, working one, and no query failed."""
+    params = {**connection.settings_dict, "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": True,
+              "OPTIONS": {**connection.settings_dict["OPTIONS"], "pool": {"min_size": 2, "max_size": 2, "timeout": 5}}}  # fmt: skip
+    wrapper = DatabaseWrapper(params, alias="pool_check_test")
+    try:
+        pool = wrapper.pool
+        assert pool._check is check_connection
+        pool.open(wait=True)
+        before = set()
+        for _ in range(2):
+            with pool.connection() as conn:
+                before.add(conn.info.backend_pid)
+        for pid in before:
+            _terminate(pid)
+        time.sleep(0.2)  # the goodbyes arrive
+        wrapper.ensure_connection()
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            assert cursor.fetchone()[0] not in before
+    finally:
+        wrapper.close()
+        wrapper.close_pool()
+
+
+def test_the_server_uses_this_backend():
+    assert connection.settings_dict["ENGINE"] == "configurations.data.backends.postgresql"
