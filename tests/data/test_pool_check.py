@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from configurations.data.backends.postgresql.base import DatabaseWrapper, check_connection
+from configurations.data.backends.postgresql.base import DatabaseWrapper, check_connection, quiet
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -94,3 +94,35 @@ def test_the_pool_replaces_a_connection_ended_while_idle(settings):
 
 def test_the_server_uses_this_backend():
     assert connection.settings_dict["ENGINE"] == "configurations.data.backends.postgresql"
+
+
+def test_a_persistent_connection_is_checked_without_a_round_trip_and_replaced_once_ended():
+    """Django's health check of a persistent connection (CONN_HEALTH_CHECKS, under WSGI): no query while it is
+    quiet; once the server ended it, not usable, and the next request's connection is a new one."""
+    params = {**connection.settings_dict, "CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True}
+    wrapper = DatabaseWrapper(params, alias="health_check_test")
+    try:
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        assert _sent_by(wrapper.connection, wrapper.is_usable) == ""
+        _terminate(pid)
+        deadline = time.monotonic() + 5
+        while wrapper.is_usable() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not wrapper.is_usable()
+        wrapper.health_check_done = False  # a new request (Django's request_started)
+        wrapper.close_if_health_check_failed()
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            assert cursor.fetchone()[0] != pid
+    finally:
+        wrapper.close()
+
+
+def test_a_connection_inside_a_transaction_is_not_quiet():
+    with _session() as conn:
+        assert quiet(conn)
+        conn.autocommit = False
+        conn.execute("SELECT 1")
+        assert not quiet(conn)  # the check's round trip is made (and Django's SELECT 1 fails such a connection)

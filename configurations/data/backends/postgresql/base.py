@@ -1,11 +1,12 @@
-"""PostgreSQL backend whose connection pool checks a connection without a round trip while it is known good.
+"""PostgreSQL backend that checks a connection without a round trip while it is known good.
 
-Django's pool (``OPTIONS["pool"]``, under ASGI) checks every connection before lending it, with psycopg_pool's
-``check_connection``: an empty query, one round trip per request that touches the database (an API PUT: 4-6 % of
-its rate, docs/performance.md). ``check_connection`` here asks the kernel first: a connection that sat idle in the
-pool has had nothing to read unless the server sent something, and a server that ends a session (a terminated
-backend, a restart, an idle timeout) sends its error and closes the socket, which makes it readable. Only then is the
-round trip made, and it fails and the pool replaces the connection, as before.
+Django checks a connection before each request uses it: from its pool under ASGI (``OPTIONS["pool"]``, with
+psycopg_pool's ``check_connection``, an empty query) and, for a persistent connection under WSGI
+(``CONN_HEALTH_CHECKS``), with ``SELECT 1``. Either is a round trip per request that touches the database (an API
+PUT: 4-6 % of its rate, docs/performance.md). This backend asks the kernel first: an idle connection has nothing to
+read unless the server sent something, and a server that ends a session (a terminated backend, a restart, an idle
+timeout) sends its error and closes the socket, which makes it readable. Only then, or when the connection is not
+idle outside a transaction, is the round trip made; it fails, and the connection is replaced, as before.
 """
 
 from __future__ import annotations
@@ -14,29 +15,30 @@ import select
 
 import psycopg
 from django.db.backends.postgresql import base
+from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 
-def check_connection(conn) -> None:
-    """The pool's check: psycopg_pool's own (an empty query) only when the idle connection's socket has something to
-    read or cannot be polled; a closed connection fails at once."""
+def check_connection(conn: psycopg.Connection) -> None:
+    """The pool's check: psycopg_pool's own (an empty query) unless the connection is known good (``quiet``); a
+    closed connection fails at once."""
     if conn.closed:
         raise psycopg.OperationalError("the connection is closed")
-    if _quiet(conn.fileno()):
-        return
-    ConnectionPool.check_connection(conn)
+    if not quiet(conn):
+        ConnectionPool.check_connection(conn)
 
 
-def _quiet(fd: int) -> bool:
-    """Nothing to read on ``fd`` and no hang-up or error, by poll(2) without waiting."""
+def quiet(conn: psycopg.Connection) -> bool:
+    """Idle outside a transaction, with nothing to read and no hang-up or error on its socket (poll(2), no wait)."""
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        return False
     poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLPRI)
+    poller.register(conn.fileno(), select.POLLIN | select.POLLPRI)
     return not poller.poll(0)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
-    """Django's PostgreSQL backend; its pool, when it checks connections (``CONN_HEALTH_CHECKS``), checks them with
-    ``check_connection``."""
+    """Django's PostgreSQL backend with both checks made by ``quiet`` first."""
 
     @property
     def pool(self):
@@ -45,3 +47,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if pool is not None and pool._check is ConnectionPool.check_connection:
             pool._check = check_connection
         return pool
+
+    def is_usable(self) -> bool:
+        """Django's health check of a persistent connection (``SELECT 1``), made only when it is not ``quiet``."""
+        if self.connection is None or self.connection.closed:
+            return False
+        return quiet(self.connection) or super().is_usable()
