@@ -69,8 +69,9 @@ def test_a_closed_connection_fails_the_check():
 def test_the_pool_replaces_a_connection_ended_while_idle(settings):
     """Django's pool with this backend: its connections terminated while idle, the next request's connection is a
     new, working one, and no query failed."""
-    params = {**connection.settings_dict, "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": True,
-              "OPTIONS": {**connection.settings_dict["OPTIONS"], "pool": {"min_size": 2, "max_size": 2, "timeout": 5}}}  # fmt: skip
+    pool = {"min_size": 2, "max_size": 2, "timeout": 5}
+    options = {**connection.settings_dict["OPTIONS"], "pool": pool}
+    params = {**connection.settings_dict, "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": True, "OPTIONS": options}
     wrapper = DatabaseWrapper(params, alias="pool_check_test")
     try:
         pool = wrapper.pool

@@ -29,7 +29,8 @@ def _serve(handler, path: str) -> tuple[list[dict], int]:
     sent: list[dict] = []
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}  # fmt: skip
+             "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 5000),
+             "server": ("testserver", 80)}  # fmt: skip
     requests = [{"type": "http.request", "body": b"", "more_body": False}]
 
     async def receive():
