@@ -7,9 +7,13 @@ touch only the tables and columns named here, so a schema change shows here firs
 
 from __future__ import annotations
 
-# PostgreSQL: the NOTIFY channel of every change (data/triggers/signals.py); SQLite: the counter its triggers bump.
+# PostgreSQL: the NOTIFY channels (data/triggers/signals.py): one for the values and the metadata, one for the tokens
+# and what their owners may do, which a watcher never stops listening to; SQLite: the counter its triggers bump.
 CHANNEL = "configurations_changed"
+TOKENS_CHANNEL = "configurations_tokens"
 LISTEN_SQL = f"LISTEN {CHANNEL}"
+UNLISTEN_SQL = f"UNLISTEN {CHANNEL}"
+LISTEN_TOKENS_SQL = f"LISTEN {TOKENS_CHANNEL}"
 CHANGE_COUNTER_SQL = "SELECT value FROM configuration_change_counter WHERE id = 1"
 ALIVE_SQL = "SELECT 1"
 

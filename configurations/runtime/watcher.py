@@ -94,7 +94,7 @@ class Watcher(threading.Thread):
 
     def _connect(self) -> None:
         if self.vendor == "postgresql":
-            self._connection = listening.listen(self.settings, "watcher")
+            self._connection = listening.listen(self.settings, "watcher", tokens=True)
         else:
             self._connection = sqlite3.connect(str(self.settings["NAME"]), timeout=5, check_same_thread=False)
             self._connection.isolation_level = None
@@ -136,22 +136,32 @@ class Watcher(threading.Thread):
                 self._connection.execute(queries.ALIVE_SQL)  # notices a dead connection
                 store.confirm(self.environments)
                 continue
-            # Under a stream of commits, at most one refresh per `spacing`: what arrives meanwhile joins the next.
-            # A token's change (a revocation) is never held back.
+            # Under a stream of commits, at most one refresh per `spacing`: what is committed meanwhile joins the next.
             pause = refreshed + spacing - time.monotonic()
-            if pause > 0 and notified[0].payload != "tokens":
-                for notification in self._connection.notifies(timeout=pause):
-                    notified.append(notification)
-                    if notification.payload == "tokens":
-                        break
+            if pause > 0 and _values_changed(notified):
+                notified += self._held_back(pause)
             notified += self._connection.notifies(timeout=0)  # what already arrived
             metrics.NOTIFICATIONS.inc(len(notified))
-            payloads = {notification.payload for notification in notified}
-            if payloads - {"tokens"}:
+            if _values_changed(notified):
                 refreshed = time.monotonic()
                 self._refresh()
-            if "tokens" in payloads:
+            if any(notification.channel == queries.TOKENS_CHANNEL for notification in notified):
                 self._reload_tokens()
+
+    def _held_back(self, pause: float) -> list:
+        """Not listening to the values' channel for ``pause`` seconds: each commit meanwhile would wake this thread
+        (and make the database send it a notification) for a refresh that waits anyway, and the refresh after the
+        pause reads from the history what they changed. A token's change, on its own channel, still arrives and ends
+        the pause (never held back). What arrived, tokens' or sent before the pause began."""
+        self._connection.execute(queries.UNLISTEN_SQL)
+        arrived = []
+        for notification in self._connection.notifies(timeout=pause):
+            arrived.append(notification)
+            if notification.channel == queries.TOKENS_CHANNEL:
+                break
+        # Listening again before the refresh reads the history: whatever commits after it is notified.
+        self._connection.execute(queries.LISTEN_SQL)
+        return arrived
 
     def _counter(self) -> int:
         return self._connection.execute(queries.CHANGE_COUNTER_SQL).fetchone()[0]
@@ -183,3 +193,8 @@ class Watcher(threading.Thread):
         if self.in_outage:
             self.in_outage = False
             logger.warning("Configuration watcher reconnected; snapshots resynced.")
+
+
+def _values_changed(notified: list) -> bool:
+    """Whether a notification says a value or the metadata changed (not only a token)."""
+    return any(notification.channel == queries.CHANNEL for notification in notified)

@@ -1,11 +1,13 @@
-"""A watcher under a stream of commits (PostgreSQL): at most one refresh per ``CONFIG_RUNTIME_REFRESH_SPACING``, the
-last commit still served, and a token's change never held back."""
+"""A watcher under a stream of commits (PostgreSQL): at most one refresh per ``CONFIG_RUNTIME_REFRESH_SPACING``, no
+notification of the commits it holds back (it stops listening to them meanwhile), the last commit still served, and
+a token's change never held back."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
+from prometheus_client import REGISTRY
 
 from configurations import runtime, services
 from configurations.runtime.store import store
@@ -42,9 +44,13 @@ def _until(predicate, timeout: float = BOUND) -> float:
     return time.monotonic() - started
 
 
+def _notifications() -> float:
+    return REGISTRY.get_sample_value("configurations_watcher_notifications_total") or 0.0
+
+
 def test_a_stream_of_commits_costs_one_refresh_per_spacing_and_the_last_is_served(watching):
     watching(0.25)
-    deltas, started = store.deltas, time.monotonic()
+    deltas, notifications, started = store.deltas, _notifications(), time.monotonic()
     for i in range(1, 31):
         services.set_value(category="spacing", key="k", environment="test", value=str(i))
         time.sleep(0.02)
@@ -53,6 +59,10 @@ def test_a_stream_of_commits_costs_one_refresh_per_spacing_and_the_last_is_serve
     refreshes = store.deltas - deltas
     # One refresh per notification would be about 30; spaced, one on the first commit and one per 0.25 s after it.
     assert 2 <= refreshes <= elapsed / 0.25 + 2, (refreshes, elapsed)
+    # Listening all along, the watcher would have been sent all 30; not listening while it holds them back, about
+    # one a refresh (the one that starts each pause, and any already on their way).
+    received = _notifications() - notifications
+    assert received <= 2 * refreshes + 2, (received, refreshes)
 
 
 def test_a_token_change_is_not_held_back_by_the_spacing(watching):

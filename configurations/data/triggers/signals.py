@@ -1,9 +1,11 @@
 """Tell running processes that something they cache changed (configurations.runtime).
 
-PostgreSQL: statement-level triggers send ``NOTIFY configurations_changed`` (delivered at commit, never for a
-rolled-back transaction). SQLite: triggers bump ``configuration_change_counter``, which the watcher polls. The
-values, the metadata (defaults are values; password keys are secrets), the API tokens and what their owners may do
-(the owner's row, their permissions and groups, the groups' permissions) are watched.
+PostgreSQL: statement-level triggers send ``NOTIFY configurations_changed`` for the values and the metadata, and
+``NOTIFY configurations_tokens`` for the tokens and what their owners may do (delivered at commit, never for a
+rolled-back transaction): a watcher under a stream of writes stops listening to the first between two refreshes,
+never to the second (runtime/watcher.py). SQLite: triggers bump ``configuration_change_counter``, which the watcher
+polls. The values, the metadata (defaults are values; password keys are secrets), the API tokens and what their
+owners may do (the owner's row, their permissions and groups, the groups' permissions) are watched.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ END
         language="plpgsql",
         body=r"""
 BEGIN
-  PERFORM pg_notify('configurations_changed', 'tokens');
+  PERFORM pg_notify('configurations_tokens', 'tokens');
   RETURN NULL;
 END
 """,
