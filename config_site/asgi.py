@@ -29,8 +29,8 @@ class SyncChainHandler(ASGIHandler):
     ends with the asynchronous ``_get_response_async``), each ``process_view`` and the view, the response's
     ``close``, and the end of the thread it started for the request. Here the chain is loaded in synchronous mode
     and one call runs the signal, the middleware, the view and, for a response whose body is already in memory, its
-    ``close`` (``request_finished``: the connection goes back to the pool before the answer is sent, as a WSGI
-    server's would have, at the latest). The loop reads the body and sends the answer. The thread is one of the
+    ``close`` (``request_finished``: the connection goes back to the pool before the answer is sent rather than
+    after). The loop reads the body and sends the answer. The thread is one of the
     worker's, lent for the request (``ThreadSensitiveContext`` with an executor: thread-sensitive code of the
     request still runs on one thread, and never on another request's at the same time), not started and joined per
     request. A streamed answer (a static file) is sent and closed as Django's handler does. A client that
@@ -39,7 +39,7 @@ class SyncChainHandler(ASGIHandler):
     """
 
     def __init__(self) -> None:
-        self._idle: list = []  # single-thread executors, lent one to a request
+        self._idle: list[ThreadPoolExecutor] = []  # single-thread executors, each lent to one request at a time
         super().__init__()
 
     def load_middleware(self, is_async=False):
