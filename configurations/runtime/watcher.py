@@ -138,14 +138,14 @@ class Watcher(threading.Thread):
                 continue
             # Under a stream of commits, at most one refresh per `spacing`: what is committed meanwhile joins the next.
             pause = refreshed + spacing - time.monotonic()
-            if pause > 0 and _values_changed(notified):
+            if pause > 0 and _on(queries.CHANNEL, notified):
                 notified += self._held_back(pause)
             notified += self._connection.notifies(timeout=0)  # what already arrived
             metrics.NOTIFICATIONS.inc(len(notified))
-            if _values_changed(notified):
+            if _on(queries.CHANNEL, notified):
                 refreshed = time.monotonic()
                 self._refresh()
-            if any(notification.channel == queries.TOKENS_CHANNEL for notification in notified):
+            if _on(queries.TOKENS_CHANNEL, notified):
                 self._reload_tokens()
 
     def _held_back(self, pause: float) -> list:
@@ -195,6 +195,6 @@ class Watcher(threading.Thread):
             logger.warning("Configuration watcher reconnected; snapshots resynced.")
 
 
-def _values_changed(notified: list) -> bool:
-    """Whether a notification says a value or the metadata changed (not only a token)."""
-    return any(notification.channel == queries.CHANNEL for notification in notified)
+def _on(channel: str, notified: list) -> bool:
+    """Whether one of the notifications came on ``channel`` (the values' and metadata's, or the tokens')."""
+    return any(notification.channel == channel for notification in notified)

@@ -103,6 +103,14 @@ def signalled():
     signals.request_finished.disconnect(finished)
 
 
+def test_the_served_application_is_this_handler():
+    """What gunicorn serves (config_site/asgi.py's ``application``): DeferredWaits around this handler."""
+    from config_site import asgi
+
+    assert type(asgi.django_application) is SyncChainHandler
+    assert asgi.application.app is asgi.django_application
+
+
 @override_settings(ROOT_URLCONF=__name__)
 def test_one_hand_off_a_request():
     [ours], ours_handed = _serve(SyncChainHandler(), ["/test/bare"])
