@@ -165,6 +165,89 @@ def test_concurrent_writers_do_not_fork_the_chain():
     assert services.verify_history().ok
 
 
+def _session():
+    """A connection of its own (not Django's), in a transaction until it commits."""
+    import psycopg
+
+    s = connection.settings_dict
+    return psycopg.connect(dbname=s["NAME"], user=s["USER"] or None, host=s["HOST"] or None, port=s["PORT"] or None)
+
+
+def _lock_waits(observer) -> list[tuple]:
+    """The locks this database's sessions wait for: (locktype, classid, objid, objsubid)."""
+    return observer.execute(
+        "SELECT locktype, classid::bigint, objid::bigint, objsubid FROM pg_locks WHERE NOT granted AND pid IN "
+        "(SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
+    ).fetchall()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_waits_in_the_chains_lock_queue_not_on_the_head_row():
+    """While a transaction extends the chain, a writer of another category waits for the chain's advisory lock, the
+    lock manager's queue, and takes the head row's lock uncontended once it has it (issue 24): waiting on the row
+    itself cost each waiter the row's tuple lock, the holder's transaction lock and a walk to its newest version."""
+    import time
+
+    for category in ("first", "second"):
+        services.set_value(category=category, key="k", environment="test", value="a")
+    holder, observer = _session(), _session()
+    observer.autocommit = True
+    errors, waits = [], []
+
+    def write() -> None:
+        try:
+            services.set_value(category="second", key="k", environment="test", value="b")
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    writer = threading.Thread(target=write)
+    try:
+        holder.execute("UPDATE system_configurations SET config_value = 'b' WHERE category = 'first'")
+        writer.start()
+        deadline = time.monotonic() + 10
+        while not waits and time.monotonic() < deadline:
+            waits = _lock_waits(observer)
+            time.sleep(0.01)
+        holder.commit()
+        writer.join(10)
+    finally:
+        holder.close()
+        observer.close()
+    assert errors == []
+    assert waits == [("advisory", 1667655523, 1, 2)]  # pg_advisory_xact_lock(1667655523, 1)
+    assert list(ConfigurationHistory.objects.order_by("-id").values_list("category", flat=True)[:2]) == [
+        "second",
+        "first",
+    ]
+    assert services.verify_history().ok
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_repeatable_read_writer_whose_snapshot_missed_a_commit_is_refused_not_forked():
+    """The chain's lock is no snapshot: a REPEATABLE READ transaction whose snapshot predates another writer's commit
+    reads a stale head once it holds the lock, and the head row's lock and UPDATE refuse it instead of forking."""
+    import psycopg
+
+    for category in ("first", "second"):
+        services.set_value(category=category, key="k", environment="test", value="a")
+    late = _session()
+    late.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    try:
+        late.execute("SELECT last_id FROM configuration_history_head")  # its snapshot, from here on
+        services.set_value(category="first", key="k", environment="test", value="b")  # the head moves on
+        with pytest.raises(psycopg.errors.SerializationFailure):
+            late.execute("UPDATE system_configurations SET config_value = 'c' WHERE category = 'second'")
+    finally:
+        late.close()
+    prev_hashes = [row.prev_hash for row in ConfigurationHistory.objects.order_by("id")]
+    assert len(prev_hashes) == len(set(prev_hashes))
+    assert services.verify_history().ok
+
+
 @contextlib.contextmanager
 def untriggered():
     """Writes that escape the history triggers, as a superuser could (PostgreSQL) or a dropped trigger (SQLite)."""

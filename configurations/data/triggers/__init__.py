@@ -12,7 +12,7 @@ from . import history_postgresql, history_sqlite, hot_path, outbox, partitions, 
 from .definitions import Function, PostgresTrigger, SqliteTrigger
 
 # The newest migration that installs or changes any of the definitions below: from it on they are current.
-INSTALLED_BY = "0035_tokens_channel"
+INSTALLED_BY = "0036_chain_lock_queue"
 
 POSTGRESQL_FUNCTIONS: tuple[Function, ...] = (
     *history_postgresql.POSTGRESQL_FUNCTIONS,

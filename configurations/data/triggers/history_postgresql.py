@@ -33,6 +33,10 @@ _ENTRIES = (
     "SELECT nextval('configuration_history_id_seq') AS id, q.* FROM"
 )
 
+# The lock every writer of the chain takes before the head row, held until its transaction ends: an advisory lock of
+# the two-key form (the categories' locks, data/locks.py, and the webhooks' take the one-key form: never the same lock).
+CHAIN_LOCK = "pg_advisory_xact_lock(1667655523, 1)"  # 1667655523: b"cfgc"
+
 # A changed row's updated_at (``{row}``: the row before the change), as config_touch_row sets it and as a writer may
 # give it to spare the trigger its assignment (data/triggers/hot_path.py).
 TOUCHED_AT = "GREATEST(statement_timestamp(), {row}.updated_at + interval '1 microsecond')"
@@ -129,7 +133,9 @@ DECLARE
   v_last bigint;
 BEGIN
   -- One writer at a time extends the chain, from before its first id is drawn (ids follow the chain) until its
-  -- transaction ends.
+  -- transaction ends. Writers queue on the chain's lock, then take the head row's lock uncontended: waiting on the row
+  -- itself costs a waiter the row's lock, the holder's transaction lock and a walk to the row's newest version.
+  PERFORM {chain_lock};
   SELECT last_hash INTO v_prev FROM configuration_history_head WHERE id = 1 FOR UPDATE;
   IF NOT FOUND THEN
     -- The head row is gone (a flush, a restore): the chain goes on from the trail's last row.
@@ -219,7 +225,8 @@ BEGIN
   END IF;
   RETURN NULL;
 END
-""".replace("{entries}", _ENTRIES)
+""".replace("{chain_lock}", CHAIN_LOCK)
+        .replace("{entries}", _ENTRIES)
         .replace("{refused}", rules.refused_sql("n", "m", old="o"))
         .replace("{refusal}", rules.refusal_sql("r", encrypted="new_is_encrypted"))
         .replace("{event_type}", EVENT_TYPE_SQL.format(action="h.action"))

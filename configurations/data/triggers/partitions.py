@@ -21,6 +21,7 @@ any right on the history's rows:
 from __future__ import annotations
 
 from .definitions import Function
+from .history_postgresql import CHAIN_LOCK
 
 # The partition's bounds as PostgreSQL prints them: FOR VALUES FROM ('...') TO ('...').
 _BOUND = r"""substring(pg_get_expr(c.relpartbound, c.oid) FROM {n})::timestamptz"""
@@ -122,8 +123,9 @@ BEGIN
     RAISE EXCEPTION 'config_history_archive_partition: % holds rows up to %, newer than the cutoff %',
       p_partition, v_to, p_cutoff;
   END IF;
-  -- The chain's head first, as every writer takes it, then the partition: nobody waits on us holding what we need,
-  -- and no id below the head can appear anywhere while we hold it.
+  -- The chain's head first, as every writer takes it (its lock, then its row), then the partition: nobody waits on
+  -- us holding what we need, and no id below the head can appear anywhere while we hold it.
+  PERFORM {chain_lock};
   SELECT last_hash INTO v_prev FROM configuration_history_head WHERE id = 1 FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'config_history_archive_partition: the chain has no head row; write a change first';
@@ -182,9 +184,9 @@ BEGIN
     VALUES (v_id, v_table, v_from, v_to, v_first, v_last, v_rows, v_runs->-1->>3, v_runs, v_at);
   RETURN v_id;
 END
-""".replace("{from_bound}", _BOUND.format(n="'FROM \\(''([^'']+)''\\)'")).replace(
-            "{to_bound}", _BOUND.format(n="'TO \\(''([^'']+)''\\)'")
-        ),
+""".replace("{chain_lock}", CHAIN_LOCK)
+        .replace("{from_bound}", _BOUND.format(n="'FROM \\(''([^'']+)''\\)'"))
+        .replace("{to_bound}", _BOUND.format(n="'TO \\(''([^'']+)''\\)'")),
     ),
     Function(
         name="config_history_run",
