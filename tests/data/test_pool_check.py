@@ -1,5 +1,5 @@
-"""The PostgreSQL backend's pool check (configurations/data/backends/postgresql): no round trip for a connection that
-sat quietly in the pool, and a connection the server ended is still found out and replaced."""
+"""The PostgreSQL backend's pool (configurations/data/backends/postgresql): no round trip for a connection that sat
+quietly in the pool, a connection the server ended still found out and replaced, and the newest connection first."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from configurations.data.backends.postgresql.base import DatabaseWrapper, check_connection, quiet
+from configurations.data.backends.postgresql.base import DatabaseWrapper, NewestFirst, check_connection, quiet
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -66,21 +66,26 @@ def test_a_closed_connection_fails_the_check():
         check_connection(conn)
 
 
-def test_the_pool_replaces_a_connection_ended_while_idle(settings):
-    """Django's pool with this backend: its connections terminated while idle, the next request's connection is a
-    new, working one, and no query failed."""
-    pool = {"min_size": 2, "max_size": 2, "timeout": 5}
+def _pooled(alias: str, size: int) -> DatabaseWrapper:
+    """This backend with Django's pool of ``size`` connections, as under ASGI."""
+    pool = {"min_size": size, "max_size": size, "timeout": 5}
     options = {**connection.settings_dict["OPTIONS"], "pool": pool}
     params = {**connection.settings_dict, "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": True, "OPTIONS": options}
-    wrapper = DatabaseWrapper(params, alias="pool_check_test")
+    return DatabaseWrapper(params, alias=alias)
+
+
+def test_the_pool_replaces_a_connection_ended_while_idle():
+    """Django's pool with this backend: its connections terminated while idle, the next request's connection is a
+    new, working one, and no query failed."""
+    wrapper = _pooled("pool_check_test", 2)
     try:
         pool = wrapper.pool
         assert pool._check is check_connection
         pool.open(wait=True)
-        before = set()
-        for _ in range(2):
-            with pool.connection() as conn:
-                before.add(conn.info.backend_pid)
+        held = [pool.getconn() for _ in range(2)]
+        before = {conn.info.backend_pid for conn in held}
+        for conn in held:
+            pool.putconn(conn)
         for pid in before:
             _terminate(pid)
         time.sleep(0.2)  # the goodbyes arrive
@@ -88,6 +93,30 @@ def test_the_pool_replaces_a_connection_ended_while_idle(settings):
         with wrapper.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             assert cursor.fetchone()[0] not in before
+    finally:
+        wrapper.close()
+        wrapper.close_pool()
+
+
+def test_the_pool_hands_out_the_connection_returned_last():
+    """Of the connections idle in the pool, the one returned last serves the next request, whose server backend is
+    warm from the request before (psycopg_pool's own order, oldest first, gives each connection its turn)."""
+    wrapper = _pooled("newest_first_test", 3)
+    try:
+        pool = wrapper.pool
+        assert isinstance(pool._pool, NewestFirst)
+        pool.open(wait=True)
+        held = [pool.getconn() for _ in range(3)]
+        pids = [conn.info.backend_pid for conn in held]
+        for conn in held:
+            pool.putconn(conn)
+        served = []
+        for _ in range(3):  # three requests, one after another, through Django's connection
+            wrapper.ensure_connection()
+            served.append(wrapper.connection.info.backend_pid)
+            wrapper.close()  # back to the pool, as at the end of a request
+        assert served == [pids[-1]] * 3
+        assert len(pool._pool) == 3  # the others still idle in the pool, none closed
     finally:
         wrapper.close()
         wrapper.close_pool()
