@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import threading
+import time
 from io import StringIO
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, connections
@@ -165,14 +167,6 @@ def test_concurrent_writers_do_not_fork_the_chain():
     assert services.verify_history().ok
 
 
-def _session():
-    """A connection of its own (not Django's), in a transaction until it commits."""
-    import psycopg
-
-    s = connection.settings_dict
-    return psycopg.connect(dbname=s["NAME"], user=s["USER"] or None, host=s["HOST"] or None, port=s["PORT"] or None)
-
-
 def _lock_waits(observer) -> list[tuple]:
     """The locks this database's sessions wait for: (locktype, classid, objid, objsubid)."""
     return observer.execute(
@@ -187,12 +181,10 @@ def test_a_writer_waits_in_the_chains_lock_queue_not_on_the_head_row():
     """While a transaction extends the chain, a writer of another category waits for the chain's advisory lock, the
     lock manager's queue, and takes the head row's lock uncontended once it has it (issue 24): waiting on the row
     itself cost each waiter the row's tuple lock, the holder's transaction lock and a walk to its newest version."""
-    import time
-
     for category in ("first", "second"):
         services.set_value(category=category, key="k", environment="test", value="a")
-    holder, observer = _session(), _session()
-    observer.autocommit = True
+    holder = psycopg.connect(**connection.get_connection_params())  # in a transaction until it commits
+    observer = psycopg.connect(**connection.get_connection_params(), autocommit=True)
     errors, waits = [], []
 
     def write() -> None:
@@ -230,11 +222,9 @@ def test_a_writer_waits_in_the_chains_lock_queue_not_on_the_head_row():
 def test_a_repeatable_read_writer_whose_snapshot_missed_a_commit_is_refused_not_forked():
     """The chain's lock is no snapshot: a REPEATABLE READ transaction whose snapshot predates another writer's commit
     reads a stale head once it holds the lock, and the head row's lock and UPDATE refuse it instead of forking."""
-    import psycopg
-
     for category in ("first", "second"):
         services.set_value(category=category, key="k", environment="test", value="a")
-    late = _session()
+    late = psycopg.connect(**connection.get_connection_params())
     late.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     try:
         late.execute("SELECT last_id FROM configuration_history_head")  # its snapshot, from here on
