@@ -32,11 +32,6 @@ VERSIONS_SQL = (
     f"SELECT NULL, ({HEAD_SQL}) UNION ALL "
     "SELECT category, MAX(id) FROM configuration_history WHERE environment = %s GROUP BY category"
 )
-# Bounded by the head read just before: a range the planner scans by the primary key even without statistics.
-CHANGES_SQL = (
-    "SELECT id, config_id, environment, category FROM configuration_history WHERE id > %s AND id <= %s "
-    "ORDER BY id LIMIT %s"
-)
 # What the runtime takes from the metadata: password keys are secrets, and a default is a key's value while it has
 # no active row (docs/runtime.md, Defaults).
 # The metadata's version: the newest record of its change history (0: never changed).
@@ -49,21 +44,31 @@ METADATA_SQL = (
     "SELECT category, config_key, input_type, value_type, default_value FROM configuration_metadata "
     "WHERE input_type = 'password' OR default_value IS NOT NULL"
 )
-# Both heads in one round trip: what a refresh reads first.
-HEADS_SQL = f"SELECT ({HEAD_SQL}), ({METADATA_HEAD_SQL})"
-# Rows moved to the archive table, or month partitions archived whole (PostgreSQL), after an id.
-ARCHIVED_SINCE_SQL = (
-    "SELECT EXISTS (SELECT 1 FROM configuration_history_archive WHERE id > %s) "
-    "OR EXISTS (SELECT 1 FROM configuration_history_archives WHERE last_id > %s)"
+# A refresh's delta in one statement, so in one round trip and one snapshot (runtime/snapshots.py): part 0 is one row
+# with both heads and whether rows after the id seen were archived since (moved to the archive table, or month
+# partitions archived whole); part 1 the history rows after that id up to the head, at most a limit; part 2 the current
+# rows those name, with their version. Parameters: the id seen, the limit, the id seen twice more. By engine
+# (DELTA_SQL_BY_VENDOR): the row's version as the optimistic write compares it (PostgreSQL's xmin, data/optimistic.py;
+# none elsewhere), and how the rows are named: PostgreSQL probes the primary key with an array, which its planner
+# estimates small whatever the statistics (an IN over the CTE may be planned as a scan of the table).
+_DELTA_SQL = (
+    f"WITH heads AS (SELECT ({HEAD_SQL}) AS head, ({METADATA_HEAD_SQL}) AS metadata_head), "
+    "changes AS (SELECT id, config_id, environment, category FROM configuration_history "
+    "WHERE id > %s AND id <= (SELECT head FROM heads) ORDER BY id LIMIT %s) "
+    "SELECT 0, head, metadata_head, "
+    "(EXISTS (SELECT 1 FROM configuration_history_archive WHERE id > %s) "
+    "OR EXISTS (SELECT 1 FROM configuration_history_archives WHERE last_id > %s)), "
+    "CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), "
+    "CAST(NULL AS BOOLEAN), CAST(NULL AS BOOLEAN), CAST(NULL AS TEXT) FROM heads "
+    "UNION ALL SELECT 1, id, config_id, NULL, environment, category, NULL, NULL, NULL, NULL, NULL, NULL FROM changes "
+    "UNION ALL SELECT 2, id, NULL, NULL, environment, category, config_key, config_value, value_type, is_encrypted, "
+    "is_active, {version} FROM system_configurations WHERE {named} "
+    "ORDER BY 1, 2"
 )
-# {ids}: one %s per id; {version}: the row's version as the optimistic write compares it (ROW_VERSION_SQL).
-ROWS_BY_ID_SQL = (
-    "SELECT id, environment, category, config_key, config_value, value_type, is_encrypted, is_active, {version} "
-    "FROM system_configurations WHERE id IN ({ids})"
-)
-# By engine: PostgreSQL's row version (xmin, data/optimistic.py); none elsewhere.
-ROW_VERSION_SQL = {"postgresql": "xmin::text"}
-NO_ROW_VERSION_SQL = "NULL"
+DELTA_SQL_BY_VENDOR = {
+    "postgresql": _DELTA_SQL.format(version="xmin::text", named="id = ANY(ARRAY(SELECT config_id FROM changes))"),
+    "sqlite": _DELTA_SQL.format(version="NULL", named="id IN (SELECT config_id FROM changes)"),
+}
 # Every usable API token with what it grants (revoked ones and inactive owners' left out).
 TOKENS_SQL = (
     "SELECT t.id, t.name, t.token_hash, t.owner_id, t.environments, t.categories, t.access, t.secrets, "

@@ -39,7 +39,6 @@ logger = logging.getLogger("configurations.runtime")
 Query = Callable[[str, Sequence[Any]], list[tuple]]
 
 DELTA_LIMIT = 10_000
-_ID_BATCH = 500
 
 
 class Undecryptable:
@@ -235,18 +234,21 @@ def refresh(query: Query, environments: Iterable[str]) -> None:
 
 
 def apply_history_since(query: Query, environments: list[str]) -> bool:
-    """Apply the history rows after ``store.seen``; False when only a full load can tell what changed."""
+    """Apply the history rows after ``store.seen``; False when only a full load can tell what changed. One statement
+    (queries.DELTA_SQL_BY_VENDOR): the heads, the history after ``store.seen`` and the current rows it names."""
     since = store.seen
-    head, metadata_head = (int(value or 0) for value in query(queries.HEADS_SQL, [])[0])
+    found = query(queries.DELTA_SQL_BY_VENDOR[connection.vendor], [since, DELTA_LIMIT + 1, since, since])
+    _, head, metadata_head, archived = found[0][:4]
+    head, metadata_head = int(head or 0), int(metadata_head or 0)
     if head < since or metadata_head != store.metadata_seen:
         return False  # the head went back (a restore, a flush), or the metadata changed (defaults, passwords)
     if head == since:
         store.confirm(environments)
         return True
-    changes = query(queries.CHANGES_SQL, [since, head, DELTA_LIMIT + 1])
+    changes = [(row[1], row[2], row[4], row[5]) for row in found if row[0] == 1]  # history id, config id, env, category
     if len(changes) > DELTA_LIMIT or not changes or changes[-1][0] != head:
         return False  # too many to apply one by one, or the head's own row is gone (truncated, archived)
-    if query(queries.ARCHIVED_SINCE_SQL, [since, since])[0][0]:
+    if archived:
         return False  # rows after `since` were archived before this process saw them
     watched = set(environments)
     touched: dict[str, dict[str, int]] = {}
@@ -255,7 +257,9 @@ def apply_history_since(query: Query, environments: list[str]) -> bool:
         config_ids.add(config_id)
         if environment in watched:
             touched.setdefault(environment, {})[category] = history_id
-    current = _rows_by_id(query, sorted(config_ids))
+    # (id, environment, category, key, stored text, value_type, is_encrypted, is_active, version): the version as
+    # optimistic writes compare it, None on an engine without one.
+    current = {row[1]: (row[1], *row[4:]) for row in found if row[0] == 2}
     write_memory.changed(((config_id, history_id) for history_id, config_id, _, _ in changes), current, head)
     for environment in environments:
         _apply(environment, config_ids, current, touched.get(environment, {}))
@@ -263,19 +267,6 @@ def apply_history_since(query: Query, environments: list[str]) -> bool:
     store.deltas += 1
     store.confirm(environments)
     return True
-
-
-def _rows_by_id(query: Query, config_ids: list[int]) -> dict[int, tuple]:
-    """The rows of ``config_ids`` as (id, environment, category, key, stored text, value_type, is_encrypted,
-    is_active, version): the version as optimistic writes compare it, None on an engine without one."""
-    found = {}
-    version = queries.ROW_VERSION_SQL.get(connection.vendor, queries.NO_ROW_VERSION_SQL)
-    for start in range(0, len(config_ids), _ID_BATCH):
-        batch = config_ids[start : start + _ID_BATCH]
-        sql = queries.ROWS_BY_ID_SQL.format(ids=", ".join(["%s"] * len(batch)), version=version)
-        for row in query(sql, batch):
-            found[row[0]] = tuple(row)
-    return found
 
 
 def _apply(environment: str, config_ids: set[int], current: dict[int, tuple], versions: dict[str, int]) -> None:
