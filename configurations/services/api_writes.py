@@ -48,10 +48,11 @@ def write_key(
     """
     why = f"{reason.strip() if reason and reason.strip() else 'API write'} (API token {token.name})"
     change = Change(category, key, environment, value, type_hint=formats.type_of(value))
-    permissions.require_edit_each(token.owner, [environment])
+    # The owner's permission is checked first on either path: by write_optimistically before it reads, else here.
     written = _write_in_two_round_trips(token, change, why, expected_versions)
     if written is not None:  # else the locked path below decides
         return written
+    permissions.require_edit_each(token.owner, [environment])
     with audit_context(actor=token.owner, reason=why, deferred=True):  # set by the lock's statement
         if expected_versions is not None:  # If-Match: refused before anything is validated, as before
             locks.lock_categories([(category, environment)])
