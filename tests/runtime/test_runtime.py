@@ -116,6 +116,22 @@ def test_one_snapshot_per_request(values):
     assert runtime.get("smtp", "port") == 2525  # the next request sees the change
 
 
+def test_a_request_whose_first_read_is_a_category_sees_that_snapshot_throughout(values):
+    seen = []
+
+    def view(request):
+        seen.append(runtime.get_category("smtp")["port"])  # the first read pins the request's snapshot
+        services.set_value(category="smtp", key="port", environment="production", value="2525")
+        runtime.reload("production")
+        seen.append(runtime.get_category("smtp")["port"])
+        seen.append(runtime.get("smtp", "port"))
+        return HttpResponse("ok")
+
+    RuntimeSnapshotMiddleware(view)(RequestFactory().get("/"))
+    assert seen == [587, 587, 587]
+    assert runtime.get_category("smtp")["port"] == 2525
+
+
 def test_context_processor(values, rf):
     from configurations.context_processors import configurations
 
